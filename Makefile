@@ -1,0 +1,41 @@
+# Every target creates and uses a local virtual environment in .venv,
+# so a machine with only Python 3 and make is enough.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint typecheck pytest bench clean
+
+demo: $(VENV)/.base
+	$(BIN)/python examples/quickstart.py
+
+test: $(VENV)/.dev lint typecheck pytest
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.dev
+	$(BIN)/mypy
+
+pytest: $(VENV)/.dev
+	$(BIN)/pytest
+
+bench: $(VENV)/.dev
+	$(BIN)/python bench/run_all.py
+
+$(VENV)/.created:
+	@$(PYTHON) -m venv $(VENV) || { echo "Could not create a virtual environment; on Debian or Ubuntu run: apt-get install python3-venv"; exit 1; }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	@touch $@
+
+$(VENV)/.base: $(VENV)/.created pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.created pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@ $(VENV)/.base
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

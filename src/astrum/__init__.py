@@ -1,0 +1,88 @@
+"""Astrum: run a DAG of plain Python functions, each the moment what it needs is ready.
+
+>>> import asyncio
+>>> from astrum import SchedulerRegistry
+>>> flow = SchedulerRegistry("readme")
+>>> @flow.task()
+... async def load() -> list[int]:
+...     return [1, 2, 3]
+>>> @flow.task(depends_on=["load"])
+... def total() -> str:
+...     return "summed"
+>>> asyncio.run(flow.run()).successful_tasks
+2
+"""
+
+from ._errors import (
+    SchedulerError,
+    TaskDependencyError,
+    TaskDuplicateExecutionError,
+    TaskNotFoundError,
+    TaskOrderLoopError,
+    TaskOrderNoExitError,
+    TaskRegistrationError,
+)
+from .config import AstrumConfig
+from .decorators import (
+    DEFAULT_NAMESPACE,
+    RegisteredTask,
+    SchedulerRegistry,
+    active_namespace,
+    build_scheduler,
+    build_task_orders,
+    clear_registry,
+    get_registry,
+    run,
+    run_sync,
+    task,
+    use_namespace,
+)
+from .events import Event
+from .models import (
+    ExecutionPlan,
+    ExecutionReport,
+    ExecutionStage,
+    ExecutionState,
+    StageStatus,
+    TaskAttemptStatistics,
+    TaskExecutionStatistics,
+    TaskOrder,
+    TaskStageStatistics,
+)
+from .planner import ExecutionPlanner
+from .scheduler import DynamicScheduler
+
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "AstrumConfig",
+    "DynamicScheduler",
+    "Event",
+    "ExecutionPlan",
+    "ExecutionPlanner",
+    "ExecutionReport",
+    "ExecutionStage",
+    "ExecutionState",
+    "RegisteredTask",
+    "SchedulerError",
+    "SchedulerRegistry",
+    "StageStatus",
+    "TaskAttemptStatistics",
+    "TaskDependencyError",
+    "TaskDuplicateExecutionError",
+    "TaskExecutionStatistics",
+    "TaskNotFoundError",
+    "TaskOrder",
+    "TaskOrderLoopError",
+    "TaskOrderNoExitError",
+    "TaskRegistrationError",
+    "TaskStageStatistics",
+    "active_namespace",
+    "build_scheduler",
+    "build_task_orders",
+    "clear_registry",
+    "get_registry",
+    "run",
+    "run_sync",
+    "task",
+    "use_namespace",
+]

@@ -1,0 +1,120 @@
+"""The immutable plan a run executes: the graph plus what each task needs.
+
+Built once, validated once, never written to afterwards; any number of runs,
+sequential or concurrent, read the same plan.
+"""
+
+from __future__ import annotations
+
+import inspect
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._graph import Graph
+from .config import ExecutorChoice, _check_executor, _check_timeout
+
+__all__ = ["Binding", "Plan", "TaskOptions", "TaskSpec", "is_async_callable"]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskOptions:
+    """Per-task control settings beyond ``retry``; the defaults keep the original behaviour."""
+
+    timeout: float | None = None
+    retry_delay: float = 0.0
+    retry_backoff: float = 1.0
+    retry_max_delay: float | None = None
+    retry_jitter: float = 0.0
+    retry_on: tuple[type[BaseException], ...] = (Exception,)
+    executor: ExecutorChoice | None = None
+    tags: tuple[str, ...] = ()
+
+    def validate(self, task_id: str) -> None:
+        """Raise ``ValueError``/``TypeError`` naming the task for any bad setting."""
+        where = f"Task '{task_id}'"
+        _check_timeout(f"{where}: timeout", self.timeout)
+        for name in ("retry_delay", "retry_jitter"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ValueError(f"{where}: {name} must be a number >= 0, got {value!r}.")
+        backoff = self.retry_backoff
+        if isinstance(backoff, bool) or not isinstance(backoff, int | float) or backoff < 1:
+            raise ValueError(f"{where}: retry_backoff must be a number >= 1, got {backoff!r}.")
+        _check_timeout(f"{where}: retry_max_delay", self.retry_max_delay)
+        if not all(isinstance(t, type) and issubclass(t, BaseException) for t in self.retry_on):
+            raise TypeError(
+                f"{where}: retry_on must be a tuple of exception classes, got {self.retry_on!r}."
+            )
+        if self.executor is not None:
+            _check_executor(self.executor, f"{where}: executor")
+        if not all(isinstance(tag, str) and tag for tag in self.tags):
+            raise TypeError(f"{where}: tags must be non-empty strings, got {self.tags!r}.")
+
+    def delay_before(self, attempt: int) -> float:
+        """Seconds to wait before attempt number ``attempt`` (2 is the first retry)."""
+        delay = self.retry_delay * self.retry_backoff ** (attempt - 2)
+        if self.retry_max_delay is not None:
+            delay = min(delay, self.retry_max_delay)
+        if self.retry_jitter:
+            delay += random.uniform(0, self.retry_jitter)
+        return delay
+
+
+DEFAULT_OPTIONS = TaskOptions()
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """How one parameter of a task gets its value at run time.
+
+    The value comes from an upstream task's result (``source``) or from calling
+    ``provider``; ``locator`` then picks a key or attribute (str) or an index
+    (int) out of it, or None keeps the whole value.
+    """
+
+    param: str
+    source: int | None = None
+    source_id: str | None = None
+    locator: str | int | None = None
+    provider: Callable[[], Any] | None = None
+    positional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """Everything a run needs to know about one task."""
+
+    task_id: str
+    function: Callable[..., Any]
+    is_async: bool
+    retry: int = 0
+    options: TaskOptions = DEFAULT_OPTIONS
+    bindings: tuple[Binding, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A validated graph with one :class:`TaskSpec` per node, in the graph's numbering."""
+
+    graph: Graph
+    specs: tuple[TaskSpec, ...]
+    tails: frozenset[int] = frozenset()
+    planning_duration: float = 0.0
+    dependencies: Mapping[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return self.graph.ids
+
+
+def is_async_callable(function: Callable[..., Any]) -> bool:
+    """True for coroutine functions, including partials and objects with ``async __call__``."""
+    if inspect.iscoroutinefunction(function):
+        return True
+    inner = getattr(function, "func", None)  # functools.partial
+    if inner is not None and inspect.iscoroutinefunction(inner):
+        return True
+    # An instance with ``async def __call__``: look on the type, as calling does.
+    return inspect.iscoroutinefunction(type(function).__call__)

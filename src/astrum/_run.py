@@ -1,0 +1,573 @@
+"""One run of a plan: the only place that touches asyncio.
+
+All mutable state of a run lives in one :class:`Run` object: values, statuses,
+timings, attempts. Each task is one asyncio task that starts the moment its
+last dependency completes (no stage barriers) and, when it finishes, starts
+the dependents it was the last one to wait for. Nothing here writes to the
+plan, the registry or module globals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ._executors import BodyRunner
+from ._plan import Binding, Plan, TaskSpec
+from .config import ExecutorChoice, FailurePolicy
+from .events import Event, EventKind
+from .models import (
+    ExecutionReport,
+    ExecutionState,
+    StageStatus,
+    TaskAttemptStatistics,
+    TaskExecutionStatistics,
+    TaskStageStatistics,
+)
+
+__all__ = ["Run", "RunSettings", "TransportError"]
+
+logger = logging.getLogger("astrum")
+
+COMPLETED = StageStatus.COMPLETED
+FAILED = StageStatus.FAILED
+CANCELLED = StageStatus.CANCELLED
+SKIPPED = StageStatus.SKIPPED
+RUNNING = StageStatus.RUNNING
+
+Listener = Callable[[Event], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """Run-wide settings taken from the config, resolved once per scheduler."""
+
+    executor: ExecutorChoice = "thread"
+    max_workers: int | None = None
+    concurrency_limit: int | None = None
+    semaphore: asyncio.Semaphore | None = None
+    """A semaphore the caller owns and shares between runs (the legacy ``concurrency_context``)."""
+    on_failure: FailurePolicy = "fail_fast"
+    run_timeout: float | None = None
+    listeners: tuple[Listener, ...] = ()
+    silence: bool = True
+
+
+class TransportError(LookupError):
+    """An upstream value lacks the key, attribute or index a binding asks for."""
+
+
+# An attempt as recorded on the hot path; turned into TaskAttemptStatistics for the report.
+_Attempt = tuple[float, float, str, BaseException | None, bool]
+
+
+class Run:
+    """The state and driver of one execution of a :class:`Plan`."""
+
+    def __init__(self, plan: Plan, settings: RunSettings) -> None:
+        self.plan = plan
+        self.settings = settings
+        self.run_id = uuid.uuid4().hex
+        n = len(plan.specs)
+        self._waiting = [len(preds) for preds in plan.graph.preds]
+        self.values: list[Any] = [None] * n
+        self.status: list[str | None] = [None] * n
+        self._start = [0.0] * n
+        self._end = [0.0] * n
+        self._queued = [0.0] * n
+        self._attempts: list[list[_Attempt] | None] = [None] * n
+        self._errors: dict[int, BaseException] = {}
+        self._skip_reason: dict[int, str] = {}
+        self._running: dict[int, asyncio.Task[Any]] = {}
+        self._tails: dict[str, asyncio.Task[Any]] = {}
+        self._failures: list[int] = []
+        self._to_settle = n - len(plan.tails)
+        self._stopping = False
+        self._fatal: BaseException | None = None
+        self._timed_out = False
+        self._listener_tasks: set[asyncio.Task[Any]] = set()
+        self._limit: asyncio.Semaphore | None = settings.semaphore
+        self._loop: asyncio.AbstractEventLoop
+        self._finished: asyncio.Future[None]
+        self._body: BodyRunner
+        self._epoch = 0.0
+
+    # -- clock -------------------------------------------------------------------
+
+    def _now(self) -> float:
+        # The loop's clock, so tests on virtual time see virtual timestamps;
+        # shifted to the epoch once per run so reports carry wall-clock times.
+        return self._loop.time() + self._epoch
+
+    # -- driver ------------------------------------------------------------------
+
+    async def execute(self) -> ExecutionReport:
+        """Run every task once its dependencies completed; return the report."""
+        self._loop = asyncio.get_running_loop()
+        self._epoch = time.time() - self._loop.time()
+        self._finished = self._loop.create_future()
+        settings = self.settings
+        if self._limit is None and settings.concurrency_limit is not None:
+            self._limit = asyncio.Semaphore(settings.concurrency_limit)
+        self._body = BodyRunner(
+            settings.executor, settings.max_workers or settings.concurrency_limit
+        )
+        started = self._now()
+        self._emit("run_started", None)
+        if not self._to_settle:
+            self._finished.set_result(None)
+        cancelled_by_caller = False
+        try:
+            for node, preds in enumerate(self.plan.graph.preds):
+                if not preds:
+                    self._launch(node)
+            if settings.run_timeout is None:
+                await self._finished
+            else:
+                async with asyncio.timeout(settings.run_timeout):
+                    await self._finished
+        except TimeoutError:
+            self._timed_out = True
+        except asyncio.CancelledError:
+            cancelled_by_caller = True
+        finally:
+            cancelled_by_caller |= await self._wind_down()
+        report = self._report(started)
+        self._emit("run_finished", None, state=report.execution_state)
+        await self._await_listeners()
+        if self._fatal is not None:
+            raise self._fatal
+        if cancelled_by_caller:
+            raise asyncio.CancelledError
+        return report
+
+    async def _wind_down(self) -> bool:
+        """Cancel what still runs (unless every task settled), wait for it, free threads.
+
+        Returns whether the caller cancelled us while we waited.
+        """
+        self._stopping = True
+        interrupted = False
+        # Tail tasks outlive a finished run; anything else still running is stopped.
+        stop_all = bool(self._to_settle) or self._fatal is not None
+        pending = list(self._running.values()) if stop_all else []
+        for task in pending:
+            task.cancel()
+        while pending:
+            try:
+                await asyncio.wait(pending)
+            except asyncio.CancelledError:
+                interrupted = True  # finish cleaning up first; the caller gets it after
+            pending = [task for task in pending if not task.done()]
+        live_tails = [task for task in self._running.values() if not task.done()]
+        if live_tails:
+            # Tail tasks keep running after the report; the pool goes when they are done.
+            remaining = len(live_tails)
+
+            def release(_: asyncio.Task[Any]) -> None:
+                nonlocal remaining
+                remaining -= 1
+                if not remaining:
+                    self._body.close()
+
+            for task in live_tails:
+                task.add_done_callback(release)
+        else:
+            self._body.close()
+        return interrupted
+
+    def _launch(self, node: int) -> None:
+        task = self._loop.create_task(self._task(node), name=f"astrum:{self.plan.ids[node]}")
+        self._running[node] = task
+        if node in self.plan.tails:
+            self._tails[self.plan.ids[node]] = task
+
+    # -- one task ----------------------------------------------------------------
+
+    async def _task(self, node: int) -> Any:
+        spec = self.plan.specs[node]
+        self.status[node] = RUNNING
+        self._start[node] = self._now()
+        if self.settings.listeners:
+            self._emit("task_started", spec.task_id, attempt=1)
+        try:
+            args, kwargs = await self._arguments(spec) if spec.bindings else ((), {})
+            value = await self._attempt_loop(node, spec, args, kwargs)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._stopping or (task is not None and task.cancelling()):
+                self._settle(node, CANCELLED)
+                if self.settings.listeners:
+                    self._emit("task_cancelled", spec.task_id)
+                return None
+            error: BaseException = RuntimeError(
+                f"Task '{spec.task_id}' raised CancelledError although the run did not cancel "
+                "it; raise an ordinary exception to fail a task."
+            )
+            self._fail(node, error)
+            return None
+        except BaseException as exc:  # recorded; execute() re-raises fatal ones
+            if not isinstance(exc, Exception) and self._fatal is None:
+                self._fatal = exc
+            self._fail(node, exc)
+            if node in self.plan.tails and isinstance(exc, Exception):
+                raise  # whoever awaits the tail task sees its error
+            return None
+        self.values[node] = value
+        self._settle(node, COMPLETED)
+        if self.settings.listeners:
+            self._emit("task_completed", spec.task_id)
+        if not self._stopping:
+            waiting = self._waiting
+            status = self.status
+            for succ in self.plan.graph.succs[node]:
+                waiting[succ] -= 1
+                if not waiting[succ] and status[succ] is None:
+                    self._launch(succ)
+        return value
+
+    async def _attempt_loop(
+        self, node: int, spec: TaskSpec, args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> Any:
+        attempt = 1
+        options = spec.options
+        while True:
+            began = self._now()
+            try:
+                value = await self._call(node, spec, args, kwargs, attempt)
+            except Exception as exc:
+                ended = self._now()
+                will_retry = attempt <= spec.retry and isinstance(exc, options.retry_on)
+                self._record_attempt(node, (began, ended, FAILED, exc, will_retry))
+                if self.settings.listeners:
+                    self._emit(
+                        "attempt_failed",
+                        spec.task_id,
+                        attempt=attempt,
+                        error=exc,
+                        will_retry=will_retry,
+                    )
+                if not will_retry:
+                    raise
+                attempt += 1
+                delay = options.delay_before(attempt)
+                if delay:
+                    await asyncio.sleep(delay)
+                continue
+            except BaseException as exc:
+                self._record_attempt(node, (began, self._now(), FAILED, exc, False))
+                raise
+            if self._attempts[node] is not None:
+                self._record_attempt(node, (began, self._now(), COMPLETED, None, False))
+            return value
+
+    async def _call(
+        self,
+        node: int,
+        spec: TaskSpec,
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        attempt: int,
+    ) -> Any:
+        limit = self._limit
+        if limit is not None:
+            asked = self._now()
+            await limit.acquire()
+            self._queued[node] += self._now() - asked
+        try:
+            timeout = spec.options.timeout
+            if timeout is None:
+                return await self._body_of(spec, args, kwargs)
+            try:
+                async with asyncio.timeout(timeout) as deadline:
+                    return await self._body_of(spec, args, kwargs)
+            except TimeoutError as exc:
+                if not deadline.expired():
+                    raise  # the body raised TimeoutError itself
+                raise TimeoutError(
+                    f"Task '{spec.task_id}' timed out after {timeout:g} s (attempt {attempt})."
+                ) from exc
+        finally:
+            if limit is not None:
+                limit.release()
+
+    def _body_of(
+        self, spec: TaskSpec, args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> Awaitable[Any]:
+        if spec.is_async:
+            awaitable: Awaitable[Any] = spec.function(*args, **kwargs)
+            return awaitable
+        return self._body.call_sync(spec.function, args, kwargs, spec.options.executor)
+
+    async def _arguments(self, spec: TaskSpec) -> tuple[list[Any], dict[str, Any]]:
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        for binding in spec.bindings:
+            value = await self._bound_value(spec, binding)
+            if binding.positional:
+                args.append(value)
+            else:
+                kwargs[binding.param] = value
+        return args, kwargs
+
+    async def _bound_value(self, spec: TaskSpec, binding: Binding) -> Any:
+        if binding.provider is not None:
+            value = binding.provider()
+            if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
+                value = await value
+            origin = "its from_function provider"
+        else:
+            assert binding.source is not None
+            value = self.values[binding.source]
+            origin = f"task '{binding.source_id}'"
+        locator = binding.locator
+        if locator is None:
+            return value
+        try:
+            if isinstance(locator, int):
+                return value[locator]
+            if isinstance(value, Mapping):
+                return value[locator]
+            return getattr(value, locator)
+        except (LookupError, AttributeError, TypeError) as exc:
+            what = (
+                f"index {locator}" if isinstance(locator, int) else f"key or attribute {locator!r}"
+            )
+            raise TransportError(
+                f"Task '{spec.task_id}' could not get parameter '{binding.param}' from "
+                f"{origin}: its value of type {type(value).__name__} has no {what}."
+            ) from exc
+
+    # -- outcomes ----------------------------------------------------------------
+
+    def _record_attempt(self, node: int, attempt: _Attempt) -> None:
+        attempts = self._attempts[node]
+        if attempts is None:
+            self._attempts[node] = [attempt]
+        else:
+            attempts.append(attempt)
+
+    def _settle(self, node: int, status: str) -> None:
+        self.status[node] = status
+        self._end[node] = self._now()
+        self._running.pop(node, None)
+        if node not in self.plan.tails:
+            self._to_settle -= 1
+            if not self._to_settle and not self._finished.done():
+                self._finished.set_result(None)
+
+    def _fail(self, node: int, error: BaseException) -> None:
+        spec = self.plan.specs[node]
+        self._errors[node] = error
+        self._failures.append(node)
+        if not self.settings.silence:
+            logger.error("Task '%s' failed: %s", spec.task_id, _describe(error))
+        self._settle(node, FAILED)
+        if self.settings.listeners:
+            self._emit("task_failed", spec.task_id, error=error)
+        if node in self.plan.tails:
+            return
+        if self.settings.on_failure == "fail_fast" or self._fatal is not None:
+            self._stopping = True
+            if not self._finished.done():
+                self._finished.set_result(None)
+            return
+        self._skip_downstream(node)
+
+    def _skip_downstream(self, failed: int) -> None:
+        succs = self.plan.graph.succs
+        ids = self.plan.ids
+        reason = f"Skipped because upstream task '{ids[failed]}' failed."
+        stack = list(succs[failed])
+        while stack:
+            node = stack.pop()
+            if self.status[node] is None:
+                self._start[node] = self._now()
+                self._skip_reason[node] = reason
+                self._settle(node, SKIPPED)
+                if self.settings.listeners:
+                    self._emit("task_skipped", ids[node])
+                stack.extend(succs[node])
+
+    # -- events ------------------------------------------------------------------
+
+    def _emit(
+        self,
+        kind: EventKind,
+        task: str | None,
+        *,
+        attempt: int = 0,
+        error: BaseException | None = None,
+        will_retry: bool = False,
+        state: str | None = None,
+    ) -> None:
+        if not self.settings.listeners:
+            return
+        event = Event(kind, task, self._now(), self.run_id, attempt, error, will_retry, state)
+        for listener in self.settings.listeners:
+            try:
+                result = listener(event)
+                if asyncio.iscoroutine(result):
+                    listener_task = self._loop.create_task(_guarded(result, listener))
+                    self._listener_tasks.add(listener_task)
+                    listener_task.add_done_callback(self._listener_tasks.discard)
+            except Exception:
+                logger.exception("Event listener %r failed on %s; the run goes on.", listener, kind)
+
+    async def _await_listeners(self) -> None:
+        while self._listener_tasks:
+            await asyncio.wait(list(self._listener_tasks))
+
+    # -- report ------------------------------------------------------------------
+
+    def _report(self, started: float) -> ExecutionReport:
+        plan = self.plan
+        graph = plan.graph
+        ended = self._now()
+        levels = graph.levels
+        stats: list[TaskExecutionStatistics] = []
+        returns: dict[str, Any] = {}
+        for node, status in enumerate(self.status):
+            if status is None or status == RUNNING:
+                continue
+            stats.append(self._task_statistics(node, status, levels[node]))
+            if status == COMPLETED:
+                returns[plan.ids[node]] = self.values[node]
+        succeeded = sum(1 for s in stats if s.status == COMPLETED)
+        failed = sum(1 for s in stats if s.status == FAILED)
+        if self._failures:
+            state = ExecutionState.FAILED
+        elif self._timed_out or self._to_settle:
+            state = ExecutionState.CANCELLED
+        else:
+            state = ExecutionState.COMPLETED
+        summary = [
+            f"Task '{plan.ids[node]}' failed: {_describe(self._errors[node])}"
+            for node in self._failures
+        ]
+        if self._timed_out:
+            summary.append(
+                f"The run timed out after {self.settings.run_timeout:g} s; "
+                "the tasks still running were cancelled."
+            )
+        planning = plan.planning_duration
+        return ExecutionReport(
+            total_start_time=started - planning,
+            total_end_time=ended,
+            total_duration=ended - started + planning,
+            planning_duration=planning,
+            execution_duration=ended - started,
+            total_tasks=len(graph),
+            total_stages=max(levels, default=-1) + 1,
+            max_parallelism=_widest_level(levels),
+            successful_tasks=succeeded,
+            failed_tasks=failed,
+            stage_statistics=self._stage_statistics(stats),
+            task_statistics=stats,
+            execution_state=state,
+            error_summary=summary,
+            original_tasks={k: list(v) for k, v in plan.dependencies.items()},
+            tail_tasks=dict(self._tails),
+            task_return_set=returns,
+            run_id=self.run_id,
+        )
+
+    def _task_statistics(self, node: int, status: str, level: int) -> TaskExecutionStatistics:
+        spec = self.plan.specs[node]
+        start, end = self._start[node], self._end[node]
+        raw = self._attempts[node]
+        if raw is None:
+            # Attempts are recorded only once one fails; a lone attempt is implied.
+            implied = status in (COMPLETED, CANCELLED)
+            raw = [(start, end, status, None, False)] if implied else []
+        attempts = [
+            TaskAttemptStatistics(
+                task_name=spec.task_id,
+                attempt_number=number,
+                max_retries=spec.retry,
+                start_time=began,
+                end_time=ended,
+                duration=ended - began,
+                status=outcome,
+                error_message=None if error is None else _message(error),
+                will_retry=will_retry,
+            )
+            for number, (began, ended, outcome, error, will_retry) in enumerate(raw, 1)
+        ]
+        error = self._errors.get(node)
+        if error is not None:
+            message: str | None = _message(error)
+        else:
+            message = self._skip_reason.get(node)
+        return TaskExecutionStatistics(
+            task_name=spec.task_id,
+            stage_id=level,
+            start_time=start,
+            end_time=end,
+            duration=end - start,
+            status=status,
+            error_message=message,
+            retry=spec.retry,
+            attempt_count=len(attempts),
+            attempt_statistics=attempts,
+            exception=error,
+            queued_duration=self._queued[node],
+        )
+
+    def _stage_statistics(self, stats: list[TaskExecutionStatistics]) -> list[TaskStageStatistics]:
+        graph = self.plan.graph
+        by_level: dict[int, list[TaskExecutionStatistics]] = {}
+        for item in stats:
+            by_level.setdefault(item.stage_id, []).append(item)
+        result = []
+        for level, items in sorted(by_level.items()):
+            names = [item.task_name for item in items]
+            waits = dict.fromkeys(
+                graph.ids[pred]
+                for item in items
+                for pred in graph.preds[graph.index[item.task_name]]
+            )
+            start = min(item.start_time for item in items)
+            end = max(item.end_time for item in items)
+            result.append(
+                TaskStageStatistics(
+                    stage_id=level,
+                    stage_name=f"level {level}",
+                    start_time=start,
+                    end_time=end,
+                    duration=end - start,
+                    parallel_task_count=len(names),
+                    wait_task_count=len(waits),
+                    parallel_tasks=names,
+                    wait_tasks=list(waits),
+                )
+            )
+        return result
+
+
+async def _guarded(result: Awaitable[Any], listener: Listener) -> None:
+    try:
+        await result
+    except Exception:
+        logger.exception("Event listener %r failed; the run goes on.", listener)
+
+
+def _message(error: BaseException) -> str:
+    return str(error) or type(error).__name__
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _widest_level(levels: Sequence[int]) -> int:
+    counts: dict[int, int] = {}
+    for level in levels:
+        counts[level] = counts.get(level, 0) + 1
+    return max(counts.values(), default=0)

@@ -1,0 +1,107 @@
+"""Run-wide settings: :class:`AstrumConfig`."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["AstrumConfig", "ExecutorChoice", "FailurePolicy"]
+
+ExecutorChoice = Literal["thread", "inline"] | concurrent.futures.Executor
+"""Where sync task bodies run: a per-run thread pool, on the loop, or your executor."""
+
+FailurePolicy = Literal["fail_fast", "continue"]
+
+_EXECUTOR_NAMES = ("thread", "inline")
+_FAILURE_POLICIES = ("fail_fast", "continue")
+
+
+@dataclass(frozen=True)
+class AstrumConfig:
+    """Settings for building and running one workflow.
+
+    The first eleven fields are those of the original API; the rest are added
+    with defaults that keep its behaviour.
+
+    >>> AstrumConfig(concurrency_limit=4, on_failure="continue").concurrency_limit
+    4
+    """
+
+    skip_type_check: bool = False
+    infer_via_ast: bool = False
+    strict_topology: bool = False
+    allow_no_dir_definition: bool = True
+    auto_sync_dependencies: bool = True
+    visualize: bool = False
+    silence_warnings: bool = False
+    silence: bool = True
+    concurrency_limit: int | None = None
+    ignore_tail_task: list[str] = field(default_factory=list)
+    class_instances: list[Any] = field(default_factory=list)
+    executor: ExecutorChoice = "thread"
+    """Where plain ``def`` task bodies run. Async tasks always run on the loop."""
+    max_workers: int | None = None
+    """Threads in the per-run pool; None means ``concurrency_limit`` or ``min(32, cores + 4)``."""
+    on_failure: FailurePolicy = "fail_fast"
+    """``fail_fast`` stops the run at the first failure; ``continue`` lets independent
+    branches finish and skips what depends on a failed task."""
+    run_timeout: float | None = None
+    """Seconds the whole run may take; when exceeded the run ends ``cancelled``."""
+    on_event: Callable[[Any], Any] | Sequence[Callable[[Any], Any]] | None = None
+    """A listener (or a list of them) called with every run and task event."""
+
+    def __post_init__(self) -> None:
+        limit = self.concurrency_limit
+        if limit is not None and (type(limit) is not int or limit < 1):
+            raise ValueError(
+                f"concurrency_limit must be a positive integer or None, got {limit!r}."
+            )
+        workers = self.max_workers
+        if workers is not None and (type(workers) is not int or workers < 1):
+            raise ValueError(f"max_workers must be a positive integer or None, got {workers!r}.")
+        if self.on_failure not in _FAILURE_POLICIES:
+            raise ValueError(
+                f"on_failure must be 'fail_fast' or 'continue', got {self.on_failure!r}."
+            )
+        _check_timeout("run_timeout", self.run_timeout)
+        _check_executor(self.executor, "AstrumConfig.executor")
+        if isinstance(self.ignore_tail_task, str):
+            raise TypeError(
+                "ignore_tail_task must be a list of task ids, not a string; "
+                f"write ignore_tail_task=[{self.ignore_tail_task!r}]."
+            )
+
+    def build_semaphore(self) -> asyncio.Semaphore | None:
+        """A new semaphore for ``concurrency_limit``, or None when unlimited."""
+        if self.concurrency_limit is None:
+            return None
+        return asyncio.Semaphore(self.concurrency_limit)
+
+
+def _check_timeout(name: str, value: float | None) -> None:
+    """Reject timeouts that are not positive finite numbers."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"{name} must be a positive number of seconds or None, got {value!r}.")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite; use None for no limit, got {value!r}.")
+
+
+def _check_executor(value: object, where: str) -> None:
+    """Reject executor choices that are neither a known name nor an Executor."""
+    if isinstance(value, str):
+        if value not in _EXECUTOR_NAMES:
+            raise ValueError(
+                f"{where} must be 'thread', 'inline' or a concurrent.futures.Executor, "
+                f"got {value!r}."
+            )
+    elif not isinstance(value, concurrent.futures.Executor):
+        raise TypeError(
+            f"{where} must be 'thread', 'inline' or a concurrent.futures.Executor, "
+            f"got {type(value).__name__}."
+        )

@@ -1,0 +1,530 @@
+"""Registering functions as tasks, namespaces of registries, and the module-level entry points.
+
+Registration only records plain :class:`RegisteredTask` entries. Building
+turns a registry's entries into a fresh, validated :class:`DynamicScheduler`
+without changing them, so a registry builds and runs any number of times.
+
+>>> workflow = SchedulerRegistry("example")
+>>> @workflow.task()
+... async def fetch() -> int:
+...     return 41
+>>> @workflow.task(depends_on=["fetch"])
+... def report() -> str:
+...     return "done"
+>>> asyncio.run(workflow.run()).execution_state
+'completed'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from ._bindings import data_dependencies, resolve_functions, task_data_for
+from ._errors import TaskRegistrationError
+from ._plan import TaskOptions
+from .config import AstrumConfig, ExecutorChoice
+from .models import ExecutionReport, TaskOrder
+from .scheduler import DynamicScheduler
+
+if TYPE_CHECKING:
+    from .data_transport import TaskData
+
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "RegisteredTask",
+    "SchedulerRegistry",
+    "active_namespace",
+    "build_scheduler",
+    "build_task_orders",
+    "clear_registry",
+    "get_registry",
+    "run",
+    "run_sync",
+    "task",
+    "use_namespace",
+]
+
+DEFAULT_NAMESPACE = "default"
+
+_F = TypeVar("_F")
+
+
+@dataclass(frozen=True)
+class RegisteredTask:
+    """What ``@task`` recorded about one function."""
+
+    task_id: str
+    function: Callable[..., Any]
+    depends_on: tuple[str, ...]
+    retry: int
+    data: TaskData | None = None
+    options: TaskOptions = field(default_factory=TaskOptions)
+
+
+class SchedulerRegistry:
+    """A named set of tasks that build into one workflow."""
+
+    def __init__(self, name: str = DEFAULT_NAMESPACE) -> None:
+        self.name = name
+        self._tasks: dict[str, RegisteredTask] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SchedulerRegistry({self.name!r}, tasks={len(self._tasks)})"
+
+    # -- registration ------------------------------------------------------------
+
+    def task(
+        self,
+        task_id: str | None = None,
+        *,
+        depends_on: Sequence[str] | None = None,
+        data: TaskData | None = None,
+        retry: int = 0,
+        timeout: float | None = None,
+        retry_delay: float = 0.0,
+        retry_backoff: float = 1.0,
+        retry_max_delay: float | None = None,
+        retry_jitter: float = 0.0,
+        retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
+        executor: ExecutorChoice | None = None,
+        tags: Sequence[str] = (),
+    ) -> Callable[[_F], _F]:
+        """Register a function as a task of this registry; the function is returned unchanged.
+
+        ``timeout`` limits each attempt; ``retry`` more attempts follow a failure
+        whose exception is one of ``retry_on``, after ``retry_delay`` seconds
+        growing by ``retry_backoff`` per attempt (at most ``retry_max_delay``,
+        plus up to ``retry_jitter`` at random). ``executor`` overrides where a
+        sync body runs.
+        """
+        options = TaskOptions(
+            timeout=timeout,
+            retry_delay=retry_delay,
+            retry_backoff=retry_backoff,
+            retry_max_delay=retry_max_delay,
+            retry_jitter=retry_jitter,
+            retry_on=retry_on if isinstance(retry_on, tuple) else (retry_on,),
+            executor=executor,
+            tags=(tags,) if isinstance(tags, str) else tuple(tags),
+        )
+        dependencies = _dependency_ids(depends_on)
+
+        def decorator(function: _F) -> _F:
+            self._register(function, task_id, dependencies, data, retry, options)
+            return function
+
+        return decorator
+
+    def _register(
+        self,
+        obj: object,
+        task_id: str | None,
+        depends_on: tuple[str, ...],
+        data: TaskData | None,
+        retry: int,
+        options: TaskOptions,
+    ) -> None:
+        function = obj.__func__ if isinstance(obj, staticmethod | classmethod) else obj
+        if inspect.iscoroutine(function):
+            function.close()  # it will never run; closing avoids a "never awaited" warning
+            raise TypeError(
+                "@task decorates a function, but was given a coroutine object; "
+                "decorate the function definition instead."
+            )
+        if not callable(function):
+            raise TypeError(f"@task can only decorate functions, got {type(obj).__name__}.")
+        name = task_id if task_id is not None else getattr(function, "__name__", None)
+        if not isinstance(name, str) or not name:
+            raise TaskRegistrationError(
+                f"Task ids must be non-empty strings, got {name!r}; pass task_id='...'."
+            )
+        if type(retry) is not int or retry < 0:
+            raise TaskRegistrationError(
+                f"Task '{name}': retry must be a non-negative integer, got {retry!r}."
+            )
+        options.validate(name)
+        entry = RegisteredTask(name, function, depends_on, retry, data, options)
+        with self._lock:
+            if name in self._tasks:
+                raise TaskRegistrationError(
+                    f"Task '{name}' is already registered in namespace '{self.name}'; "
+                    "give one of them another task_id."
+                )
+            self._tasks[name] = entry
+
+    def get_task(self, task_id: str) -> RegisteredTask:
+        try:
+            return self._tasks[task_id]
+        except KeyError:
+            raise TaskRegistrationError(
+                f"Task '{task_id}' is not registered in namespace '{self.name}'."
+            ) from None
+
+    def get_all_tasks(self) -> dict[str, RegisteredTask]:
+        """A copy of the registered tasks, by id."""
+        return dict(self._tasks)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tasks.clear()
+
+    # -- building ----------------------------------------------------------------
+
+    def build_task_orders(
+        self, target_tasks: Sequence[str] | None = None, config: AstrumConfig | None = None
+    ) -> list[TaskOrder]:
+        """Fresh, validated task orders for the targets and everything upstream of them."""
+        return self._build(target_tasks, config or AstrumConfig()).orders
+
+    def build_tasks(
+        self, target_tasks: Sequence[str] | None = None
+    ) -> list[tuple[str, Callable[..., Any]]]:
+        """``(task_id, function)`` pairs for the selected tasks; the functions are not called."""
+        build = self._build(target_tasks, AstrumConfig(skip_type_check=True))
+        return list(build.functions.items())
+
+    def build_scheduler(
+        self,
+        target_tasks: Sequence[str] | None = None,
+        *,
+        config: AstrumConfig | None = None,
+        ignore_tail_task: Sequence[str] | None = None,
+        concurrency_context: asyncio.Semaphore | None = None,
+        silence: bool = True,
+        visualize: bool = False,
+    ) -> DynamicScheduler:
+        """A scheduler for the targets and everything upstream of them.
+
+        The loose keywords are the original API's; they are used only when
+        ``config`` is None (``concurrency_context`` always applies).
+        """
+        if config is None:
+            config = AstrumConfig(
+                visualize=visualize, silence=silence, ignore_tail_task=list(ignore_tail_task or [])
+            )
+        build = self._build(target_tasks, config)
+        tasks = self._tasks
+        scheduler = DynamicScheduler(
+            list(build.functions.items()),
+            build.orders,
+            build.task_data or None,
+            concurrency_context=concurrency_context,
+            task_retries={tid: tasks[tid].retry for tid in build.functions},
+            task_options={tid: tasks[tid].options for tid in build.functions},
+            config=config,
+        )
+        if config.visualize:
+            print(scheduler.get_execute_timeline().get_full_visualization())
+        return scheduler
+
+    async def run(
+        self,
+        target_tasks: Sequence[str] | None = None,
+        config: AstrumConfig | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> ExecutionReport:
+        """Build and run the workflow; ``timeout`` bounds the whole run in seconds."""
+        return await self.build_scheduler(target_tasks, config=config).execute(timeout=timeout)
+
+    def _build(self, target_tasks: Sequence[str] | None, config: AstrumConfig) -> _Build:
+        tasks = dict(self._tasks)  # a snapshot: registration may go on in other threads
+        task_data = task_data_for(tasks, config)
+        data_deps = data_dependencies(task_data) if config.auto_sync_dependencies else {}
+        for entry in tasks.values():
+            for dep in entry.depends_on:
+                if dep not in tasks:
+                    raise TaskRegistrationError(
+                        f"Task '{entry.task_id}' depends on '{dep}', which is not registered "
+                        f"in namespace '{self.name}'."
+                    )
+        selected = self._select(tasks, target_tasks, data_deps)
+        orders = {task_id: TaskOrder(task_id) for task_id in selected}
+        for task_id, order in orders.items():
+            deps = dict.fromkeys((*tasks[task_id].depends_on, *data_deps.get(task_id, ())))
+            order.dependencies = [orders[dep] for dep in deps if dep in orders]
+        functions = resolve_functions({tid: tasks[tid] for tid in selected}, config)
+        return _Build(
+            orders=list(orders.values()),
+            functions=functions,
+            task_data={tid: data for tid, data in task_data.items() if tid in orders},
+        )
+
+    def _select(
+        self,
+        tasks: Mapping[str, RegisteredTask],
+        target_tasks: Sequence[str] | None,
+        data_deps: Mapping[str, Sequence[str]],
+    ) -> list[str]:
+        if target_tasks is None:
+            return list(tasks)
+        if isinstance(target_tasks, str):
+            raise TypeError(
+                "target_tasks must be a list of task ids, not a string; "
+                f"write target_tasks=[{target_tasks!r}]."
+            )
+        seen: set[str] = set()
+        stack = list(target_tasks)
+        for target in stack:
+            if target not in tasks:
+                raise TaskRegistrationError(
+                    f"Target task '{target}' is not registered in namespace '{self.name}'."
+                )
+        while stack:
+            task_id = stack.pop()
+            if task_id not in seen:
+                seen.add(task_id)
+                stack.extend(tasks[task_id].depends_on)
+                stack.extend(data_deps.get(task_id, ()))
+        return [task_id for task_id in tasks if task_id in seen]  # registration order
+
+
+@dataclass(frozen=True)
+class _Build:
+    orders: list[TaskOrder]
+    functions: dict[str, Callable[..., Any]]
+    task_data: dict[str, TaskData]
+
+
+def _dependency_ids(depends_on: Sequence[str] | None) -> tuple[str, ...]:
+    if depends_on is None:
+        return ()
+    if isinstance(depends_on, str):
+        raise TypeError(
+            "depends_on must be a list of task ids, not a string; "
+            f"write depends_on=[{depends_on!r}]."
+        )
+    ids = tuple(depends_on)
+    for dep in ids:
+        if not isinstance(dep, str):
+            raise TypeError(
+                f"depends_on must contain task ids (strings), got {type(dep).__name__}: {dep!r}."
+            )
+    return ids
+
+
+# -- namespaces ---------------------------------------------------------------------
+
+
+class _Hub:
+    """The registries by namespace name, and which namespace is active in this context."""
+
+    def __init__(self) -> None:
+        self._registries: dict[str, SchedulerRegistry] = {}
+        self._lock = threading.Lock()
+        self.active: ContextVar[str] = ContextVar("astrum_namespace", default=DEFAULT_NAMESPACE)
+
+    def get(self, namespace: str | None) -> SchedulerRegistry:
+        name = self.active.get() if namespace is None else namespace
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"A namespace must be a non-empty string, got {name!r}.")
+        with self._lock:
+            registry = self._registries.get(name)
+            if registry is None:
+                registry = self._registries[name] = SchedulerRegistry(name)
+            return registry
+
+    def clear(self, namespace: str | None) -> None:
+        with self._lock:
+            registries = (
+                list(self._registries.values())
+                if namespace is None
+                else [self._registries[namespace]]
+                if namespace in self._registries
+                else []
+            )
+        for registry in registries:
+            registry.clear()
+
+
+_HUB = _Hub()
+
+
+@contextmanager
+def use_namespace(namespace: str) -> Iterator[SchedulerRegistry]:
+    """Make ``namespace`` the default of ``@task``, ``run`` and friends inside the block.
+
+    Nests, restores the previous namespace on exit (also on errors), and is
+    local to the current thread or asyncio task.
+
+    >>> with use_namespace("analytics") as registry:
+    ...     active_namespace()
+    'analytics'
+    """
+    registry = _HUB.get(namespace)
+    token = _HUB.active.set(namespace)
+    try:
+        yield registry
+    finally:
+        _HUB.active.reset(token)
+
+
+def get_registry(namespace: str | None = None) -> SchedulerRegistry:
+    """The registry of ``namespace`` (default: the active one), created on first use."""
+    return _HUB.get(namespace)
+
+
+def clear_registry(namespace: str | None = None) -> None:
+    """Remove every task from ``namespace``, or from every namespace when None."""
+    _HUB.clear(namespace)
+
+
+def active_namespace() -> str:
+    """The namespace ``@task`` registers into here and now."""
+    return _HUB.active.get()
+
+
+# -- module-level entry points --------------------------------------------------------
+
+
+@overload
+def task(
+    task_id: str | None = None,
+    *,
+    depends_on: Sequence[str] | None = None,
+    data: TaskData | None = None,
+    namespace: str | None = None,
+    retry: int = 0,
+    timeout: float | None = None,
+    retry_delay: float = 0.0,
+    retry_backoff: float = 1.0,
+    retry_max_delay: float | None = None,
+    retry_jitter: float = 0.0,
+    retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
+    executor: ExecutorChoice | None = None,
+    tags: Sequence[str] = (),
+) -> Callable[[_F], _F]: ...
+@overload
+def task(task_id: _F) -> _F: ...
+def task(
+    task_id: Any = None,
+    *,
+    depends_on: Sequence[str] | None = None,
+    data: TaskData | None = None,
+    namespace: str | None = None,
+    retry: int = 0,
+    timeout: float | None = None,
+    retry_delay: float = 0.0,
+    retry_backoff: float = 1.0,
+    retry_max_delay: float | None = None,
+    retry_jitter: float = 0.0,
+    retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
+    executor: ExecutorChoice | None = None,
+    tags: Sequence[str] = (),
+) -> Any:
+    """Register a function as a task; it is returned unchanged.
+
+    The registry is ``namespace`` if given, else the active ``use_namespace``,
+    else :data:`DEFAULT_NAMESPACE`, decided when the decorator is applied.
+    The other arguments are those of :meth:`SchedulerRegistry.task`. Bare
+    ``@task`` (no parentheses) works too.
+
+    >>> @task(depends_on=["load_users"], retry=2, namespace="docs")
+    ... async def send_report() -> None: ...
+    """
+
+    def decorator(function: _F) -> _F:
+        # The namespace is resolved here, when the decorator is applied.
+        registry = _HUB.get(namespace)
+        return registry.task(
+            depends_on=depends_on,
+            data=data,
+            retry=retry,
+            timeout=timeout,
+            retry_delay=retry_delay,
+            retry_backoff=retry_backoff,
+            retry_max_delay=retry_max_delay,
+            retry_jitter=retry_jitter,
+            retry_on=retry_on,
+            executor=executor,
+            tags=tags,
+            task_id=task_id,
+        )(function)
+
+    if callable(task_id) or isinstance(task_id, staticmethod | classmethod):
+        function, task_id = task_id, None
+        return decorator(function)
+    return decorator
+
+
+async def run(
+    target_tasks: Sequence[str] | None = None,
+    *,
+    namespace: str | None = None,
+    config: AstrumConfig | None = None,
+    visualize: bool = False,
+    timeout: float | None = None,
+) -> ExecutionReport:
+    """Build and run the workflow of ``namespace`` (default: the active one)."""
+    if config is None:
+        config = AstrumConfig(visualize=visualize)
+    return await _HUB.get(namespace).run(target_tasks, config=config, timeout=timeout)
+
+
+def run_sync(
+    target_tasks: Sequence[str] | None = None,
+    *,
+    namespace: str | None = None,
+    config: AstrumConfig | None = None,
+    timeout: float | None = None,
+) -> ExecutionReport:
+    """Run a workflow from synchronous code, in a new event loop.
+
+    >>> report = run_sync(namespace="docs")  # doctest: +SKIP
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise RuntimeError(
+            "run_sync() was called while an event loop is running in this thread; "
+            "use 'await astrum.run(...)' there instead."
+        )
+    registry = _HUB.get(namespace)  # resolve the namespace here, not inside the new loop
+    return asyncio.run(registry.run(target_tasks, config, timeout=timeout))
+
+
+def build_scheduler(
+    target_tasks: Sequence[str] | None = None,
+    *,
+    namespace: str | None = None,
+    config: AstrumConfig | None = None,
+    ignore_tail_task: Sequence[str] | None = None,
+    concurrency_context: asyncio.Semaphore | None = None,
+    silence: bool = True,
+    visualize: bool = False,
+) -> DynamicScheduler:
+    """A scheduler for the workflow of ``namespace``.
+
+    See :meth:`SchedulerRegistry.build_scheduler` for the arguments.
+    """
+    return _HUB.get(namespace).build_scheduler(
+        target_tasks,
+        config=config,
+        ignore_tail_task=ignore_tail_task,
+        concurrency_context=concurrency_context,
+        silence=silence,
+        visualize=visualize,
+    )
+
+
+def build_task_orders(
+    target_tasks: Sequence[str] | None = None,
+    *,
+    namespace: str | None = None,
+    config: AstrumConfig | None = None,
+    visualize: bool = False,
+) -> list[TaskOrder]:
+    """Validated task orders for the workflow of ``namespace``."""
+    if config is None:
+        config = AstrumConfig(visualize=visualize)
+    return _HUB.get(namespace).build_task_orders(target_tasks, config=config)

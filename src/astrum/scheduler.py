@@ -1,0 +1,233 @@
+"""The scheduler of a hand-built or registry-built DAG: :class:`DynamicScheduler`."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from ._errors import (
+    TaskDependencyError,
+    TaskDuplicateExecutionError,
+    TaskNotFoundError,
+    TaskRegistrationError,
+)
+from ._plan import Binding, Plan, TaskOptions, TaskSpec, is_async_callable
+from ._run import Run, RunSettings
+from .config import AstrumConfig, _check_timeout
+from .models import ExecutionPlan, ExecutionReport, TaskOrder
+from .planner import graph_of, plan_view
+
+if TYPE_CHECKING:
+    from .data_transport import TaskData
+
+__all__ = ["DynamicScheduler"]
+
+TaskCallable = Callable[..., Any]
+
+
+class DynamicScheduler:
+    """Runs a DAG of tasks, each the moment its last dependency completes.
+
+    Construction validates everything (unknown or duplicate tasks, cycles,
+    bad options) and builds an immutable plan; :meth:`execute` may then be
+    awaited any number of times, also concurrently, each run on its own state.
+
+    >>> async def load() -> int: return 1
+    >>> order = TaskOrder("load")
+    >>> report = asyncio.run(DynamicScheduler([("load", load)], [order]).execute())
+    >>> report.task_return_set
+    {'load': 1}
+    """
+
+    def __init__(
+        self,
+        tasks: Sequence[tuple[str, TaskCallable]],
+        task_order: Sequence[TaskOrder],
+        task_data_refs: Mapping[str, TaskData] | None = None,
+        has_data_path: bool = False,  # positional in the original API
+        ignore_tail_task: Sequence[str] | None = None,
+        concurrency_context: asyncio.Semaphore | None = None,
+        *,
+        task_retries: Mapping[str, int] | None = None,
+        silence: bool = True,
+        task_options: Mapping[str, TaskOptions] | None = None,
+        config: AstrumConfig | None = None,
+        bindings: Mapping[str, Sequence[Binding]] | None = None,
+    ) -> None:
+        began = time.perf_counter()
+        del has_data_path  # kept for the original signature; data paths come from task_data_refs
+        if config is None:
+            config = AstrumConfig(silence=silence)
+        self.config = config
+        self.task_order = list(task_order)
+        functions = _check_tasks(tasks)
+        graph = graph_of(self.task_order)
+        _check_coverage(functions, graph.ids)
+        retries = dict(task_retries or {})
+        options = dict(task_options or {})
+        for task_id in (*retries, *options):
+            if task_id not in graph.index:
+                raise TaskNotFoundError(
+                    f"Options were given for task '{task_id}', which is not in task_order."
+                )
+        bound = dict(bindings or {})
+        if task_data_refs:
+            from ._bindings import bindings_from_task_data
+
+            for task_id, items in bindings_from_task_data(task_data_refs, graph).items():
+                bound[task_id] = (*bound.get(task_id, ()), *items)
+        specs = []
+        for task_id in graph.ids:
+            function = functions[task_id]
+            retry = retries.get(task_id, 0)
+            _check_retry(task_id, retry)
+            task_options_ = options.get(task_id, TaskOptions())
+            task_options_.validate(task_id)
+            specs.append(
+                TaskSpec(
+                    task_id=task_id,
+                    function=function,
+                    is_async=is_async_callable(function),
+                    retry=retry,
+                    options=task_options_,
+                    bindings=_with_sources(task_id, tuple(bound.get(task_id, ())), graph.index),
+                )
+            )
+        tail_ids = list(config.ignore_tail_task if ignore_tail_task is None else ignore_tail_task)
+        tails = frozenset(_check_tail(task_id, graph.index, graph.succs) for task_id in tail_ids)
+        self._plan = Plan(
+            graph=graph,
+            specs=tuple(specs),
+            tails=tails,
+            planning_duration=time.perf_counter() - began,
+            dependencies={
+                task_id: [graph.ids[p] for p in graph.preds[node]]
+                for node, task_id in enumerate(graph.ids)
+            },
+        )
+        listeners = config.on_event
+        if listeners is None:
+            listeners = ()
+        elif callable(listeners):
+            listeners = (listeners,)
+        self._settings = RunSettings(
+            executor=config.executor,
+            max_workers=config.max_workers,
+            concurrency_limit=config.concurrency_limit,
+            semaphore=concurrency_context,
+            on_failure=config.on_failure,
+            run_timeout=config.run_timeout,
+            listeners=tuple(listeners),
+            silence=config.silence,
+        )
+
+    @property
+    def plan(self) -> Plan:
+        """The validated, immutable plan that every run of this scheduler executes."""
+        return self._plan
+
+    async def execute(self, *, timeout: float | None = None) -> ExecutionReport:
+        """Run the DAG once and return its report.
+
+        ``timeout`` (seconds) overrides ``AstrumConfig.run_timeout`` for this run;
+        when it expires the running tasks are cancelled and the report's state
+        is ``cancelled``.
+        """
+        settings = self._settings
+        if timeout is not None:
+            _check_timeout("timeout", timeout)
+            settings = replace(settings, run_timeout=timeout)
+        return await Run(self._plan, settings).execute()
+
+    def get_execute_timeline(self) -> ExecutionPlan:
+        """The plan as levels, with text views for people."""
+        return plan_view(self._plan.graph, self.task_order)
+
+    def detect_cycle(self) -> list[str] | None:
+        """Always None: a scheduler that exists was built from an acyclic graph."""
+        return None
+
+    def find_task_by_name(self, name: str) -> TaskOrder | None:
+        return next((order for order in self.task_order if order.task_name == name), None)
+
+
+def _check_tasks(tasks: Sequence[tuple[str, TaskCallable]]) -> dict[str, TaskCallable]:
+    functions: dict[str, TaskCallable] = {}
+    for entry in tasks:
+        if not (isinstance(entry, tuple) and len(entry) == 2):
+            raise TypeError(f"tasks must be (task_id, function) pairs, got {entry!r}.")
+        task_id, function = entry
+        if inspect.iscoroutine(function):
+            name = getattr(function, "__name__", "f")
+            function.close()  # it will never run; closing avoids a "never awaited" warning
+            raise TypeError(
+                f"Task '{task_id}' was given a coroutine object, not a function. "
+                f"Pass the function itself: ('{task_id}', {name}) instead of "
+                f"('{task_id}', {name}())."
+            )
+        if not callable(function):
+            raise TypeError(f"Task '{task_id}' must be a function, got {type(function).__name__}.")
+        if task_id in functions:
+            raise TaskDuplicateExecutionError(
+                f"Task '{task_id}' is given two functions; task ids must be unique."
+            )
+        functions[task_id] = function
+    return functions
+
+
+def _check_coverage(functions: Mapping[str, TaskCallable], ids: Sequence[str]) -> None:
+    missing = [task_id for task_id in ids if task_id not in functions]
+    if missing:
+        raise TaskNotFoundError(
+            f"No function was given for task '{missing[0]}', which is in task_order; "
+            "add it to tasks as (task_id, function)."
+        )
+    known = set(ids)
+    extra = [task_id for task_id in functions if task_id not in known]
+    if extra:
+        raise TaskNotFoundError(
+            f"Task '{extra[0]}' has a function but no TaskOrder; add TaskOrder('{extra[0]}') "
+            "to task_order."
+        )
+
+
+def _check_retry(task_id: str, retry: object) -> None:
+    if type(retry) is not int or retry < 0:
+        raise TaskRegistrationError(
+            f"Task '{task_id}': retry must be a non-negative integer, got {retry!r}."
+        )
+
+
+def _check_tail(task_id: str, index: Mapping[str, int], succs: Sequence[Sequence[int]]) -> int:
+    node = index.get(task_id)
+    if node is None:
+        raise TaskNotFoundError(
+            f"ignore_tail_task names '{task_id}', which is not a task of this workflow."
+        )
+    if succs[node]:
+        raise TaskRegistrationError(
+            f"ignore_tail_task names '{task_id}', but other tasks depend on it; only tasks "
+            "that nothing depends on can be left running."
+        )
+    return node
+
+
+def _with_sources(
+    task_id: str, bindings: tuple[Binding, ...], index: Mapping[str, int]
+) -> tuple[Binding, ...]:
+    """Fill in each binding's source index from its source id, in this graph's numbering."""
+    result = []
+    for binding in bindings:
+        if binding.source_id is not None:
+            if binding.source_id not in index:
+                raise TaskDependencyError(
+                    f"Task '{task_id}' takes parameter '{binding.param}' from task "
+                    f"'{binding.source_id}', which is not part of this workflow."
+                )
+            binding = replace(binding, source=index[binding.source_id])  # noqa: PLW2901
+        result.append(binding)
+    return tuple(result)
