@@ -46,7 +46,7 @@ async def notify() -> str:
 async def main() -> None:
     report = await flow.run()
     print(f"Run {report.execution_state} in {report.execution_duration:.2f} s")
-    print(f"(the three first tasks overlap: critical path 0.30 + 0.10 + 0.05 = 0.45 s)\n")
+    print("(the three first tasks overlap: critical path 0.30 + 0.10 + 0.05 = 0.45 s)\n")
     for stats in sorted(report.task_statistics, key=lambda s: s.start_time):
         offset = stats.start_time - report.task_statistics[0].start_time
         print(f"  {stats.task_name:<20} {stats.status:<10} +{offset:.2f} s  {stats.duration:.2f} s")
