@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -53,6 +53,8 @@ class AstrumConfig:
     """Seconds the whole run may take; when exceeded the run ends ``cancelled``."""
     on_event: Callable[[Any], Any] | Sequence[Callable[[Any], Any]] | None = None
     """A listener (or a list of them) called with every run and task event."""
+    pools: Mapping[str, int] = field(default_factory=dict)
+    """Resource pools: ``{"db": 2}`` lets at most two tasks tagged "db" run at once."""
 
     def __post_init__(self) -> None:
         limit = self.concurrency_limit
@@ -69,6 +71,11 @@ class AstrumConfig:
             )
         _check_timeout("run_timeout", self.run_timeout)
         _check_executor(self.executor, "AstrumConfig.executor")
+        for name, size in self.pools.items():
+            if not isinstance(name, str) or not name:
+                raise TypeError(f"Pool names must be non-empty strings, got {name!r}.")
+            if type(size) is not int or size < 1:
+                raise ValueError(f"Pool '{name}' must have a positive integer size, got {size!r}.")
         if isinstance(self.ignore_tail_task, str):
             raise TypeError(
                 "ignore_tail_task must be a list of task ids, not a string; "

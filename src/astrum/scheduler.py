@@ -97,6 +97,7 @@ class DynamicScheduler:
                     bindings=_with_sources(task_id, tuple(bound.get(task_id, ())), graph.index),
                 )
             )
+        _check_pools(config.pools, specs)
         tail_ids = list(config.ignore_tail_task if ignore_tail_task is None else ignore_tail_task)
         tails = frozenset(_check_tail(task_id, graph.index, graph.succs) for task_id in tail_ids)
         self._plan = Plan(
@@ -123,6 +124,7 @@ class DynamicScheduler:
             run_timeout=config.run_timeout,
             listeners=tuple(listeners),
             silence=config.silence,
+            pools=dict(config.pools),
         )
 
     @property
@@ -130,18 +132,21 @@ class DynamicScheduler:
         """The validated, immutable plan that every run of this scheduler executes."""
         return self._plan
 
-    async def execute(self, *, timeout: float | None = None) -> ExecutionReport:
+    async def execute(
+        self, *, timeout: float | None = None, overrides: Mapping[str, Any] | None = None
+    ) -> ExecutionReport:
         """Run the DAG once and return its report.
 
         ``timeout`` (seconds) overrides ``AstrumConfig.run_timeout`` for this run;
         when it expires the running tasks are cancelled and the report's state
-        is ``cancelled``.
+        is ``cancelled``. ``overrides`` maps task ids to values used as their
+        results without calling them; tasks only they needed do not run.
         """
         settings = self._settings
         if timeout is not None:
             _check_timeout("timeout", timeout)
             settings = replace(settings, run_timeout=timeout)
-        return await Run(self._plan, settings).execute()
+        return await Run(self._plan, settings, overrides).execute()
 
     def get_execute_timeline(self) -> ExecutionPlan:
         """The plan as levels, with text views for people."""
@@ -200,6 +205,17 @@ def _check_retry(task_id: str, retry: object) -> None:
         raise TaskRegistrationError(
             f"Task '{task_id}': retry must be a non-negative integer, got {retry!r}."
         )
+
+
+def _check_pools(pools: Mapping[str, int], specs: Sequence[TaskSpec]) -> None:
+    tags = {tag for spec in specs for tag in spec.options.tags}
+    for name in pools:
+        if name not in tags:
+            known = ", ".join(sorted(tags)) or "none"
+            raise TaskRegistrationError(
+                f"AstrumConfig.pools names '{name}', but no task of this workflow has that tag "
+                f"(tags here: {known}); fix the name or add tags=('{name}',) to a task."
+            )
 
 
 def _check_tail(task_id: str, index: Mapping[str, int], succs: Sequence[Sequence[int]]) -> int:
