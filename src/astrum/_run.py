@@ -20,16 +20,10 @@ from typing import Any
 from ._errors import TaskNotFoundError
 from ._executors import BodyRunner
 from ._plan import Binding, Plan, TaskSpec
+from ._report import Attempt, RunRecord, describe
 from .config import ExecutorChoice, FailurePolicy
 from .events import Event, EventKind
-from .models import (
-    ExecutionReport,
-    ExecutionState,
-    StageStatus,
-    TaskAttemptStatistics,
-    TaskExecutionStatistics,
-    TaskStageStatistics,
-)
+from .models import ExecutionReport, ExecutionState, StageStatus, _deferred
 
 __all__ = ["Run", "RunSettings", "TransportError"]
 
@@ -65,10 +59,6 @@ class TransportError(LookupError):
     """An upstream value lacks the key, attribute or index a binding asks for."""
 
 
-# An attempt as recorded on the hot path; turned into TaskAttemptStatistics for the report.
-_Attempt = tuple[float, float, str, BaseException | None, bool]
-
-
 class Run:
     """The state and driver of one execution of a :class:`Plan`."""
 
@@ -85,7 +75,7 @@ class Run:
         self._start = [0.0] * n
         self._end = [0.0] * n
         self._queued = [0.0] * n
-        self._attempts: list[list[_Attempt] | None] = [None] * n
+        self._attempts: list[list[Attempt] | None] = [None] * n
         self._errors: dict[int, BaseException] = {}
         self._skip_reason: dict[int, str] = {}
         self._running: dict[int, asyncio.Task[Any]] = {}
@@ -408,7 +398,7 @@ class Run:
 
     # -- outcomes ----------------------------------------------------------------
 
-    def _record_attempt(self, node: int, attempt: _Attempt) -> None:
+    def _record_attempt(self, node: int, attempt: Attempt) -> None:
         attempts = self._attempts[node]
         if attempts is None:
             self._attempts[node] = [attempt]
@@ -429,7 +419,7 @@ class Run:
         self._errors[node] = error
         self._failures.append(node)
         if not self.settings.silence:
-            logger.error("Task '%s' failed: %s", spec.task_id, _describe(error))
+            logger.error("Task '%s' failed: %s", spec.task_id, describe(error))
         self._settle(node, FAILED)
         if self.settings.listeners:
             self._emit("task_failed", spec.task_id, error=error)
@@ -493,16 +483,22 @@ class Run:
         graph = plan.graph
         ended = self._now()
         levels = graph.levels
-        stats: list[TaskExecutionStatistics] = []
-        returns: dict[str, Any] = {}
-        for node, status in enumerate(self.status):
-            if status is None or status == RUNNING:
-                continue
-            stats.append(self._task_statistics(node, status, levels[node]))
-            if status == COMPLETED:
-                returns[plan.ids[node]] = self.values[node]
-        succeeded = sum(1 for s in stats if s.status == COMPLETED)
-        failed = sum(1 for s in stats if s.status == FAILED)
+        record = RunRecord(
+            plan=plan,
+            status=list(self.status),
+            start=self._start,
+            end=self._end,
+            queued=self._queued,
+            attempts=self._attempts,
+            errors=self._errors,
+            skip_reasons=self._skip_reason,
+        )
+        values = self.values
+        returns = {
+            plan.ids[node]: values[node]
+            for node, status in enumerate(record.status)
+            if status == COMPLETED
+        }
         if self._failures:
             state = ExecutionState.FAILED
         elif self._timed_out or self._to_settle:
@@ -510,7 +506,7 @@ class Run:
         else:
             state = ExecutionState.COMPLETED
         summary = [
-            f"Task '{plan.ids[node]}' failed: {_describe(self._errors[node])}"
+            f"Task '{plan.ids[node]}' failed: {describe(self._errors[node])}"
             for node in self._failures
         ]
         if self._timed_out:
@@ -528,89 +524,17 @@ class Run:
             total_tasks=len(graph),
             total_stages=max(levels, default=-1) + 1,
             max_parallelism=_widest_level(levels),
-            successful_tasks=succeeded,
-            failed_tasks=failed,
-            stage_statistics=self._stage_statistics(stats),
-            task_statistics=stats,
+            successful_tasks=len(returns),
+            failed_tasks=record.status.count(FAILED),
+            stage_statistics=_deferred(record.stage_statistics),
+            task_statistics=_deferred(record.task_statistics),
             execution_state=state,
             error_summary=summary,
-            original_tasks={k: list(v) for k, v in plan.dependencies.items()},
+            original_tasks=_deferred(record.original_tasks),
             tail_tasks=dict(self._tails),
             task_return_set=returns,
             run_id=self.run_id,
         )
-
-    def _task_statistics(self, node: int, status: str, level: int) -> TaskExecutionStatistics:
-        spec = self.plan.specs[node]
-        start, end = self._start[node], self._end[node]
-        raw = self._attempts[node]
-        if raw is None:
-            # Attempts are recorded only once one fails; a lone attempt is implied.
-            implied = status in (COMPLETED, CANCELLED)
-            raw = [(start, end, status, None, False)] if implied else []
-        attempts = [
-            TaskAttemptStatistics(
-                task_name=spec.task_id,
-                attempt_number=number,
-                max_retries=spec.retry,
-                start_time=began,
-                end_time=ended,
-                duration=ended - began,
-                status=outcome,
-                error_message=None if error is None else _message(error),
-                will_retry=will_retry,
-            )
-            for number, (began, ended, outcome, error, will_retry) in enumerate(raw, 1)
-        ]
-        error = self._errors.get(node)
-        if error is not None:
-            message: str | None = _message(error)
-        else:
-            message = self._skip_reason.get(node)
-        return TaskExecutionStatistics(
-            task_name=spec.task_id,
-            stage_id=level,
-            start_time=start,
-            end_time=end,
-            duration=end - start,
-            status=status,
-            error_message=message,
-            retry=spec.retry,
-            attempt_count=len(attempts),
-            attempt_statistics=attempts,
-            exception=error,
-            queued_duration=self._queued[node],
-        )
-
-    def _stage_statistics(self, stats: list[TaskExecutionStatistics]) -> list[TaskStageStatistics]:
-        graph = self.plan.graph
-        by_level: dict[int, list[TaskExecutionStatistics]] = {}
-        for item in stats:
-            by_level.setdefault(item.stage_id, []).append(item)
-        result = []
-        for level, items in sorted(by_level.items()):
-            names = [item.task_name for item in items]
-            waits = dict.fromkeys(
-                graph.ids[pred]
-                for item in items
-                for pred in graph.preds[graph.index[item.task_name]]
-            )
-            start = min(item.start_time for item in items)
-            end = max(item.end_time for item in items)
-            result.append(
-                TaskStageStatistics(
-                    stage_id=level,
-                    stage_name=f"level {level}",
-                    start_time=start,
-                    end_time=end,
-                    duration=end - start,
-                    parallel_task_count=len(names),
-                    wait_task_count=len(waits),
-                    parallel_tasks=names,
-                    wait_tasks=list(waits),
-                )
-            )
-        return result
 
 
 async def _guarded(result: Awaitable[Any], listener: Listener) -> None:
@@ -618,15 +542,6 @@ async def _guarded(result: Awaitable[Any], listener: Listener) -> None:
         await result
     except Exception:
         logger.exception("Event listener %r failed; the run goes on.", listener)
-
-
-def _message(error: BaseException) -> str:
-    return str(error) or type(error).__name__
-
-
-def _describe(error: BaseException) -> str:
-    text = str(error)
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _widest_level(levels: Sequence[int]) -> int:

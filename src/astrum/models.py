@@ -7,10 +7,10 @@ the text views are computed from the data on demand.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 from ._errors import (
     SchedulerError,
@@ -40,6 +40,9 @@ __all__ = [
     "TaskRegistrationError",
     "TaskStageStatistics",
 ]
+
+_T = TypeVar("_T")
+_C = TypeVar("_C", bound=type)
 
 
 class ExecutionState(StrEnum):
@@ -191,9 +194,64 @@ class TaskStageStatistics:
     wait_tasks: list[str]
 
 
+class _Deferred(Generic[_T]):
+    __slots__ = ("compute",)
+
+    def __init__(self, compute: Callable[[], _T]) -> None:
+        self.compute = compute
+
+
+def _deferred(compute: Callable[[], _T]) -> _T:
+    """A stand-in for a report field whose value ``compute()`` gives when first read.
+
+    A run with 100,000 tasks would spend more time building its statistics than
+    running the tasks; most callers read only the state and the return values.
+    Typed as the value itself (as ``dataclasses.field`` is), so the report's
+    constructor keeps its types.
+    """
+    return cast("_T", _Deferred(compute))
+
+
+class _DeferredField:
+    """Holds a field's value in the instance; resolves a :func:`_deferred` one on first read."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        if instance is None:
+            raise AttributeError(self.name)  # no class-level default, as for a plain field
+        value = instance.__dict__[self.name]
+        if isinstance(value, _Deferred):
+            value = value.compute()
+            instance.__dict__[self.name] = value
+        return value
+
+    def __set__(self, instance: object, value: Any) -> None:
+        instance.__dict__[self.name] = value
+
+
+def _deferrable(*names: str) -> Callable[[_C], _C]:
+    """Let the dataclass fields ``names`` be given as :func:`_deferred` values."""
+
+    def install(cls: _C) -> _C:
+        for name in names:
+            setattr(cls, name, _DeferredField(name))
+        return cls
+
+    return install
+
+
+@_deferrable("stage_statistics", "task_statistics", "original_tasks")
 @dataclass(frozen=True)
 class ExecutionReport:
-    """The outcome of one run. Times are seconds since the epoch; durations are seconds."""
+    """The outcome of one run. Times are seconds since the epoch; durations are seconds.
+
+    The statistics are computed from the run's records the first time they are
+    read; they are the same whenever that happens.
+    """
 
     total_start_time: float
     total_end_time: float
@@ -213,6 +271,10 @@ class ExecutionReport:
     tail_tasks: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
     task_return_set: dict[str, Any] = field(default_factory=dict)
     run_id: str = ""
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickling and copying see the values, never a deferred computation.
+        return {item.name: getattr(self, item.name) for item in fields(self)}
 
     def get_task_statistics_by_stage(self, stage_id: int) -> list[TaskExecutionStatistics]:
         return [s for s in self.task_statistics if s.stage_id == stage_id]

@@ -1,0 +1,141 @@
+"""The statistics of a finished run, built from its raw records when first read.
+
+A run records plain numbers per task on its hot path; turning them into
+:class:`TaskExecutionStatistics` objects costs more than running a no-op task,
+so the report gets them through :func:`~astrum.models._deferred` and builds
+them only if someone reads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ._plan import Plan
+from .models import (
+    StageStatus,
+    TaskAttemptStatistics,
+    TaskExecutionStatistics,
+    TaskStageStatistics,
+)
+
+__all__ = ["Attempt", "RunRecord", "describe", "message"]
+
+COMPLETED = StageStatus.COMPLETED
+CANCELLED = StageStatus.CANCELLED
+RUNNING = StageStatus.RUNNING
+
+Attempt = tuple[float, float, str, BaseException | None, bool]
+"""One attempt as the run records it: start, end, outcome, error, whether a retry follows."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """A run's per-task records (indexed by node), as they were when its report was made.
+
+    ``status`` is a copy: tail tasks may still finish after the report, and
+    the report lists only what had finished or started by then. Everything a
+    settled task recorded no longer changes, so the other lists are shared.
+    """
+
+    plan: Plan
+    status: Sequence[str | None]
+    start: Sequence[float]
+    end: Sequence[float]
+    queued: Sequence[float]
+    attempts: Sequence[list[Attempt] | None]
+    errors: Mapping[int, BaseException]
+    skip_reasons: Mapping[int, str]
+
+    def settled(self) -> list[int]:
+        """Nodes that finished (in any way) before the report, in plan order."""
+        return [
+            node
+            for node, status in enumerate(self.status)
+            if status is not None and status != RUNNING
+        ]
+
+    def task_statistics(self) -> list[TaskExecutionStatistics]:
+        return [self._task(node) for node in self.settled()]
+
+    def _task(self, node: int) -> TaskExecutionStatistics:
+        spec = self.plan.specs[node]
+        status = self.status[node]
+        assert status is not None
+        start, end = self.start[node], self.end[node]
+        raw = self.attempts[node]
+        if raw is None:
+            # Attempts are recorded only once one fails; a lone attempt is implied.
+            implied = status in (COMPLETED, CANCELLED)
+            raw = [(start, end, status, None, False)] if implied else []
+        attempts = [
+            TaskAttemptStatistics(
+                task_name=spec.task_id,
+                attempt_number=number,
+                max_retries=spec.retry,
+                start_time=began,
+                end_time=ended,
+                duration=ended - began,
+                status=outcome,
+                error_message=None if error is None else message(error),
+                will_retry=will_retry,
+            )
+            for number, (began, ended, outcome, error, will_retry) in enumerate(raw, 1)
+        ]
+        error = self.errors.get(node)
+        return TaskExecutionStatistics(
+            task_name=spec.task_id,
+            stage_id=self.plan.graph.levels[node],
+            start_time=start,
+            end_time=end,
+            duration=end - start,
+            status=status,
+            error_message=message(error) if error is not None else self.skip_reasons.get(node),
+            retry=spec.retry,
+            attempt_count=len(attempts),
+            attempt_statistics=attempts,
+            exception=error,
+            queued_duration=self.queued[node],
+        )
+
+    def stage_statistics(self) -> list[TaskStageStatistics]:
+        """One entry per level of the plan that has a settled task."""
+        graph = self.plan.graph
+        by_level: dict[int, list[int]] = {}
+        for node in self.settled():
+            by_level.setdefault(graph.levels[node], []).append(node)
+        result = []
+        for level, nodes in sorted(by_level.items()):
+            names = [graph.ids[node] for node in nodes]
+            waits = dict.fromkeys(graph.ids[pred] for node in nodes for pred in graph.preds[node])
+            start = min(self.start[node] for node in nodes)
+            end = max(self.end[node] for node in nodes)
+            result.append(
+                TaskStageStatistics(
+                    stage_id=level,
+                    stage_name=f"level {level}",
+                    start_time=start,
+                    end_time=end,
+                    duration=end - start,
+                    parallel_task_count=len(names),
+                    wait_task_count=len(waits),
+                    parallel_tasks=names,
+                    wait_tasks=list(waits),
+                )
+            )
+        return result
+
+    def original_tasks(self) -> dict[str, list[str]]:
+        """``{task: [its dependencies]}`` for every task of the plan; fresh lists each time."""
+        return {task_id: list(deps) for task_id, deps in self.plan.dependencies.items()}
+
+
+def message(error: BaseException) -> str:
+    """An error's text, or its type's name when it has none."""
+    return str(error) or type(error).__name__
+
+
+def describe(error: BaseException) -> str:
+    """``Type: text``, for summaries and logs."""
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
