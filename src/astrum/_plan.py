@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import inspect
 import random
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ._graph import Graph
 from .config import ExecutorChoice, _check_executor, _check_timeout
 
-__all__ = ["Binding", "Plan", "TaskOptions", "TaskSpec", "is_async_callable"]
+__all__ = ["DEFAULT_OPTIONS", "Binding", "Plan", "TaskOptions", "TaskSpec", "is_async_callable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +102,19 @@ class Plan:
     specs: tuple[TaskSpec, ...]
     tails: frozenset[int] = frozenset()
     planning_duration: float = 0.0
-    dependencies: Mapping[str, list[str]] = field(default_factory=dict)
 
     @property
     def ids(self) -> tuple[str, ...]:
         return self.graph.ids
+
+    @property
+    def dependencies(self) -> dict[str, list[str]]:
+        """``{task: [the tasks it waits for]}`` in plan order; new lists on every call."""
+        ids = self.graph.ids
+        return {
+            task_id: [ids[pred] for pred in preds]
+            for task_id, preds in zip(ids, self.graph.preds, strict=True)
+        }
 
 
 def is_async_callable(function: Callable[..., Any]) -> bool:

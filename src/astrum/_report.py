@@ -126,8 +126,8 @@ class RunRecord:
         return result
 
     def original_tasks(self) -> dict[str, list[str]]:
-        """``{task: [its dependencies]}`` for every task of the plan; fresh lists each time."""
-        return {task_id: list(deps) for task_id, deps in self.plan.dependencies.items()}
+        """``{task: [its dependencies]}`` for every task of the plan."""
+        return self.plan.dependencies
 
 
 def message(error: BaseException) -> str:

@@ -15,7 +15,7 @@ from ._errors import (
     TaskNotFoundError,
     TaskRegistrationError,
 )
-from ._plan import Binding, Plan, TaskOptions, TaskSpec, is_async_callable
+from ._plan import DEFAULT_OPTIONS, Binding, Plan, TaskOptions, TaskSpec, is_async_callable
 from ._run import Run, RunSettings
 from .config import AstrumConfig, _check_timeout
 from .models import ExecutionPlan, ExecutionReport, TaskOrder
@@ -85,8 +85,9 @@ class DynamicScheduler:
             function = functions[task_id]
             retry = retries.get(task_id, 0)
             _check_retry(task_id, retry)
-            task_options_ = options.get(task_id, TaskOptions())
-            task_options_.validate(task_id)
+            task_options_ = options.get(task_id, DEFAULT_OPTIONS)
+            if task_options_ != DEFAULT_OPTIONS:  # the defaults are known to be valid
+                task_options_.validate(task_id)
             specs.append(
                 TaskSpec(
                     task_id=task_id,
@@ -94,7 +95,9 @@ class DynamicScheduler:
                     is_async=is_async_callable(function),
                     retry=retry,
                     options=task_options_,
-                    bindings=_with_sources(task_id, tuple(bound.get(task_id, ())), graph.index),
+                    bindings=_with_sources(task_id, tuple(bound[task_id]), graph.index)
+                    if task_id in bound
+                    else (),
                 )
             )
         _check_pools(config.pools, specs)
@@ -105,10 +108,6 @@ class DynamicScheduler:
             specs=tuple(specs),
             tails=tails,
             planning_duration=time.perf_counter() - began,
-            dependencies={
-                task_id: [graph.ids[p] for p in graph.preds[node]]
-                for node, task_id in enumerate(graph.ids)
-            },
         )
         listeners = config.on_event
         if listeners is None:
@@ -208,6 +207,8 @@ def _check_retry(task_id: str, retry: object) -> None:
 
 
 def _check_pools(pools: Mapping[str, int], specs: Sequence[TaskSpec]) -> None:
+    if not pools:
+        return
     tags = {tag for spec in specs for tag in spec.options.tags}
     for name in pools:
         if name not in tags:
