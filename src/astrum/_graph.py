@@ -44,12 +44,13 @@ def make_graph(ids: Sequence[str], deps: Sequence[Sequence[str]]) -> Graph:
     """
     position = {task_id: i for i, task_id in enumerate(ids)}
     n = len(ids)
-    preds = [tuple(dict.fromkeys(position[d] for d in deps[i])) for i in range(n)]
+    # Positions of each task's dependencies, each once (a TaskOrder may list one twice).
+    preds = [tuple(dict.fromkeys(map(position.__getitem__, node_deps))) for node_deps in deps]
     succs: list[list[int]] = [[] for _ in range(n)]
     for node, node_preds in enumerate(preds):
         for pred in node_preds:
             succs[pred].append(node)
-    waiting = [len(p) for p in preds]
+    waiting = list(map(len, preds))
     order = [node for node in range(n) if not waiting[node]]
     for node in order:  # the list grows while we walk it: Kahn's algorithm
         for succ in succs[node]:
@@ -61,15 +62,15 @@ def make_graph(ids: Sequence[str], deps: Sequence[Sequence[str]]) -> Graph:
         cycle = [ids[node] for node in find_cycle(stuck, preds)]
         error = TaskOrderNoExitError if not any(not p for p in preds) else TaskOrderLoopError
         raise error(cycle)
-    new = [0] * n
-    for rank, node in enumerate(order):
-        new[node] = rank
-    new_preds = tuple(tuple(sorted(new[p] for p in preds[node])) for node in order)
-    new_succs = tuple(tuple(sorted(new[s] for s in succs[node])) for node in order)
-    levels = [0] * n
-    for node in range(n):
-        for pred in new_preds[node]:
-            levels[node] = max(levels[node], levels[pred] + 1)
+    rank = [0] * n
+    for position_in_order, node in enumerate(order):
+        rank[node] = position_in_order
+    renumber = rank.__getitem__
+    new_preds = tuple(tuple(sorted(map(renumber, preds[node]))) for node in order)
+    new_succs = tuple(tuple(sorted(map(renumber, succs[node]))) for node in order)
+    levels: list[int] = []
+    for node_preds in new_preds:  # predecessors come first, so their levels are known
+        levels.append(1 + max(map(levels.__getitem__, node_preds), default=-1))
     new_ids = tuple(ids[node] for node in order)
     return Graph(
         ids=new_ids,
