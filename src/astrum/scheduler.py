@@ -86,7 +86,8 @@ class DynamicScheduler:
             retry = retries.get(task_id, 0)
             _check_retry(task_id, retry)
             task_options_ = options.get(task_id, DEFAULT_OPTIONS)
-            if task_options_ != DEFAULT_OPTIONS:  # the defaults are known to be valid
+            if task_options_ is not DEFAULT_OPTIONS and task_options_ != DEFAULT_OPTIONS:
+                # anything but the defaults (known to be valid) is checked
                 task_options_.validate(task_id)
             specs.append(
                 TaskSpec(
