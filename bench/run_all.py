@@ -1,0 +1,340 @@
+"""``make bench``: every workload, every implementation, one table of medians and ratios.
+
+Sets up the peers' virtual environments under ``bench/.envs`` (once), runs each
+implementation on each workload in its own subprocess, prints one markdown
+table and writes it, with the date, core count and Python version, to
+``bench/RESULTS.md``. ``--quick`` runs only the 1,000 and 10,000-task sizes.
+
+Per-task figures are medians of process CPU time divided by the task count:
+the machine is shared, and CPU time is what the scheduler itself costs.
+Makespans are medians of wall-clock time. Ratios are against the hand-written
+``graphlib`` + ``asyncio.create_task`` baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from _harness import BENCH, Python, median, our_python, peer_python, run_worker
+from workloads import BARRIER_CRITICAL_PATH
+
+__all__ = ["main"]
+
+REPEATS = {300: 5, 1_000: 7, 10_000: 5, 100_000: 3}
+ASTRUM012_MAX_TASKS = 1_000
+"""Its scheduler grows faster than the task count (a 10,000-task chain takes ~9 s)."""
+REGISTRY_PEER_TASKS = 300
+"""Its registry build is quadratic: about 12 s of CPU for a 1,000-task chain."""
+
+COLUMNS = {
+    "baseline": "baseline",
+    "astrum": "astrum",
+    "uvloop": "astrum + uvloop",
+    "dagather": "dagather",
+    "dask": "dask threads",
+    "astrum012": "astrum 0.1.2",
+}
+
+
+@dataclass
+class Row:
+    workload: str
+    tasks: str
+    measure: str
+    target: str
+    cells: dict[str, str] = field(default_factory=dict)
+    met: list[bool] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        cells = [self.cells.get(column, "") for column in COLUMNS]
+        verdict = "" if not self.met else ("yes" if all(self.met) else "**no**")
+        return (
+            "| "
+            + " | ".join([self.workload, self.tasks, self.measure, *cells, self.target, verdict])
+            + " |"
+        )
+
+
+@dataclass
+class Bench:
+    pythons: dict[str, Python | None]
+    quick: bool
+    rows: list[Row] = field(default_factory=list)
+
+    def samples(
+        self, column: str, impl: str, workload: str, size: int, **options: Any
+    ) -> dict[str, Any] | None:
+        python = self.pythons.get(column)
+        if python is None:
+            return None
+        repeats = options.pop("repeats", REPEATS.get(size, 5))
+        loop = "uvloop" if column == "uvloop" else "asyncio"
+        print(f"  {column:10} {workload} {size or ''}", file=sys.stderr, flush=True)
+        return run_worker(python, impl, workload, size, repeats, loop=loop, **options)
+
+    # -- per-task overhead ---------------------------------------------------------
+
+    def overhead(self, shape: str, size: int) -> None:
+        per_task: dict[str, dict[str, float]] = {}
+        for column, impl in (
+            ("baseline", "baseline"),
+            ("astrum", "astrum"),
+            ("uvloop", "astrum"),
+            ("dagather", "dagather"),
+            ("astrum012", "astrum012"),
+        ):
+            if column == "astrum012" and size > ASTRUM012_MAX_TASKS:
+                continue
+            found = self.samples(column, impl, shape, size)
+            if found is not None:
+                per_task[column] = _per_task(found, size)
+        base = per_task["baseline"]["total"]
+        tasks = f"{size:,}"
+        run_row = Row(shape, tasks, "run only, µs/task", "astrum ≤ 1.3x")
+        total_row = Row(shape, tasks, "build + run, µs/task", "astrum ≤ 2x, < peers")
+        run_row.cells["baseline"] = total_row.cells["baseline"] = f"{base:.1f}"
+        for column in ("astrum", "uvloop"):
+            if column in per_task:
+                run_row.cells[column] = _ratio_cell(per_task[column]["run"], base)
+        run_row.met.append(per_task["astrum"]["run"] <= 1.3 * base)
+        ours = per_task["astrum"]["total"]
+        for column, figures in per_task.items():
+            if column != "baseline":
+                total_row.cells[column] = _ratio_cell(figures["total"], base)
+            if column in ("dagather", "astrum012"):
+                total_row.met.append(ours < figures["total"])
+        total_row.met.append(ours <= 2 * base)
+        if size > ASTRUM012_MAX_TASKS:
+            total_row.cells["astrum012"] = f"not run (> {ASTRUM012_MAX_TASKS:,} tasks)"
+        self.rows += [run_row, total_row]
+
+    def registry(self, size: int) -> None:
+        """Build through ``@task`` registration and ``build_scheduler()`` (a chain)."""
+        row = Row("chain via registry", f"{size:,}", "build + run, µs/task", "< peers")
+        base = self.samples("baseline", "baseline", "chain", size)
+        assert base is not None
+        base_total = _per_task(base, size)["total"]
+        row.cells["baseline"] = f"{base_total:.1f}"
+        ours = self.samples("astrum", "registry", "chain", size)
+        assert ours is not None
+        ours_total = _per_task(ours, size)["total"]
+        row.cells["astrum"] = _ratio_cell(ours_total, base_total)
+        if size <= REGISTRY_PEER_TASKS:
+            peer = self.samples("astrum012", "registry", "chain", size, repeats=3)
+            if peer is not None:
+                peer_total = _per_task(peer, size)["total"]
+                row.cells["astrum012"] = _ratio_cell(peer_total, base_total)
+                row.met.append(ours_total < peer_total)
+        else:
+            row.cells["astrum012"] = f"not run (> {REGISTRY_PEER_TASKS:,} tasks)"
+        self.rows.append(row)
+
+    def value_chain(self, size: int) -> None:
+        row = Row("value chain", f"{size:,}", "build + run, µs/task", "astrum ≤ 2x, < peers")
+        per_task: dict[str, float] = {}
+        for column, impl in (
+            ("baseline", "baseline"),
+            ("astrum", "astrum"),
+            ("uvloop", "astrum"),
+            ("dagather", "dagather"),
+        ):
+            found = self.samples(column, impl, "value_chain", size)
+            if found is not None:
+                per_task[column] = _per_task(found, size)["total"]
+        base = per_task.pop("baseline")
+        row.cells["baseline"] = f"{base:.1f}"
+        for column, figure in per_task.items():
+            row.cells[column] = _ratio_cell(figure, base)
+        row.met.append(per_task["astrum"] <= 2 * base)
+        if "dagather" in per_task:
+            row.met.append(per_task["astrum"] < per_task["dagather"])
+        row.cells["astrum012"] = "not expressed"
+        self.rows.append(row)
+
+    # -- makespans -----------------------------------------------------------------
+
+    def makespan(self, workload: str, columns: dict[str, str], target: str, limit: float) -> None:
+        row = Row(workload.replace("_", " "), "", "makespan, s", target)
+        spans: dict[str, float] = {}
+        for column, impl in columns.items():
+            found = self.samples(column, impl, workload, 0, repeats=5)
+            if found is not None:
+                spans[column] = median(found["run"])
+        for column, span in spans.items():
+            row.cells[column] = f"{span:.3f}"
+        ours = spans["astrum"]
+        row.met.append(ours <= limit)
+        row.met += [ours < span for column, span in spans.items() if column in _PEERS]
+        self.rows.append(row)
+
+    # -- memory ----------------------------------------------------------------------
+
+    def memory(self, shape: str, size: int) -> None:
+        row = Row(shape, f"{size:,}", "peak RSS growth, KiB/task", "astrum ≤ baseline + 2")
+        growth: dict[str, float] = {}
+        for column, impl in (
+            ("baseline", "baseline"),
+            ("astrum", "astrum"),
+            ("dagather", "dagather"),
+        ):
+            found = self.samples(column, impl, shape, size, repeats=1, memory=True)
+            if found is not None:
+                growth[column] = found["rss_growth"] / size / 1024
+        base = growth["baseline"]
+        for column, figure in growth.items():
+            row.cells[column] = (
+                f"{figure:.2f}" if column == "baseline" else f"{figure:.2f} (+{figure - base:.2f})"
+            )
+        row.met.append(growth["astrum"] <= base + 2)
+        self.rows.append(row)
+
+
+_PEERS = ("dagather", "dask", "astrum012")
+
+
+def _per_task(samples: dict[str, Any], size: int) -> dict[str, float]:
+    """Median CPU µs per task for the run alone and for build + run."""
+    totals = [b + r for b, r in zip(samples["build_cpu"], samples["run_cpu"], strict=True)]
+    return {
+        "run": median(samples["run_cpu"]) / size * 1e6,
+        "total": median(totals) / size * 1e6,
+    }
+
+
+def _ratio_cell(value: float, base: float) -> str:
+    return f"{value:.1f} ({value / base:.2f}x)"
+
+
+def _version(python: Python | None, distribution: str) -> str:
+    if python is None:
+        return "not installed"
+    code = f"import importlib.metadata as m; print(m.version({distribution!r}))"
+    done = subprocess.run(
+        [python.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    return done.stdout.strip() or "unknown"
+
+
+def render(bench: Bench, seconds: float, load: tuple[float, float]) -> str:
+    pythons = bench.pythons
+    header = ["workload", "tasks", "measure", *COLUMNS.values(), "target", "met"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * 3 + "---:|" * len(COLUMNS) + "---|---|",
+        *(row.markdown() for row in bench.rows),
+    ]
+    versions = ", ".join(
+        f"{name} {_version(pythons.get(column), name)}"
+        for column, name in (
+            ("dagather", "dagather"),
+            ("dask", "dask"),
+            ("uvloop", "uvloop"),
+            ("astrum012", "astrum"),
+        )
+    )
+    return "\n".join(
+        [
+            "# Benchmark results",
+            "",
+            f"Measured {datetime.date.today().isoformat()} by `make bench` (bench/run_all.py"
+            f"{' --quick' if bench.quick else ''}) in {seconds / 60:.1f} min on "
+            f"{os.cpu_count()} cores, "
+            f"Python {platform.python_version()}, load average {load[0]:.1f} at the start and "
+            f"{load[1]:.1f} at the end. Peers: {versions}.",
+            "",
+            *lines,
+            "",
+            "How to read it:",
+            "",
+            "- Every implementation runs every workload in its own subprocess; figures are medians "
+            f"({', '.join(f'{n:,} tasks: {r}' for n, r in REPEATS.items())} repeats).",
+            "- µs/task is process CPU time divided by the task count (the machine is shared, so "
+            "CPU time is steadier than wall-clock). The ratio in brackets divides by the "
+            "baseline: a hand-written `graphlib.TopologicalSorter` + `asyncio.create_task` "
+            "loop (bench/impl_baseline.py). A sorter is single-use, so the baseline's figure "
+            "includes building it, and both astrum rows divide by it.",
+            "- astrum: `DynamicScheduler(tasks, task_orders)` is the build, `await "
+            "scheduler.execute()` the run; the report's statistics are built when first read, "
+            'so reading them is not in the run. "chain via registry" registers with '
+            "`@registry.task(depends_on=...)` and builds with `build_scheduler()`.",
+            "- astrum + uvloop: the same, on a uvloop event loop "
+            "(`uvloop.run(main())`, or `asyncio.Runner(loop_factory=uvloop.new_event_loop)`).",
+            f"- astrum 0.1.2 (PyPI) is capped at {ASTRUM012_MAX_TASKS:,} tasks through "
+            f"`DynamicScheduler` and at {REGISTRY_PEER_TASKS:,} through its registry: its cost "
+            "grows faster than the task count. dagather takes dependencies from parameter "
+            "names; it awaits every task, so it cannot run plain functions. dask runs only the "
+            "plain-function workload, with `dask.delayed` and one thread per task.",
+            "- barrier: a1 (0.3 s) -> a2 (0.3 s) beside b1 -> ... -> b6 (0.1 s each); its "
+            f"critical path is {BARRIER_CRITICAL_PATH} s. sync fanout: four plain functions "
+            "each in `time.sleep(0.2)`.",
+            "- peak RSS growth: one build and run in a fresh process, the peak RSS minus the RSS "
+            "once the inputs exist.",
+            "",
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="skip the 100,000-task sizes")
+    args = parser.parse_args()
+    began = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    pythons: dict[str, Python | None] = {"baseline": our_python(), "astrum": our_python()}
+    for column in ("uvloop", "dagather", "dask", "astrum012"):
+        pythons[column] = peer_python(column)
+    bench = Bench(pythons, args.quick)
+    sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
+    steps: list[Callable[[], None]] = []
+    for shape in ("wide", "chain", "layered"):
+        steps += [partial(bench.overhead, shape, size) for size in sizes]
+    steps += [
+        lambda: bench.registry(REGISTRY_PEER_TASKS),
+        lambda: bench.registry(10_000),
+        lambda: bench.value_chain(10_000),
+        lambda: bench.makespan(
+            "barrier",
+            {
+                "baseline": "baseline",
+                "astrum": "astrum",
+                "uvloop": "astrum",
+                "dagather": "dagather",
+                "astrum012": "astrum012",
+            },
+            f"≤ 1.02 x {BARRIER_CRITICAL_PATH} s, < peers",
+            1.02 * BARRIER_CRITICAL_PATH,
+        ),
+        lambda: bench.makespan(
+            "sync_fanout",
+            {
+                "baseline": "baseline",
+                "astrum": "astrum",
+                "uvloop": "astrum",
+                "dask": "dask",
+                "astrum012": "astrum012",
+            },
+            "≤ 0.25 s, < peers",
+            0.25,
+        ),
+    ]
+    memory_size = 10_000 if args.quick else 100_000
+    steps += [partial(bench.memory, shape, memory_size) for shape in ("wide", "chain")]
+    for step in steps:
+        step()
+    text = render(bench, time.perf_counter() - began, (load_before, os.getloadavg()[0]))
+    (BENCH / "RESULTS.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
