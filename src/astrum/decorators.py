@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._bindings import data_dependencies, resolve_functions, task_data_for
 from ._errors import TaskRegistrationError
-from ._plan import TaskOptions
+from ._plan import DEFAULT_OPTIONS, TaskOptions
 from .config import AstrumConfig, ExecutorChoice
 from .models import ExecutionReport, TaskOrder
 from .scheduler import DynamicScheduler
@@ -115,6 +115,8 @@ class SchedulerRegistry:
             executor=executor,
             tags=_tag_names(tags),
         )
+        if options == DEFAULT_OPTIONS:
+            options = DEFAULT_OPTIONS  # shared: a build then knows it is valid without checking
         dependencies = _dependency_ids(depends_on)
 
         def decorator(function: _F) -> _F:
@@ -222,8 +224,12 @@ class SchedulerRegistry:
             build.orders,
             build.task_data or None,
             concurrency_context=concurrency_context,
-            task_retries={tid: tasks[tid].retry for tid in build.functions},
-            task_options={tid: tasks[tid].options for tid in build.functions},
+            task_retries={tid: tasks[tid].retry for tid in build.functions if tasks[tid].retry},
+            task_options={
+                tid: tasks[tid].options
+                for tid in build.functions
+                if tasks[tid].options is not DEFAULT_OPTIONS
+            },
             config=config,
         )
         if config.visualize:
