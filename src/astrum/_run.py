@@ -213,10 +213,11 @@ class Run:
         return interrupted
 
     def _launch(self, node: int) -> None:
-        task = self._loop.create_task(self._task(node), name=f"astrum:{self.plan.ids[node]}")
+        task_id = self.plan.graph.ids[node]
+        task = self._loop.create_task(self._task(node), name=f"astrum:{task_id}")
         self._running[node] = task
         if node in self.plan.tails:
-            self._tails[self.plan.ids[node]] = task
+            self._tails[task_id] = task
 
     # -- one task ----------------------------------------------------------------
 
@@ -272,7 +273,8 @@ class Run:
         attempt = 1
         options = spec.options
         while True:
-            began = self._now()
+            # The first attempt begins with the task, as the report's implied attempt does.
+            began = self._start[node] if attempt == 1 else self._now()
             try:
                 value = await self._call(node, spec, args, kwargs, attempt)
             except Exception as exc:
@@ -301,15 +303,29 @@ class Run:
                 self._record_attempt(node, (began, self._now(), COMPLETED, None, False))
             return value
 
-    async def _call(
+    def _call(
         self,
         node: int,
         spec: TaskSpec,
         args: Sequence[Any],
         kwargs: Mapping[str, Any],
         attempt: int,
-    ) -> Any:
+    ) -> Awaitable[Any]:
+        """One attempt: the body itself, or the body behind its gates and timeout."""
         gates = self._gates(spec)
+        if not gates and spec.options.timeout is None:
+            return self._body_of(spec, args, kwargs)
+        return self._guarded_call(node, spec, args, kwargs, attempt, gates)
+
+    async def _guarded_call(
+        self,
+        node: int,
+        spec: TaskSpec,
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        attempt: int,
+        gates: Sequence[asyncio.Semaphore],
+    ) -> Any:
         if gates:
             asked = self._now()
             held = 0
@@ -344,7 +360,8 @@ class Run:
 
         Every task acquires in this same order, so two tasks can never wait on each other.
         """
-        gates = [self._pools[tag] for tag in spec.options.tags if tag in self._pools]
+        pools = self._pools
+        gates = [pools[tag] for tag in spec.options.tags if tag in pools] if pools else []
         if self._limit is not None:
             gates.append(self._limit)
         return gates
@@ -360,41 +377,22 @@ class Run:
     async def _arguments(self, spec: TaskSpec) -> tuple[list[Any], dict[str, Any]]:
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
+        values = self.values
         for binding in spec.bindings:
-            value = await self._bound_value(spec, binding)
+            if binding.provider is None:
+                assert binding.source is not None
+                value = values[binding.source]
+            else:
+                value = binding.provider()
+                if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
+                    value = await value
+            if binding.locator is not None:
+                value = _located(spec, binding, value)
             if binding.positional:
                 args.append(value)
             else:
                 kwargs[binding.param] = value
         return args, kwargs
-
-    async def _bound_value(self, spec: TaskSpec, binding: Binding) -> Any:
-        if binding.provider is not None:
-            value = binding.provider()
-            if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
-                value = await value
-            origin = "its from_function provider"
-        else:
-            assert binding.source is not None
-            value = self.values[binding.source]
-            origin = f"task '{binding.source_id}'"
-        locator = binding.locator
-        if locator is None:
-            return value
-        try:
-            if isinstance(locator, int):
-                return value[locator]
-            if isinstance(value, Mapping):
-                return value[locator]
-            return getattr(value, locator)
-        except (LookupError, AttributeError, TypeError) as exc:
-            what = (
-                f"index {locator}" if isinstance(locator, int) else f"key or attribute {locator!r}"
-            )
-            raise TransportError(
-                f"Task '{spec.task_id}' could not get parameter '{binding.param}' from "
-                f"{origin}: its value of type {type(value).__name__} has no {what}."
-            ) from exc
 
     # -- outcomes ----------------------------------------------------------------
 
@@ -535,6 +533,29 @@ class Run:
             task_return_set=returns,
             run_id=self.run_id,
         )
+
+
+def _located(spec: TaskSpec, binding: Binding, value: Any) -> Any:
+    """The key, attribute or index of ``value`` that ``binding.locator`` names."""
+    locator = binding.locator
+    try:
+        if isinstance(locator, int):
+            return value[locator]
+        if isinstance(value, Mapping):
+            return value[locator]
+        assert locator is not None
+        return getattr(value, locator)
+    except (LookupError, AttributeError, TypeError) as exc:
+        origin = (
+            f"task '{binding.source_id}'"
+            if binding.provider is None
+            else "its from_function provider"
+        )
+        what = f"index {locator}" if isinstance(locator, int) else f"key or attribute {locator!r}"
+        raise TransportError(
+            f"Task '{spec.task_id}' could not get parameter '{binding.param}' from "
+            f"{origin}: its value of type {type(value).__name__} has no {what}."
+        ) from exc
 
 
 async def _guarded(result: Awaitable[Any], listener: Listener) -> None:
