@@ -82,6 +82,15 @@ class Binding:
     provider: Callable[[], Any] | None = None
     positional: bool = False
 
+    def with_source(self, source: int) -> Binding:
+        """This binding reading from node ``source``: ``dataclasses.replace``, but 3x cheaper.
+
+        A build resolves one binding per data edge; list every field here.
+        """
+        return Binding(
+            self.param, source, self.source_id, self.locator, self.provider, self.positional
+        )
+
 
 class TaskSpec(NamedTuple):
     """Everything a run needs to know about one task.

@@ -246,6 +246,6 @@ def _with_sources(
                     f"Task '{task_id}' takes parameter '{binding.param}' from task "
                     f"'{binding.source_id}', which is not part of this workflow."
                 )
-            binding = replace(binding, source=index[binding.source_id])  # noqa: PLW2901
+            binding = binding.with_source(index[binding.source_id])  # noqa: PLW2901
         result.append(binding)
     return tuple(result)
