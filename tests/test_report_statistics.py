@@ -9,7 +9,7 @@ import pickle
 
 import pytest
 
-from astrum import AstrumConfig, ExecutionReport, SchedulerRegistry
+from astrum import AstrumConfig, DynamicScheduler, ExecutionReport, SchedulerRegistry, TaskOrder
 
 
 async def _failing_report(registry: SchedulerRegistry) -> ExecutionReport:
@@ -109,3 +109,17 @@ def test_a_report_can_still_be_built_by_hand() -> None:
     assert report.task_statistics == []
     assert report.original_tasks == {}
     assert report == ExecutionReport(0.0, 1.0, 1.0, 0.0, 1.0, 0, 0, 0, 0, 0, [], [], "completed")
+
+
+async def test_repr_is_a_short_summary() -> None:
+    """A report's repr names its state and counts and stays short however many tasks ran."""
+    orders = [TaskOrder(f"t{i}") for i in range(2_000)]
+
+    async def noop() -> None:
+        return None
+
+    report = await DynamicScheduler([(o.task_name, noop) for o in orders], orders).execute()
+    text = repr(report)
+    assert text.startswith("ExecutionReport(execution_state='completed', total_tasks=2000, ")
+    assert "successful_tasks=2000, failed_tasks=0" in text
+    assert len(text) < 300

@@ -245,7 +245,7 @@ def _deferrable(*names: str) -> Callable[[_C], _C]:
 
 
 @_deferrable("stage_statistics", "task_statistics", "original_tasks")
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ExecutionReport:
     """The outcome of one run. Times are seconds since the epoch; durations are seconds.
 
@@ -271,6 +271,16 @@ class ExecutionReport:
     tail_tasks: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
     task_return_set: dict[str, Any] = field(default_factory=dict)
     run_id: str = ""
+
+    def __repr__(self) -> str:
+        # A summary, not every field: the full repr of a 100,000-task report is tens
+        # of megabytes, and asyncio.run() (3.11) formats its main task's result.
+        return (
+            f"ExecutionReport(execution_state={str(self.execution_state)!r}, "
+            f"total_tasks={self.total_tasks}, successful_tasks={self.successful_tasks}, "
+            f"failed_tasks={self.failed_tasks}, total_duration={self.total_duration:.6f}, "
+            f"run_id={self.run_id!r})"
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         # Pickling and copying see the values, never a deferred computation.
