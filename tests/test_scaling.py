@@ -1,0 +1,228 @@
+"""Build and run cost grow linearly with the task count, counted, not timed.
+
+Hooks count every function call (Python and C) and every bytecode instruction
+executed in Astrum's own code while building, running and reading a report's
+statistics, at three sizes. Linear work adds the same amount per task from
+100 to 200 tasks as from 200 to 400; a scan of all tasks per task would double
+it. Astrum's steps per task are also held to a budget, so the hot path cannot
+quietly grow: a feature should cost nothing while it is unused. (A loop inside
+one C call, ``list.remove`` say, counts once; bench/ times the real thing.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+
+import astrum
+from astrum import DynamicScheduler, SchedulerRegistry, TaskOrder
+from astrum._plan import Binding
+
+SIZES = (100, 200, 400)
+SHAPES = ("wide", "chain", "layered")
+PACKAGE = str(Path(astrum.__file__).parent)
+
+# Bytecode steps in astrum's own code per added task, with nothing optional configured:
+# about 40% above what Python 3.11 executes today (wide, chain and layered).
+BUILD_BUDGET = 600  # 334-417
+REGISTRY_BUILD_BUDGET = 800  # 547
+RUN_BUDGET = 500  # 321-359; passing a value along a chain: 389
+STATISTICS_BUDGET = 480  # 228-336
+
+
+@dataclass(frozen=True)
+class Work:
+    calls: int
+    """Function calls anywhere, Python and C (a profiler hook)."""
+    steps: int
+    """Bytecode instructions executed in astrum's own code (a tracing hook)."""
+
+
+@contextmanager
+def _counting() -> Iterator[list[int]]:
+    counts = [0, 0]
+
+    def profile(frame: FrameType, event: str, arg: object) -> None:
+        del frame, arg
+        if event in ("call", "c_call"):
+            counts[0] += 1
+
+    def count_step(frame: FrameType, event: str, arg: object) -> Any:
+        del frame, arg
+        if event == "opcode":
+            counts[1] += 1
+        return count_step
+
+    def trace(frame: FrameType, event: str, arg: object) -> Any:
+        del event, arg
+        if not frame.f_code.co_filename.startswith(PACKAGE):
+            return None
+        frame.f_trace_opcodes = True
+        return count_step
+
+    previous = sys.gettrace()
+    gc.disable()  # a collection would add calls at sizes of its own choosing
+    sys.setprofile(profile)
+    sys.settrace(trace)
+    try:
+        yield counts
+    finally:
+        sys.settrace(previous)
+        sys.setprofile(None)
+        gc.enable()
+
+
+def _work(action: Callable[[], object]) -> Work:
+    with _counting() as counts:
+        action()
+    return Work(*counts)
+
+
+async def _async_work(action: Callable[[], Coroutine[Any, Any, object]]) -> Work:
+    with _counting() as counts:
+        await action()
+    return Work(*counts)
+
+
+async def _noop() -> None:
+    return None
+
+
+async def _step(x: int = 0) -> int:
+    return x + 1
+
+
+def _deps(shape: str, size: int) -> dict[str, list[str]]:
+    """Task ids and their dependencies; ``layered`` has layers of 10 with two edges each."""
+    deps: dict[str, list[str]] = {}
+    for i in range(size):
+        if shape == "chain" and i:
+            deps[f"t{i}"] = [f"t{i - 1}"]
+        elif shape == "layered" and i >= 10:
+            above = (i // 10 - 1) * 10
+            deps[f"t{i}"] = [f"t{i - 10}", f"t{above + (7 * i + 3) % 10}"]  # two different ones
+        else:
+            deps[f"t{i}"] = []
+    return deps
+
+
+def _scheduler_inputs(
+    shape: str, size: int
+) -> tuple[list[tuple[str, Callable[..., Any]]], list[TaskOrder]]:
+    deps = _deps(shape, size)
+    orders = {task_id: TaskOrder(task_id) for task_id in deps}
+    for task_id, names in deps.items():
+        orders[task_id].dependencies = [orders[name] for name in names]
+    return [(task_id, _noop) for task_id in deps], list(orders.values())
+
+
+def _per_task_growth(counts: list[int]) -> tuple[float, float]:
+    """Work added per task from the first size to the second, and from the second to the third."""
+    (a, b, c), (n1, n2, n3) = counts, SIZES
+    return (b - a) / (n2 - n1), (c - b) / (n3 - n2)
+
+
+def _assert_linear(found: list[Work], budget: int, what: str) -> None:
+    for field in ("calls", "steps"):
+        first, second = _per_task_growth([getattr(work, field) for work in found])
+        assert second == pytest.approx(first, rel=0.02), (
+            f"{what}: each added task cost {first:.1f} {field} between {SIZES[0]} and "
+            f"{SIZES[1]} tasks but {second:.1f} between {SIZES[1]} and {SIZES[2]}: "
+            "the cost grows faster than the task count."
+        )
+    steps = _per_task_growth([work.steps for work in found])[1]
+    assert steps <= budget, (
+        f"{what} executes {steps:.0f} bytecode steps of astrum per task, over the budget "
+        f"of {budget}; make the new work free when unused, or raise the budget knowingly."
+    )
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_build_grows_linearly(shape: str) -> None:
+    """Constructing a DynamicScheduler costs the same per task at every size."""
+    found = []
+    for size in SIZES:
+        tasks, orders = _scheduler_inputs(shape, size)
+        found.append(_work(lambda: DynamicScheduler(tasks, orders)))  # noqa: B023
+    _assert_linear(found, BUILD_BUDGET, f"Building a {shape} DAG")
+
+
+def test_registry_build_grows_linearly() -> None:
+    """build_scheduler() on a registry costs the same per task at every size."""
+    found = []
+    for size in SIZES:
+        registry = SchedulerRegistry(f"scaling-{size}")
+        for task_id, deps in _deps("layered", size).items():
+            registry.task(task_id, depends_on=deps)(_noop)
+        found.append(_work(registry.build_scheduler))
+    # The registry turns its entries into task orders first, hence its own budget.
+    _assert_linear(found, REGISTRY_BUILD_BUDGET, "Building from a registry")
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_run_grows_linearly(shape: str) -> None:
+    """One run (report included) costs the same per task at every size."""
+    found = []
+    for size in SIZES:
+        scheduler = DynamicScheduler(*_scheduler_inputs(shape, size))
+        found.append(await _async_work(scheduler.execute))
+    _assert_linear(found, RUN_BUDGET, f"Running a {shape} DAG")
+
+
+async def test_run_passing_values_grows_linearly() -> None:
+    """A chain whose tasks take their input from the previous one costs the same per task."""
+    found = []
+    for size in SIZES:
+        deps = _deps("chain", size)
+        tasks, orders = _scheduler_inputs("chain", size)
+        bindings = {
+            task_id: [Binding(param="x", source_id=name) for name in names]
+            for task_id, names in deps.items()
+        }
+        scheduler = DynamicScheduler(
+            [(task_id, _step) for task_id, _ in tasks], orders, bindings=bindings
+        )
+        report = await scheduler.execute()
+        assert report.task_return_set[f"t{size - 1}"] == size
+        found.append(await _async_work(scheduler.execute))
+    _assert_linear(found, RUN_BUDGET, "Running a chain that passes values")
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_report_statistics_grow_linearly(shape: str) -> None:
+    """Reading a report's task and stage statistics costs the same per task at every size."""
+    found = []
+    for size in SIZES:
+        report = await DynamicScheduler(*_scheduler_inputs(shape, size)).execute()
+        found.append(_work(lambda: (report.task_statistics, report.stage_statistics)))  # noqa: B023
+        assert len(report.task_statistics) == size
+    _assert_linear(found, STATISTICS_BUDGET, f"Reading the statistics of a {shape} DAG")
+
+
+async def test_a_run_creates_one_asyncio_task_per_task() -> None:
+    """A run starts exactly one asyncio task per task: no helpers, no polling."""
+    loop = asyncio.get_running_loop()
+    created = 0
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any) -> asyncio.Task[Any]:
+        nonlocal created
+        created += 1
+        return asyncio.Task(coro, loop=loop)
+
+    scheduler = DynamicScheduler(*_scheduler_inputs("layered", 500))
+    loop.set_task_factory(factory)
+    try:
+        report = await scheduler.execute()
+    finally:
+        loop.set_task_factory(None)
+    assert report.execution_state == "completed"
+    assert created == 500
