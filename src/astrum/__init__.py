@@ -23,6 +23,7 @@ from ._errors import (
     TaskRegistrationError,
 )
 from .config import AstrumConfig
+from .data_transport import F, From, Ref, T, To
 from .decorators import (
     DEFAULT_NAMESPACE,
     RegisteredTask,
@@ -62,10 +63,14 @@ __all__ = [
     "ExecutionReport",
     "ExecutionStage",
     "ExecutionState",
+    "F",
+    "From",
+    "Ref",
     "RegisteredTask",
     "SchedulerError",
     "SchedulerRegistry",
     "StageStatus",
+    "T",
     "TaskAttemptStatistics",
     "TaskDependencyError",
     "TaskDuplicateExecutionError",
@@ -76,6 +81,7 @@ __all__ = [
     "TaskOrderNoExitError",
     "TaskRegistrationError",
     "TaskStageStatistics",
+    "To",
     "active_namespace",
     "build_scheduler",
     "build_task_orders",

@@ -26,7 +26,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from ._bindings import data_dependencies, resolve_functions, task_data_for
+from ._bindings import check_task_data, data_dependencies, resolve_functions, task_data_for
 from ._errors import TaskRegistrationError
 from ._plan import TaskOptions
 from .config import AstrumConfig, ExecutorChoice
@@ -264,11 +264,9 @@ class SchedulerRegistry:
             deps = dict.fromkeys((*tasks[task_id].depends_on, *data_deps.get(task_id, ())))
             order.dependencies = [orders[dep] for dep in deps if dep in orders]
         functions = resolve_functions({tid: tasks[tid] for tid in selected}, config)
-        return _Build(
-            orders=list(orders.values()),
-            functions=functions,
-            task_data={tid: data for tid, data in task_data.items() if tid in orders},
-        )
+        selected_data = {tid: data for tid, data in task_data.items() if tid in orders}
+        check_task_data(selected_data, functions, tasks, config)
+        return _Build(orders=list(orders.values()), functions=functions, task_data=selected_data)
 
     def _select(
         self,

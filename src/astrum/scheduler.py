@@ -78,7 +78,7 @@ class DynamicScheduler:
         if task_data_refs:
             from ._bindings import bindings_from_task_data
 
-            for task_id, items in bindings_from_task_data(task_data_refs, graph).items():
+            for task_id, items in bindings_from_task_data(task_data_refs, functions, graph).items():
                 bound[task_id] = (*bound.get(task_id, ()), *items)
         specs = []
         for task_id in graph.ids:

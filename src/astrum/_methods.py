@@ -1,0 +1,163 @@
+"""Tasks declared in a class body: binding them to the instances the config provides.
+
+A method registered with ``@task`` inside a class runs bound to the one
+instance of that class in ``AstrumConfig(class_instances=[...])``; a
+classmethod runs bound to its class; a staticmethod runs as it is.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import types
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from ._errors import TaskRegistrationError
+from .config import AstrumConfig
+
+if TYPE_CHECKING:
+    from .decorators import RegisteredTask
+
+__all__ = ["plain_function", "resolve_functions"]
+
+_Kind = Literal["method", "classmethod", "staticmethod"]
+
+
+def plain_function(function: Any) -> Any:
+    """The function underneath static/class methods and bound methods."""
+    while isinstance(function, staticmethod | classmethod | types.MethodType):
+        function = function.__func__
+    return function
+
+
+def resolve_functions(
+    tasks: Mapping[str, RegisteredTask], config: AstrumConfig
+) -> dict[str, Callable[..., Any]]:
+    """The callables to run: methods bound to the instances in ``config.class_instances``.
+
+    Raises one :class:`TaskRegistrationError` naming every method whose
+    instance is missing or given more than once.
+    """
+    instances = list(config.class_instances)
+    problems: list[str] = []
+    result: dict[str, Callable[..., Any]] = {}
+    for task_id, entry in tasks.items():
+        function = entry.function
+        scope = _class_scope(function)
+        if scope is None:
+            result[task_id] = function
+            continue
+        owner, kind = _owner(function, instances)
+        first = _first_parameter(function)
+        if kind == "staticmethod" or (kind is None and first not in ("self", "cls")):
+            result[task_id] = function
+        elif kind == "classmethod":
+            assert owner is not None
+            result[task_id] = types.MethodType(function, owner)
+        elif kind is None and first == "cls":
+            problems.append(
+                f"Task '{task_id}' is a classmethod of {scope}, which cannot be found from its "
+                f"module; pass the class itself: AstrumConfig(class_instances=[{scope}])."
+            )
+        else:
+            bound = _bind_instance(task_id, function, owner, scope, instances, problems)
+            if bound is not None:
+                result[task_id] = bound
+    if problems:
+        listed = "\n- ".join(problems)
+        raise TaskRegistrationError(
+            problems[0] if len(problems) == 1 else f"Some tasks cannot be bound:\n- {listed}"
+        )
+    return result
+
+
+def _bind_instance(
+    task_id: str,
+    function: Callable[..., Any],
+    owner: type | None,
+    scope: str,
+    instances: Sequence[Any],
+    problems: list[str],
+) -> Callable[..., Any] | None:
+    name = owner.__qualname__ if owner is not None else scope
+    matches = [
+        instance
+        for instance in instances
+        if not isinstance(instance, type) and owner is not None and isinstance(instance, owner)
+    ]
+    if len(matches) == 1:
+        return types.MethodType(function, matches[0])
+    if matches:
+        problems.append(
+            f"Task '{task_id}' is a method of {name}, and AstrumConfig.class_instances holds "
+            f"{len(matches)} instances of it; pass exactly one."
+        )
+    else:
+        problems.append(
+            f"Task '{task_id}' is a method of {name}, but AstrumConfig.class_instances holds no "
+            f"instance of it; pass one: AstrumConfig(class_instances=[{name}(...)])."
+        )
+    return None
+
+
+def _class_scope(function: Any) -> str | None:
+    """The class part of a qualified name like ``Pipeline.load``, or None outside a class body."""
+    qualname = getattr(function, "__qualname__", None)
+    if not isinstance(qualname, str) or not inspect.isfunction(function):
+        return None
+    parts = qualname.split(".")
+    if len(parts) < 2 or parts[-2] == "<locals>":
+        return None
+    scope = parts[:-1]
+    if "<locals>" in scope:
+        scope = scope[len(scope) - scope[::-1].index("<locals>") :]
+    return ".".join(scope)
+
+
+def _owner(function: Any, instances: Sequence[Any]) -> tuple[type | None, _Kind | None]:
+    """The class whose body defines ``function``, and how: found via the instances or the module."""
+    seen: set[type] = set()
+    for instance in instances:
+        cls = instance if isinstance(instance, type) else type(instance)
+        for klass in cls.__mro__:
+            if klass not in seen:
+                seen.add(klass)
+                kind = _kind_in(klass, function)
+                if kind is not None:
+                    return klass, kind
+    named = _class_by_name(function)
+    if named is not None:
+        kind = _kind_in(named, function)
+        if kind is not None:
+            return named, kind
+    return None, None
+
+
+def _kind_in(klass: type, function: Any) -> _Kind | None:
+    for value in vars(klass).values():
+        if value is function:
+            return "method"
+        if isinstance(value, staticmethod) and value.__func__ is function:
+            return "staticmethod"
+        if isinstance(value, classmethod) and value.__func__ is function:
+            return "classmethod"
+    return None
+
+
+def _class_by_name(function: Any) -> type | None:
+    parts = function.__qualname__.split(".")[:-1]
+    if "<locals>" in parts:
+        return None
+    found: Any = sys.modules.get(function.__module__)
+    for part in parts:
+        found = getattr(found, part, None)
+    return found if isinstance(found, type) else None
+
+
+def _first_parameter(function: Callable[..., Any]) -> str | None:
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return None
+    return next(iter(parameters), None)
