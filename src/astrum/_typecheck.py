@@ -168,10 +168,10 @@ def compatible(found: Any, expected: Any) -> bool:
     if isinstance(expected, typing.NewType):
         return compatible(found, expected.__supertype__)
     f_origin, e_origin = get_origin(found), get_origin(expected)
-    if _is_union(e_origin):
-        return any(compatible(found, arg) for arg in get_args(expected))
     if _is_union(f_origin):
         return all(compatible(arg, expected) for arg in get_args(found))
+    if _is_union(e_origin):
+        return any(compatible(found, arg) for arg in get_args(expected))
     if f_origin is Literal:
         if e_origin is Literal:
             return set(get_args(found)) <= set(get_args(expected))

@@ -28,7 +28,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Annotated, Any
+from typing import IO, TYPE_CHECKING, Any
+from typing import Annotated as Ref
 
 if TYPE_CHECKING:
     from .models import TaskOrder
@@ -44,9 +45,6 @@ __all__ = [
     "To",
     "visualize_data_transport",
 ]
-
-Ref = Annotated
-"""``Ref[T, F("task", "key")]`` on a parameter, ``Ref[T, T("target", ...)]`` on a return."""
 
 Locator = str | int | None
 
