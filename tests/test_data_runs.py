@@ -12,6 +12,7 @@ from hypothesis import given, settings
 
 from astrum import AstrumConfig, F, Ref, SchedulerRegistry, T
 from astrum.data_transport import DataItem, DTRela, TaskData
+from astrum.testing import patch
 from strategies import DataDag, DataRelation, data_dags
 
 
@@ -136,6 +137,24 @@ async def test_index_and_attribute_failures_name_the_locator(registry: Scheduler
     assert "'items'" in (errors["by_index"] or "")
     assert "'size'" in (errors["by_attribute"] or "")
     assert "'thing'" in (errors["by_attribute"] or "")
+
+
+async def test_patched_tasks_keep_their_data_relations(registry: SchedulerRegistry) -> None:
+    """A fake from astrum.testing.patch is fed, and feeds, like the task it replaces."""
+
+    @registry.task()
+    async def fetch() -> dict[str, int]:
+        return {"n": 1}
+
+    @registry.task()
+    async def use(n: Ref[int, F(fetch, "n")]) -> int:
+        return n
+
+    with patch(registry, "fetch", lambda: {"n": 5}):
+        assert (await registry.run()).task_return_set["use"] == 5
+    with patch(registry, "use", lambda n: n * 100):
+        assert (await registry.run()).task_return_set["use"] == 100
+    assert (await registry.run()).task_return_set["use"] == 1
 
 
 class _Payload:

@@ -25,10 +25,10 @@ _Kind = Literal["method", "classmethod", "staticmethod"]
 
 
 def plain_function(function: Any) -> Any:
-    """The function underneath static/class methods and bound methods."""
+    """The function underneath static/class methods, bound methods and ``functools.wraps``."""
     while isinstance(function, staticmethod | classmethod | types.MethodType):
         function = function.__func__
-    return function
+    return inspect.unwrap(function) if callable(function) else function
 
 
 def resolve_functions(
