@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, get_origin
@@ -20,7 +21,7 @@ from ._graph import Graph
 from ._methods import resolve_functions
 from ._plan import Binding
 from ._relations import reference_names, summary, task_data_for
-from ._typecheck import compatible, located, return_type, strip, type_hints
+from ._typecheck import Annotations, compatible, located, return_type, strip
 from ._typecheck import type_name as _name
 from .config import AstrumConfig
 from .data_transport import TaskData
@@ -29,8 +30,8 @@ if TYPE_CHECKING:
     from .decorators import RegisteredTask
 
 __all__ = [
+    "bind_task_data",
     "bindings_from_task_data",
-    "check_task_data",
     "data_dependencies",
     "describe_relations",
     "resolve_functions",
@@ -42,6 +43,7 @@ logger = logging.getLogger("astrum")
 Locator = str | int | None
 _SKIP = "or pass AstrumConfig(skip_type_check=True) to skip type checks"
 _VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,18 +134,18 @@ def data_dependencies(task_data: Mapping[str, TaskData]) -> dict[str, list[str]]
 # -- checks at build time -------------------------------------------------------------
 
 
-def check_task_data(
+def bind_task_data(
     task_data: Mapping[str, TaskData],
     functions: Mapping[str, Callable[..., Any]],
     tasks: Mapping[str, RegisteredTask],
     config: AstrumConfig,
-) -> None:
-    """Raise one TaskRegistrationError listing every problem of the selected tasks' relations.
+) -> dict[str, tuple[Binding, ...]]:
+    """The bindings of the selected tasks, after checking their relations.
 
     ``functions`` are the selected tasks' resolved callables. Missing
     ``depends_on`` (with ``auto_sync_dependencies`` off) and parameters no
     relation can fill are always problems; types are compared unless
-    ``skip_type_check``.
+    ``skip_type_check``. Every problem comes in one TaskRegistrationError.
     """
     problems: list[str] = []
     edges = [edge for edge in _edges(task_data) if edge.receiver in functions]
@@ -159,13 +161,18 @@ def check_task_data(
     for edge in edges:
         by_receiver.setdefault(edge.receiver, []).append(edge)
     types = None if config.skip_type_check else _TypeChecker(tasks, config, problems)
+    result = {}
     for task_id, function in functions.items():
-        bound, found = _bind(task_id, function, by_receiver.get(task_id, ()))
+        params = _parameters(function)
+        bound, found = _bind(task_id, params, by_receiver.get(task_id, ()))
         problems.extend(found)
         if types is not None:
-            types.check(task_id, function, bound)
+            types.check(task_id, function, params, bound)
+        if bound:
+            result[task_id] = _bindings(params, bound)
     if problems:
         raise TaskRegistrationError(summary(problems))
+    return result
 
 
 def _declared_upstream(tasks: Mapping[str, RegisteredTask], receiver: str, source: str) -> bool:
@@ -188,32 +195,26 @@ class _TypeChecker:
         self, tasks: Mapping[str, RegisteredTask], config: AstrumConfig, problems: list[str]
     ) -> None:
         self.tasks = tasks
-        self.names = reference_names(tasks)
+        self.annotations = Annotations(reference_names(tasks))
         self.infer = config.infer_via_ast
         self.silence = config.silence_warnings
         self.problems = problems
-        self._hints: dict[int, dict[str, Any]] = {}
-
-    def hints(self, function: Callable[..., Any]) -> dict[str, Any]:
-        key = id(function)
-        if key not in self._hints:
-            self._hints[key] = type_hints(function, self.names)
-        return self._hints[key]
 
     def check(
-        self, task_id: str, function: Callable[..., Any], bound: Sequence[tuple[str, _Edge]]
+        self,
+        task_id: str,
+        function: Callable[..., Any],
+        params: Sequence[inspect.Parameter] | None,
+        bound: Sequence[tuple[str, _Edge]],
     ) -> None:
-        hints = self.hints(function)
         fed = set()
         for param, edge in bound:
             fed.add(param)
-            expected = edge.expected if edge.expected is not None else hints.get(param, Any)
+            expected = edge.expected
+            if expected is None:
+                expected = self.annotations.get(function, param)
             self._edge(task_id, param, edge, strip(expected))
-        try:
-            parameters = inspect.signature(function).parameters.values()
-        except (TypeError, ValueError):
-            return
-        for parameter in parameters:
+        for parameter in params or ():
             if parameter.name in fed or parameter.kind in _VARIADIC:
                 continue
             if parameter.default is inspect.Parameter.empty:
@@ -235,7 +236,8 @@ class _TypeChecker:
             what = f"task '{edge.source}'"
         whole = edge.produced
         if whole is None:
-            whole = return_type(producer, self.hints(producer), infer_via_ast=self.infer)
+            annotation = self.annotations.get(producer, "return")
+            whole = return_type(producer, annotation, infer_via_ast=self.infer)
         whole = strip(whole)
         if whole is Any:
             if self.infer and not self.silence:
@@ -300,9 +302,10 @@ def bindings_from_task_data(
     problems: list[str] = []
     result = {}
     for receiver, edges in by_receiver.items():
-        bound, found = _bind(receiver, functions[receiver], edges)
+        params = _parameters(functions[receiver])
+        bound, found = _bind(receiver, params, edges)
         problems.extend(found)
-        result[receiver] = _bindings(functions[receiver], bound)
+        result[receiver] = _bindings(params, bound)
     if problems:
         raise TaskRegistrationError(summary(problems))
     return result
@@ -332,17 +335,68 @@ def _check_upstream(graph: Graph, receiver: str, source: str) -> None:
 
 
 def _parameters(function: Callable[..., Any]) -> list[inspect.Parameter] | None:
+    """The parameters a call must fill, or None when the callable has no signature."""
+    fast = _code_parameters(function)
+    if fast is not None:
+        return fast
     try:
         return list(inspect.signature(function).parameters.values())
     except (TypeError, ValueError):  # builtins and some C callables have no signature
         return None
 
 
+def _code_parameters(function: Any) -> list[inspect.Parameter] | None:
+    """The parameters of a plain function read from its code object, as signature() would.
+
+    inspect.signature costs tens of microseconds per function, which adds up
+    over thousands of tasks; None means "ask inspect.signature".
+    """
+    bound = isinstance(function, types.MethodType)
+    plain = function.__func__ if bound else function
+    if type(plain) is not types.FunctionType or "__wrapped__" in vars(plain):
+        return None
+    if "__signature__" in vars(plain):
+        return None
+    code = plain.__code__
+    names = code.co_varnames
+    positional, keyword_only = code.co_argcount, code.co_kwonlyargcount
+    defaults = plain.__defaults__ or ()
+    first_default = positional - len(defaults)
+    empty = inspect.Parameter.empty
+    result = [
+        inspect.Parameter(
+            names[i],
+            inspect.Parameter.POSITIONAL_ONLY
+            if i < code.co_posonlyargcount
+            else inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            default=defaults[i - first_default] if i >= first_default else empty,
+        )
+        for i in range(positional)
+    ]
+    extra = positional + keyword_only
+    if code.co_flags & inspect.CO_VARARGS:
+        result.append(inspect.Parameter(names[extra], inspect.Parameter.VAR_POSITIONAL))
+        extra += 1
+    keyword_defaults = plain.__kwdefaults__ or {}
+    result.extend(
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=keyword_defaults.get(name, empty)
+        )
+        for name in names[positional : positional + keyword_only]
+    )
+    if code.co_flags & inspect.CO_VARKEYWORDS:
+        result.append(inspect.Parameter(names[extra], inspect.Parameter.VAR_KEYWORD))
+    if bound:
+        if not result or result[0].kind not in _POSITIONAL:
+            return None
+        del result[0]
+    return result
+
+
 def _bind(
-    receiver: str, function: Callable[..., Any], edges: Iterable[_Edge]
+    receiver: str, params: Sequence[inspect.Parameter] | None, edges: Iterable[_Edge]
 ) -> tuple[list[tuple[str, _Edge]], list[str]]:
     """Which parameter each relation feeds, with a problem for each that cannot work."""
-    params = _parameters(function)
     problems: list[str] = []
     slots: dict[str, _Edge] = {}
     for edge in edges:
@@ -373,49 +427,48 @@ def _bind(
 
 
 def _parameter(
-    receiver: str, params: list[inspect.Parameter] | None, edge: _Edge, problems: list[str]
+    receiver: str, params: Sequence[inspect.Parameter] | None, edge: _Edge, problems: list[str]
 ) -> str | None:
+    """The name of the parameter ``edge`` feeds, or None after noting why it cannot."""
     target = edge.target
-    where = f"Task '{receiver}' gets {edge.origin()}"
     if params is None:
         return target if isinstance(target, str) else f"#{target or 0}"
     if target is None:
-        if not params or params[0].kind in _VARIADIC:
-            problems.append(
-                f"{where} for its first parameter, but it has no named parameters; name the "
-                "receiving parameter (T(task, locator, 'param') or the to_relation key)."
-            )
-            return None
-        return params[0].name
-    if isinstance(target, int):
-        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        if not 0 <= target < len(positional):
-            problems.append(
-                f"{where} for positional parameter {target}, but it has {len(positional)} "
-                "positional parameters; fix the index."
-            )
-            return None
-        return positional[target].name
-    found = next((p for p in params if p.name == target), None)
-    if found is None:
-        if any(p.kind is p.VAR_KEYWORD for p in params):
-            return target
-        names = ", ".join(p.name for p in params) or "none"
-        problems.append(
-            f"{where} for parameter '{target}', but it has no such parameter (it has: {names}); "
-            "fix the name."
+        if params and params[0].kind not in _VARIADIC:
+            return params[0].name
+        problem = (
+            "for its first parameter, but it has no named parameters; name the receiving "
+            "parameter (T(task, locator, 'param') or the to_relation key)."
         )
-        return None
-    if found.kind in _VARIADIC:
-        problems.append(f"{where} for '{target}', but that is *args/**kwargs; name a parameter.")
-        return None
-    return target
+    elif isinstance(target, int):
+        positional = [p for p in params if p.kind in _POSITIONAL]
+        if 0 <= target < len(positional):
+            return positional[target].name
+        problem = (
+            f"for positional parameter {target}, but it has {len(positional)} positional "
+            "parameters; fix the index."
+        )
+    else:
+        found = next((p for p in params if p.name == target), None)
+        if found is not None and found.kind not in _VARIADIC:
+            return target
+        if found is None and any(p.kind is p.VAR_KEYWORD for p in params):
+            return target
+        if found is None:
+            names = ", ".join(p.name for p in params) or "none"
+            problem = (
+                f"for parameter '{target}', but it has no such parameter (it has: {names}); "
+                "fix the name."
+            )
+        else:
+            problem = f"for '{target}', but that is *args or **kwargs; name another parameter."
+    problems.append(f"Task '{receiver}' gets {edge.origin()} {problem}")
+    return None
 
 
 def _bindings(
-    function: Callable[..., Any], bound: Sequence[tuple[str, _Edge]]
+    params: Sequence[inspect.Parameter] | None, bound: Sequence[tuple[str, _Edge]]
 ) -> tuple[Binding, ...]:
-    params = _parameters(function)
     if params is None:
         positional = {name for name, _ in bound if name.startswith("#")}
         order = {name: int(name[1:]) if name in positional else 0 for name, _ in bound}

@@ -7,14 +7,13 @@ is made of new objects: what the user registered is never changed.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, get_origin
 
 from ._errors import TaskRegistrationError
 from ._methods import plain_function
-from ._typecheck import Unresolved, strip, type_hints
+from ._typecheck import Annotations, Unresolved, strip
 from .config import AstrumConfig
 from .data_transport import DataItem, DTRela, F, From, Ref, T, TaskData, To
 
@@ -26,7 +25,6 @@ __all__ = ["reference_names", "summary", "task_data_for"]
 logger = logging.getLogger("astrum")
 
 Locator = str | int | None
-_VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
 
 def summary(problems: Sequence[str]) -> str:
@@ -42,7 +40,7 @@ def task_data_for(tasks: Mapping[str, RegisteredTask], config: AstrumConfig) -> 
 
     The result holds new objects; every problem found is raised at once.
     """
-    names = reference_names(tasks)
+    annotations = Annotations(reference_names(tasks))
     owners: dict[int, list[str]] = {}
     for task_id, entry in tasks.items():
         owners.setdefault(id(plain_function(entry.function)), []).append(task_id)
@@ -50,7 +48,7 @@ def task_data_for(tasks: Mapping[str, RegisteredTask], config: AstrumConfig) -> 
     result: dict[str, TaskData] = {}
     for task_id, entry in tasks.items():
         reader = _AnnotationReader(task_id, tasks, owners, problems)
-        inputs, outputs = reader.read(entry.function, names)
+        inputs, outputs = reader.read(entry.function, annotations)
         if entry.data is None and not inputs and not outputs:
             continue
         result[task_id] = _merge(task_id, entry.data, inputs, outputs, tasks, config, problems)
@@ -89,32 +87,19 @@ class _AnnotationReader:
         self.problems = problems
 
     def read(
-        self, function: Callable[..., Any], names: Mapping[str, Any]
+        self, function: Callable[..., Any], annotations: Annotations
     ) -> tuple[list[DataItem], list[DataItem]]:
-        hints = type_hints(function, names)
-        if not any(_markers(hint) for hint in hints.values()):
-            return [], []
-        try:
-            parameters = inspect.signature(plain_function(function)).parameters
-        except (TypeError, ValueError):
-            parameters = inspect.Signature().parameters
-        inputs = []
-        for name, parameter in parameters.items():
-            item = self._input(name, parameter, hints.get(name))
-            if item is not None:
+        inputs: list[DataItem] = []
+        outputs: list[DataItem] = []
+        for name, hint in annotations.marked(function):
+            markers = _markers(hint)
+            if name == "return":
+                outputs.extend(item for m in markers if (item := self._output(m, hint)))
+            elif markers and (item := self._input(name, markers, hint)):
                 inputs.append(item)
-        outputs = []
-        returned = hints.get("return")
-        for marker in _markers(returned):
-            item = self._output(marker, returned)
-            if item is not None:
-                outputs.append(item)
         return inputs, outputs
 
-    def _input(self, name: str, parameter: inspect.Parameter, hint: Any) -> DataItem | None:
-        markers = _markers(hint)
-        if not markers:
-            return None
+    def _input(self, name: str, markers: list[From | To], hint: Any) -> DataItem | None:
         where = f"Task '{self.task_id}' parameter '{name}'"
         froms = [marker for marker in markers if isinstance(marker, From)]
         if len(froms) < len(markers):
@@ -126,10 +111,6 @@ class _AnnotationReader:
             self.problems.append(
                 f"{where} has {len(froms)} F(...) markers; a parameter takes its value from "
                 "one place, so keep one."
-            )
-        elif parameter.kind in _VARIADIC:
-            self.problems.append(
-                f"{where} is *{name} or **{name}; data relations feed named parameters only."
             )
         else:
             marker = froms[0]

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 __all__ = [
+    "Annotations",
     "Unresolved",
     "compatible",
     "located",
@@ -99,28 +100,52 @@ def type_hints(function: Callable[..., Any], names: Mapping[str, Any]) -> dict[s
     module cannot see, such as functions defined inside another function; a
     name nobody knows becomes :class:`Unresolved` instead of an error.
     """
-    target = _target(function)
-    globalns: Mapping[str, Any] = getattr(inspect.unwrap(target), "__globals__", {})
-    local = {key: value for key, value in names.items() if key not in globalns}
-    try:
-        return typing.get_type_hints(target, localns=local, include_extras=True)
-    except Exception:  # any failure: evaluate one annotation at a time below
-        logger.debug("Evaluating the annotations of %r one by one.", target, exc_info=True)
-    try:
-        raw = inspect.get_annotations(target)
-    except TypeError:
-        return {}
-    namespace = _Names(globalns, names)
-    return {key: _evaluate(value, globalns, namespace) for key, value in raw.items()}
+    annotations = Annotations(names)
+    return {key: annotations.get(function, key) for key in annotations.raw(function)}
 
 
-def _evaluate(annotation: Any, globalns: Mapping[str, Any], namespace: _Names) -> Any:
-    if isinstance(annotation, str):
-        try:
-            annotation = eval(annotation, dict(globalns), namespace)  # noqa: S307 - annotations are code
-        except Exception:  # noqa: BLE001 - an annotation we cannot evaluate is unknown
-            return Any
-    return _NONE if annotation is None else annotation
+class Annotations:
+    """Evaluates the annotations of functions on demand, each at most once.
+
+    One instance serves one build: annotations are read when the workflow is
+    built, so names defined after the decorated functions resolve.
+    """
+
+    def __init__(self, names: Mapping[str, Any]) -> None:
+        self.names = names
+        self._cache: dict[tuple[int, str], Any] = {}
+
+    def raw(self, function: Callable[..., Any]) -> Mapping[str, Any]:
+        """The annotations as written: objects, or strings under postponed evaluation."""
+        found = getattr(_target(function), "__annotations__", None)
+        return found if isinstance(found, dict) else {}
+
+    def get(self, function: Callable[..., Any], key: str) -> Any:
+        """The evaluated annotation ``key`` (a parameter or ``return``), ``Any`` when absent."""
+        cache_key = (id(function), key)
+        if cache_key not in self._cache:
+            raw = self.raw(function)
+            self._cache[cache_key] = self._evaluate(function, raw[key]) if key in raw else Any
+        return self._cache[cache_key]
+
+    def marked(self, function: Callable[..., Any]) -> list[tuple[str, Any]]:
+        """``(key, annotation)`` for the annotations that may carry ``F``/``T`` markers."""
+        return [
+            (key, self.get(function, key))
+            for key, value in self.raw(function).items()
+            if (isinstance(value, str) and "(" in value) or get_origin(value) is Annotated
+        ]
+
+    def _evaluate(self, function: Callable[..., Any], annotation: Any) -> Any:
+        if isinstance(annotation, str):
+            target = inspect.unwrap(_target(function))
+            globalns: dict[str, Any] = getattr(target, "__globals__", {})
+            try:
+                annotation = eval(annotation, globalns, _Names(globalns, self.names))  # noqa: S307 - annotations are code
+            except Exception:  # noqa: BLE001 - an annotation we cannot evaluate is unknown
+                logger.debug("Cannot evaluate annotation %r of %r.", annotation, function)
+                return Any
+        return _NONE if annotation is None else annotation
 
 
 def strip(hint: Any) -> Any:
@@ -321,12 +346,10 @@ def _attribute_type(cls: type, name: str) -> Any:
     return _class_hints(cls).get(name, Any)
 
 
-def return_type(
-    function: Callable[..., Any], hints: Mapping[str, Any], *, infer_via_ast: bool
-) -> Any:
-    """The type ``function`` returns: its annotation, else (optionally) inferred from source."""
-    if "return" in hints:
-        return strip(hints["return"])
+def return_type(function: Callable[..., Any], annotation: Any, *, infer_via_ast: bool) -> Any:
+    """The type ``function`` returns: its ``annotation``, else (optionally) inferred from source."""
+    if annotation is not Any:
+        return strip(annotation)
     if infer_via_ast:
         return _inferred(function)
     return Any
@@ -360,7 +383,7 @@ class _Inference:
     """Guesses the types of expressions in one function body."""
 
     def __init__(self, function: Any) -> None:
-        self.globalns: Mapping[str, Any] = getattr(function, "__globals__", {})
+        self.globalns: dict[str, Any] = getattr(function, "__globals__", {})
         self.annotated: dict[str, ast.expr] = {}
         self.assigned: dict[str, ast.expr] = {}
 
@@ -424,7 +447,8 @@ class _Inference:
 
     def _annotation(self, node: ast.expr) -> Any:
         try:
-            return eval(ast.unparse(node), dict(self.globalns), _Names(self.globalns, {}))  # noqa: S307
+            names = _Names(self.globalns, {})
+            return eval(ast.unparse(node), self.globalns, names)  # noqa: S307
         except Exception:  # noqa: BLE001 - an annotation we cannot evaluate tells us nothing
             return None
 

@@ -26,9 +26,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from ._bindings import check_task_data, data_dependencies, resolve_functions, task_data_for
+from ._bindings import bind_task_data, data_dependencies, resolve_functions, task_data_for
 from ._errors import TaskRegistrationError
-from ._plan import TaskOptions
+from ._plan import Binding, TaskOptions
 from .config import AstrumConfig, ExecutorChoice
 from .models import ExecutionReport, TaskOrder
 from .scheduler import DynamicScheduler
@@ -220,11 +220,12 @@ class SchedulerRegistry:
         scheduler = DynamicScheduler(
             list(build.functions.items()),
             build.orders,
-            build.task_data or None,
+            None,  # the build already turned the data relations into bindings
             concurrency_context=concurrency_context,
             task_retries={tid: tasks[tid].retry for tid in build.functions},
             task_options={tid: tasks[tid].options for tid in build.functions},
             config=config,
+            bindings=build.bindings,
         )
         if config.visualize:
             print(scheduler.get_execute_timeline().get_full_visualization())
@@ -265,8 +266,12 @@ class SchedulerRegistry:
             order.dependencies = [orders[dep] for dep in deps if dep in orders]
         functions = resolve_functions({tid: tasks[tid] for tid in selected}, config)
         selected_data = {tid: data for tid, data in task_data.items() if tid in orders}
-        check_task_data(selected_data, functions, tasks, config)
-        return _Build(orders=list(orders.values()), functions=functions, task_data=selected_data)
+        return _Build(
+            orders=list(orders.values()),
+            functions=functions,
+            task_data=selected_data,
+            bindings=bind_task_data(selected_data, functions, tasks, config),
+        )
 
     def _select(
         self,
@@ -302,6 +307,7 @@ class _Build:
     orders: list[TaskOrder]
     functions: dict[str, Callable[..., Any]]
     task_data: dict[str, TaskData]
+    bindings: dict[str, tuple[Binding, ...]]
 
 
 def _tag_names(tags: Sequence[str]) -> tuple[str, ...]:
