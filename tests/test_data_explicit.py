@@ -32,6 +32,18 @@ def _input(
     )
 
 
+def _sources_a_and_b(registry: SchedulerRegistry) -> None:
+    """Two source tasks: ``a`` returns 1 and ``b`` returns 2."""
+
+    @registry.task()
+    async def a() -> int:
+        return 1
+
+    @registry.task()
+    async def b() -> int:
+        return 2
+
+
 async def test_input_items_feed_keys_indexes_and_whole_values(
     registry: SchedulerRegistry,
 ) -> None:
@@ -155,13 +167,7 @@ async def test_from_function_is_called_at_run_time_each_run(registry: SchedulerR
 async def test_explicit_data_merges_with_annotations(registry: SchedulerRegistry) -> None:
     """A task with both TaskData and Ref annotations gets the parameters of both."""
 
-    @registry.task()
-    async def a() -> int:
-        return 1
-
-    @registry.task()
-    async def b() -> int:
-        return 2
+    _sources_a_and_b(registry)
 
     data = TaskData(input_data_item=[_input("b", "right")])
 
@@ -177,13 +183,7 @@ async def test_explicit_data_merges_with_annotations(registry: SchedulerRegistry
 def test_conflicting_explicit_and_annotated_relations(registry: SchedulerRegistry) -> None:
     """One parameter fed by an annotation and by a different explicit relation is an error."""
 
-    @registry.task()
-    async def a() -> int:
-        return 1
-
-    @registry.task()
-    async def b() -> int:
-        return 2
+    _sources_a_and_b(registry)
 
     @registry.task(data=TaskData(input_data_item=[_input("b", "value")]))
     async def use(value: Ref[int, F("a")]) -> int:

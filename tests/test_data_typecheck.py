@@ -64,8 +64,8 @@ def test_whole_value_mismatch_names_everything(registry: SchedulerRegistry) -> N
     registry.build_scheduler(config=AstrumConfig(skip_type_check=True))
 
 
-def test_field_types_are_looked_up_through_locators(registry: SchedulerRegistry) -> None:
-    """TypedDict keys, dataclass and pydantic fields, NamedTuple and tuple items are looked up."""
+def _structured_sources(registry: SchedulerRegistry) -> None:
+    """Tasks returning a TypedDict, a dataclass, a NamedTuple, a tuple, a model and an int."""
 
     @registry.task()
     async def scores() -> Scores:
@@ -86,6 +86,15 @@ def test_field_types_are_looked_up_through_locators(registry: SchedulerRegistry)
     @registry.task()
     async def account() -> Account:
         return Account(owner="o", balance=1.0)
+
+    @registry.task()
+    async def number() -> int:
+        return 1
+
+
+def test_field_types_are_looked_up_through_locators(registry: SchedulerRegistry) -> None:
+    """TypedDict keys, dataclass and pydantic fields, NamedTuple and tuple items are looked up."""
+    _structured_sources(registry)
 
     @registry.task()
     async def consume(
@@ -116,22 +125,7 @@ def test_field_types_are_looked_up_through_locators(registry: SchedulerRegistry)
 
 def test_locators_that_cannot_work_are_reported(registry: SchedulerRegistry) -> None:
     """A missing key, field or item, or indexing an int, is a build error."""
-
-    @registry.task()
-    async def scores() -> Scores:
-        return {"best": 1.0, "label": "x"}
-
-    @registry.task()
-    async def hits() -> Hits:
-        return Hits([], 0)
-
-    @registry.task()
-    async def pair() -> tuple[int, str]:
-        return (1, "a")
-
-    @registry.task()
-    async def number() -> int:
-        return 1
+    _structured_sources(registry)
 
     @registry.task()
     async def consume(
@@ -139,13 +133,9 @@ def test_locators_that_cannot_work_are_reported(registry: SchedulerRegistry) -> 
         b: Ref[int, F("hits", "total")],
         c: Ref[int, F("pair", 2)],
         d: Ref[int, F("number", 0)],
-        e: Ref[int, F("account_like", "owner")],
+        e: Ref[int, F("account", "owner")],
     ) -> None:
         return None
-
-    @registry.task()
-    async def account_like() -> Account:
-        return Account(owner="o", balance=1.0)
 
     problems = _problems(registry)
     assert (

@@ -8,7 +8,7 @@ is made of new objects: what the user registered is never changed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, get_origin
 
 from ._errors import TaskRegistrationError
@@ -276,13 +276,17 @@ class _ExplicitItems:
         self.declared = declared
         self.listed = {name: set(ids) for name, ids in declared.items()}
 
+    def _items(self, field_name: str, items: Iterable[Any]) -> Iterator[tuple[str, DataItem]]:
+        for i, item in enumerate(items):
+            where = f"Task '{self.task_id}' TaskData {field_name}[{i}]"
+            if isinstance(item, DataItem):
+                yield where, item
+            else:
+                self.problems.append(f"{where} is a {type(item).__name__}, not a DataItem.")
+
     def inputs(self, items: Iterable[Any]) -> list[DataItem]:
         kept = []
-        for i, item in enumerate(items):
-            where = f"Task '{self.task_id}' TaskData input_data_item[{i}]"
-            if not isinstance(item, DataItem):
-                self.problems.append(f"{where} is a {type(item).__name__}, not a DataItem.")
-                continue
+        for where, item in self._items("input_data_item", items):
             source = item.from_relation
             if source is not None and source.from_function is not None:
                 kept.append(item)
@@ -304,11 +308,7 @@ class _ExplicitItems:
 
     def outputs(self, items: Iterable[Any]) -> list[DataItem]:
         kept = []
-        for i, item in enumerate(items):
-            where = f"Task '{self.task_id}' TaskData output_data_item[{i}]"
-            if not isinstance(item, DataItem):
-                self.problems.append(f"{where} is a {type(item).__name__}, not a DataItem.")
-                continue
+        for where, item in self._items("output_data_item", items):
             end = item.to_relation
             if end is None or not end.related_task:
                 self._no_direction(where, "no target: give its to_relation a related_task")
