@@ -69,3 +69,23 @@ async def test_local_types_in_string_annotations_are_unknown(registry: Scheduler
         return value
 
     assert (await registry.run()).task_return_set["use"] == 3
+
+
+async def test_tasks_named_like_builtins(registry: SchedulerRegistry) -> None:
+    """F(local function named like a builtin) finds the task; builtin types still mean types."""
+
+    @registry.task("list")
+    async def produce() -> list[int]:
+        return [1, 2]
+
+    @registry.task()
+    async def filter() -> list[int]:
+        return [3]
+
+    @registry.task()
+    async def use(a: Ref[list[int], F("list")], b: Ref[list[int], F(filter)]) -> int:
+        return sum(a) + sum(b)
+
+    report = await registry.run()
+    assert report.task_return_set["use"] == 6
+    assert sorted(report.original_tasks["use"]) == ["filter", "list"]

@@ -32,6 +32,24 @@ __all__ = [
 ]
 
 _NONE = type(None)
+_ANNOTATION_BUILTINS = frozenset(
+    {
+        "bool",
+        "bytearray",
+        "bytes",
+        "complex",
+        "dict",
+        "float",
+        "frozenset",
+        "int",
+        "list",
+        "object",
+        "set",
+        "str",
+        "tuple",
+        "type",
+    }
+)
 logger = logging.getLogger("astrum")
 
 
@@ -63,7 +81,7 @@ class Unresolved:
 
 
 class _Names(dict[str, Any]):
-    """Evaluation locals: the globals, then task names, then builtins, else :class:`Unresolved`."""
+    """Evaluation locals: globals, task names, builtins, else :class:`Unresolved`."""
 
     def __init__(self, globalns: Mapping[str, Any], names: Mapping[str, Any]) -> None:
         super().__init__()
@@ -71,10 +89,13 @@ class _Names(dict[str, Any]):
         self._names = names
 
     def __missing__(self, key: str) -> Any:
-        for space in (self._globalns, self._names, vars(builtins)):
-            if key in space:
-                return space[key]
-        return Unresolved(key)
+        if key in self._globalns:
+            return self._globalns[key]
+        # A task named like a builtin (filter, sum) shadows it, as a local would,
+        # except the builtin types annotations are made of (list, dict, str).
+        if key in self._names and key not in _ANNOTATION_BUILTINS:
+            return self._names[key]
+        return vars(builtins).get(key, Unresolved(key))
 
 
 def _target(function: Callable[..., Any]) -> Any:
