@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import inspect
 import logging
+import sys
 import textwrap
 import types
 import typing
@@ -315,12 +316,11 @@ def _declared_fields(cls: type) -> dict[str, Any] | None:
     if issubclass(cls, tuple) and hasattr(cls, "_fields"):
         hints = _class_hints(cls)
         return {name: hints.get(name, Any) for name in cls._fields}
-    try:
-        from pydantic import BaseModel  # the pydantic extra is optional
-    except ImportError:
-        return None
-    if issubclass(cls, BaseModel):
-        return {name: info.annotation for name, info in cls.model_fields.items()}
+    # A pydantic model can only exist once pydantic is imported: never import it here.
+    pydantic = sys.modules.get("pydantic")
+    if pydantic is not None and issubclass(cls, pydantic.BaseModel):
+        model_fields: Mapping[str, Any] = getattr(cls, "model_fields", {})
+        return {name: info.annotation for name, info in model_fields.items()}
     return None
 
 
