@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import inspect
 import logging
-import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, get_origin
 
 from ._errors import TaskDependencyError, TaskNotFoundError, TaskRegistrationError
 from ._graph import Graph
-from ._methods import resolve_functions
+from ._methods import parameters, resolve_functions
 from ._plan import Binding
 from ._relations import reference_names, summary, task_data_for
 from ._typecheck import Annotations, compatible, located, return_type, strip
@@ -163,7 +162,7 @@ def bind_task_data(
     types = None if config.skip_type_check else _TypeChecker(tasks, config, problems)
     result = {}
     for task_id, function in functions.items():
-        params = _parameters(function)
+        params = parameters(function)
         bound, found = _bind(task_id, params, by_receiver.get(task_id, ()))
         problems.extend(found)
         if types is not None:
@@ -302,7 +301,7 @@ def bindings_from_task_data(
     problems: list[str] = []
     result = {}
     for receiver, edges in by_receiver.items():
-        params = _parameters(functions[receiver])
+        params = parameters(functions[receiver])
         bound, found = _bind(receiver, params, edges)
         problems.extend(found)
         result[receiver] = _bindings(params, bound)
@@ -332,65 +331,6 @@ def _check_upstream(graph: Graph, receiver: str, source: str) -> None:
         f"Task '{receiver}' takes data from task '{source}' but does not depend on it, so the "
         f"value may not exist yet; add TaskOrder('{source}') to its dependencies."
     )
-
-
-def _parameters(function: Callable[..., Any]) -> list[inspect.Parameter] | None:
-    """The parameters a call must fill, or None when the callable has no signature."""
-    fast = _code_parameters(function)
-    if fast is not None:
-        return fast
-    try:
-        return list(inspect.signature(function).parameters.values())
-    except (TypeError, ValueError):  # builtins and some C callables have no signature
-        return None
-
-
-def _code_parameters(function: Any) -> list[inspect.Parameter] | None:
-    """The parameters of a plain function read from its code object, as signature() would.
-
-    inspect.signature costs tens of microseconds per function, which adds up
-    over thousands of tasks; None means "ask inspect.signature".
-    """
-    bound = isinstance(function, types.MethodType)
-    plain = function.__func__ if bound else function
-    if type(plain) is not types.FunctionType or "__wrapped__" in vars(plain):
-        return None
-    if "__signature__" in vars(plain):
-        return None
-    code = plain.__code__
-    names = code.co_varnames
-    positional, keyword_only = code.co_argcount, code.co_kwonlyargcount
-    defaults = plain.__defaults__ or ()
-    first_default = positional - len(defaults)
-    empty = inspect.Parameter.empty
-    result = [
-        inspect.Parameter(
-            names[i],
-            inspect.Parameter.POSITIONAL_ONLY
-            if i < code.co_posonlyargcount
-            else inspect.Parameter.POSITIONAL_OR_KEYWORD,
-            default=defaults[i - first_default] if i >= first_default else empty,
-        )
-        for i in range(positional)
-    ]
-    extra = positional + keyword_only
-    if code.co_flags & inspect.CO_VARARGS:
-        result.append(inspect.Parameter(names[extra], inspect.Parameter.VAR_POSITIONAL))
-        extra += 1
-    keyword_defaults = plain.__kwdefaults__ or {}
-    result.extend(
-        inspect.Parameter(
-            name, inspect.Parameter.KEYWORD_ONLY, default=keyword_defaults.get(name, empty)
-        )
-        for name in names[positional : positional + keyword_only]
-    )
-    if code.co_flags & inspect.CO_VARKEYWORDS:
-        result.append(inspect.Parameter(names[extra], inspect.Parameter.VAR_KEYWORD))
-    if bound:
-        if not result or result[0].kind not in _POSITIONAL:
-            return None
-        del result[0]
-    return result
 
 
 def _bind(

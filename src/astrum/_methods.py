@@ -1,4 +1,4 @@
-"""Tasks declared in a class body: binding them to the instances the config provides.
+"""The callables tasks run: class-body tasks bound to instances, and their parameters.
 
 A method registered with ``@task`` inside a class runs bound to the one
 instance of that class in ``AstrumConfig(class_instances=[...])``; a
@@ -19,9 +19,10 @@ from .config import AstrumConfig
 if TYPE_CHECKING:
     from .decorators import RegisteredTask
 
-__all__ = ["plain_function", "resolve_functions"]
+__all__ = ["parameters", "plain_function", "resolve_functions"]
 
 _Kind = Literal["method", "classmethod", "staticmethod"]
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
 def plain_function(function: Any) -> Any:
@@ -161,3 +162,62 @@ def _first_parameter(function: Callable[..., Any]) -> str | None:
     except (TypeError, ValueError):
         return None
     return next(iter(parameters), None)
+
+
+def parameters(function: Callable[..., Any]) -> list[inspect.Parameter] | None:
+    """The parameters a call must fill, or None when the callable has no signature."""
+    fast = _code_parameters(function)
+    if fast is not None:
+        return fast
+    try:
+        return list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):  # builtins and some C callables have no signature
+        return None
+
+
+def _code_parameters(function: Any) -> list[inspect.Parameter] | None:
+    """The parameters of a plain function read from its code object, as signature() would.
+
+    inspect.signature costs tens of microseconds per function, which adds up
+    over thousands of tasks; None means "ask inspect.signature".
+    """
+    bound = isinstance(function, types.MethodType)
+    plain = function.__func__ if bound else function
+    if type(plain) is not types.FunctionType or "__wrapped__" in vars(plain):
+        return None
+    if "__signature__" in vars(plain):
+        return None
+    code = plain.__code__
+    names = code.co_varnames
+    positional, keyword_only = code.co_argcount, code.co_kwonlyargcount
+    defaults = plain.__defaults__ or ()
+    first_default = positional - len(defaults)
+    empty = inspect.Parameter.empty
+    result = [
+        inspect.Parameter(
+            names[i],
+            inspect.Parameter.POSITIONAL_ONLY
+            if i < code.co_posonlyargcount
+            else inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            default=defaults[i - first_default] if i >= first_default else empty,
+        )
+        for i in range(positional)
+    ]
+    extra = positional + keyword_only
+    if code.co_flags & inspect.CO_VARARGS:
+        result.append(inspect.Parameter(names[extra], inspect.Parameter.VAR_POSITIONAL))
+        extra += 1
+    keyword_defaults = plain.__kwdefaults__ or {}
+    result.extend(
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=keyword_defaults.get(name, empty)
+        )
+        for name in names[positional : positional + keyword_only]
+    )
+    if code.co_flags & inspect.CO_VARKEYWORDS:
+        result.append(inspect.Parameter(names[extra], inspect.Parameter.VAR_KEYWORD))
+    if bound:
+        if not result or result[0].kind not in _POSITIONAL:
+            return None
+        del result[0]
+    return result
