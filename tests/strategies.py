@@ -1,8 +1,6 @@
-"""Hypothesis strategies shared by the test suite. Extend this file; don't duplicate it.
+"""Hypothesis strategies shared by the test suite.
 
-Data transport: :func:`data_dags` draws random DAGs whose edges carry values
-(whole results, keys, attributes, indexes), declared in the three ways a user
-can declare them.
+Each feature adds a clearly named section; reuse these rather than redefining them.
 """
 
 from __future__ import annotations
@@ -13,6 +11,8 @@ from typing import Literal
 from hypothesis import strategies as st
 
 __all__ = ["DataDag", "DataRelation", "data_dags"]
+
+# -- data transport: DAGs whose edges carry values --------------------------------------
 
 DataStyle = Literal["param", "return", "explicit"]
 """``param``: ``Ref[..., F(...)]``; ``return``: ``T(...)`` on the source; ``explicit``: TaskData."""

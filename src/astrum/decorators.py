@@ -28,12 +28,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._bindings import bind_task_data, data_dependencies, resolve_functions, task_data_for
 from ._errors import TaskRegistrationError
-from ._plan import Binding, TaskOptions
+from ._plan import TaskOptions
 from .config import AstrumConfig, ExecutorChoice
 from .models import ExecutionReport, TaskOrder
 from .scheduler import DynamicScheduler
 
 if TYPE_CHECKING:
+    from ._plan import Binding
     from .data_transport import TaskData
 
 __all__ = [
