@@ -14,6 +14,7 @@
 """
 
 from ._errors import (
+    InputError,
     SchedulerError,
     TaskDependencyError,
     TaskDuplicateExecutionError,
@@ -23,7 +24,7 @@ from ._errors import (
     TaskRegistrationError,
 )
 from .config import AstrumConfig
-from .data_transport import F, From, Ref, T, To
+from .data_transport import F, From, Input, Ref, T, To
 from .decorators import (
     DEFAULT_NAMESPACE,
     RegisteredTask,
@@ -65,6 +66,8 @@ __all__ = [
     "ExecutionState",
     "F",
     "From",
+    "Input",
+    "InputError",
     "Ref",
     "RegisteredTask",
     "SchedulerError",

@@ -13,7 +13,7 @@ import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, get_origin
 
 from ._errors import TaskDependencyError, TaskNotFoundError, TaskRegistrationError
 from ._graph import Graph
@@ -23,7 +23,7 @@ from ._relations import reference_names, summary, task_data_for
 from ._typecheck import Annotations, compatible, located, return_type, strip
 from ._typecheck import type_name as _name
 from .config import AstrumConfig
-from .data_transport import TaskData
+from .data_transport import Input, TaskData
 
 if TYPE_CHECKING:
     from .decorators import RegisteredTask
@@ -59,17 +59,22 @@ class _Edge:
     """The parameter's declared type (an input item's ``allow_data_model``), or None."""
     produced: Any
     """The source's declared result type (an output item's ``allow_data_model``), or None."""
+    input_name: str | None = None
+    """Set for a parameter marked ``Input(name)``: the value comes from the run's inputs."""
 
     def origin(self) -> str:
+        if self.input_name is not None:
+            return f"run-time input '{self.input_name}'"
         if self.provider is not None:
             return f"from_function {getattr(self.provider, '__name__', repr(self.provider))}"
         return _path(f"task '{self.source}'", self.locator)
 
     def same_value(self, other: _Edge) -> bool:
-        return (self.source, self.provider, self.locator) == (
+        return (self.source, self.provider, self.locator, self.input_name) == (
             other.source,
             other.provider,
             other.locator,
+            other.input_name,
         )
 
 
@@ -116,6 +121,28 @@ def _edges(task_data: Mapping[str, TaskData]) -> list[_Edge]:
     return edges
 
 
+def _input_edges(
+    task_id: str, function: Callable[..., Any], annotations: Annotations
+) -> list[_Edge]:
+    """An edge for each parameter annotated ``Ref[T, Input("name")]``."""
+    return [
+        _Edge(
+            receiver=task_id,
+            target=param,
+            source=None,
+            provider=None,
+            locator=None,
+            expected=strip(hint),
+            produced=None,
+            input_name=marker.name,
+        )
+        for param, hint in annotations.marked(function)
+        if param != "return" and get_origin(hint) is Annotated
+        for marker in hint.__metadata__
+        if isinstance(marker, Input)
+    ]
+
+
 def data_dependencies(task_data: Mapping[str, TaskData]) -> dict[str, list[str]]:
     """The tasks each task takes data from, which it must therefore wait for."""
     deps: dict[str, dict[str, None]] = {}
@@ -156,6 +183,9 @@ def bind_task_data(
             for edge in edges
             if edge.source is not None and not _declared_upstream(tasks, edge.receiver, edge.source)
         )
+    annotations = Annotations(reference_names(tasks))
+    for task_id, function in functions.items():
+        edges.extend(_input_edges(task_id, function, annotations))
     by_receiver: dict[str, list[_Edge]] = {}
     for edge in edges:
         by_receiver.setdefault(edge.receiver, []).append(edge)
@@ -209,6 +239,8 @@ class _TypeChecker:
         fed = set()
         for param, edge in bound:
             fed.add(param)
+            if edge.input_name is not None:
+                continue  # checked against the given value when a run starts
             expected = edge.expected
             if expected is None:
                 expected = self.annotations.get(function, param)
@@ -291,7 +323,11 @@ def bindings_from_task_data(
             raise TaskNotFoundError(
                 f"task_data_refs has data for task '{task_id}', which is not in task_order."
             )
+    annotations = Annotations({})
     by_receiver: dict[str, list[_Edge]] = {}
+    for task_id, function in functions.items():
+        for edge in _input_edges(task_id, function, annotations):
+            by_receiver.setdefault(task_id, []).append(edge)
     for edge in _edges(task_data_refs):
         if edge.receiver not in graph.index:
             continue  # a T(...) relation to a task outside the selected targets
@@ -409,12 +445,14 @@ def _parameter(
 def _bindings(
     params: Sequence[inspect.Parameter] | None, bound: Sequence[tuple[str, _Edge]]
 ) -> tuple[Binding, ...]:
+    defaults: dict[str, Any] = {}
     if params is None:
         positional = {name for name, _ in bound if name.startswith("#")}
         order = {name: int(name[1:]) if name in positional else 0 for name, _ in bound}
     else:
         positional = {p.name for p in params if p.kind is p.POSITIONAL_ONLY}
         order = {p.name: i for i, p in enumerate(params)}
+        defaults = {p.name: p.default for p in params if p.default is not p.empty}
     result = [
         Binding(
             param=name,
@@ -422,6 +460,10 @@ def _bindings(
             locator=edge.locator,
             provider=edge.provider,
             positional=name in positional,
+            input_name=edge.input_name,
+            has_default=name in defaults,
+            default=defaults.get(name),
+            expected=edge.expected if edge.input_name is not None else None,
         )
         for name, edge in bound
     ]

@@ -39,6 +39,7 @@ __all__ = [
     "DataItem",
     "F",
     "From",
+    "Input",
     "Ref",
     "T",
     "TaskData",
@@ -72,6 +73,24 @@ class To:
     task: Any
     local: Locator = None
     target: Locator = None
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """Parameter marker: take the value of run-time input ``name``.
+
+    >>> async def search(query: Ref[str, Input("query")], top_k: Ref[int, Input("top_k")] = 5):
+    ...     ...
+
+    ``run(..., inputs={"query": "..."})`` supplies it; a parameter with a default
+    keeps its default when the input is absent.
+    """
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"Input() takes a non-empty input name, got {self.name!r}.")
 
 
 F = From

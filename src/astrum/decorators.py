@@ -239,15 +239,17 @@ class SchedulerRegistry:
         *,
         timeout: float | None = None,
         overrides: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
     ) -> ExecutionReport:
         """Build and run the workflow.
 
         ``timeout`` bounds the whole run in seconds. ``overrides`` maps task ids
         to values used as their results without running them (nor anything
         upstream that only they needed), e.g. to stub a task in a test.
+        ``inputs`` gives the values of parameters marked ``Ref[T, Input(name)]``.
         """
         scheduler = self.build_scheduler(target_tasks, config=config)
-        return await scheduler.execute(timeout=timeout, overrides=overrides)
+        return await scheduler.execute(timeout=timeout, overrides=overrides, inputs=inputs)
 
     def _build(self, target_tasks: Sequence[str] | None, config: AstrumConfig) -> _Build:
         tasks = dict(self._tasks)  # a snapshot: registration may go on in other threads
@@ -489,15 +491,18 @@ async def run(
     visualize: bool = False,
     timeout: float | None = None,
     overrides: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, Any] | None = None,
 ) -> ExecutionReport:
     """Build and run the workflow of ``namespace`` (default: the active one).
 
-    See :meth:`SchedulerRegistry.run` for ``timeout`` and ``overrides``.
+    See :meth:`SchedulerRegistry.run` for ``timeout``, ``overrides`` and ``inputs``.
     """
     if config is None:
         config = AstrumConfig(visualize=visualize)
     registry = _HUB.get(namespace)
-    return await registry.run(target_tasks, config=config, timeout=timeout, overrides=overrides)
+    return await registry.run(
+        target_tasks, config=config, timeout=timeout, overrides=overrides, inputs=inputs
+    )
 
 
 def run_sync(
@@ -507,6 +512,7 @@ def run_sync(
     config: AstrumConfig | None = None,
     timeout: float | None = None,
     overrides: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, Any] | None = None,
 ) -> ExecutionReport:
     """Run a workflow from synchronous code, in a new event loop.
 
@@ -522,7 +528,9 @@ def run_sync(
             "use 'await astrum.run(...)' there instead."
         )
     registry = _HUB.get(namespace)  # resolve the namespace here, not inside the new loop
-    return asyncio.run(registry.run(target_tasks, config, timeout=timeout, overrides=overrides))
+    return asyncio.run(
+        registry.run(target_tasks, config, timeout=timeout, overrides=overrides, inputs=inputs)
+    )
 
 
 def build_scheduler(
