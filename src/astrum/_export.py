@@ -80,11 +80,23 @@ def type_name(annotation: Any) -> str:
     if annotation is inspect.Parameter.empty:
         return "-"
     if isinstance(annotation, str):
-        return annotation
+        return _annotation_text(annotation)
     if isinstance(annotation, type) and not typing.get_args(annotation):
         return annotation.__qualname__
     # Generic aliases and unions print well once the module prefixes are gone.
     return re.sub(r"\b(?:typing|builtins|collections\.abc)\.", "", repr(annotation))
+
+
+_REF = re.compile(r"^(?:[\w.]+\.)?Ref\[(.*?),\s*(?:F|From|T|To)\(")
+
+
+def _annotation_text(text: str) -> str:
+    """An unevaluated annotation as people would write it: no quotes, no ``Ref[...]`` wrapper."""
+    text = text.strip()
+    if len(text) > 1 and text[0] == text[-1] and text[0] in "'\"":
+        text = text[1:-1]
+    ref = _REF.match(text)
+    return ref.group(1) if ref else text
 
 
 def parameter_type(function: Callable[..., Any], param: str) -> str:

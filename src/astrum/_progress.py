@@ -78,8 +78,8 @@ class ProgressDisplay:
             TextColumn("[bold]run"),
             BarColumn(bar_width=20),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[counts]}"),
-            TextColumn("{task.fields[elapsed]}", style="yellow"),
+            TextColumn("{task.fields[counts]}", markup=False),
+            TextColumn("{task.fields[elapsed]}", style="yellow", markup=False),
             console=self.console,
             get_time=self._clock,
             auto_refresh=False,
@@ -94,6 +94,10 @@ class ProgressDisplay:
             self._start()
         elif kind == "run_finished":
             self.state = event.state
+            if event.state == "completed":
+                # Tasks that overrides made unnecessary never start: the run is whole anyway.
+                self.total = self.finished + len(self.running)
+                self._progress.update(self._bar, total=self.total)
             self.close()
         elif name is not None:
             if kind == "task_started":

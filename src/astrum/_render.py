@@ -11,7 +11,7 @@ import sys
 import warnings
 from typing import TYPE_CHECKING
 
-from ._export import data_edges, locator_text, parameter_type, provider_name
+from ._export import data_edges, parameter_type, provider_name
 from ._plan import Plan
 from ._summary import critical_path, seconds, status_counts
 
@@ -137,7 +137,7 @@ def data_table(plan: Plan) -> Table | Text:
         binding = edge.binding
         target = ids[edge.target]
         declared = parameter_type(plan.specs[edge.target].function, binding.param)
-        locator = "" if binding.locator is None else f"[{locator_text(binding.locator)}]"
+        locator = "" if binding.locator is None else f"[{binding.locator!r}]"
         if edge.source is None:
             origin = provider_name(binding.provider)
         else:
@@ -152,9 +152,9 @@ def data_table(plan: Plan) -> Table | Text:
     for node, task_id in enumerate(ids):
         if node in inputs or node in outputs:
             table.add_row(
-                task_id,
-                "\n".join(inputs.get(node, ["-"])),
-                "\n".join(outputs.get(node, ["-"])),
+                Text(task_id),
+                Text("\n".join(inputs.get(node, ["-"]))),
+                Text("\n".join(outputs.get(node, ["-"]))),
             )
     return table
 
@@ -208,12 +208,12 @@ def report_table(report: ExecutionReport) -> Table:
     for stats in sorted(report.task_statistics, key=lambda s: (s.start_time, s.task_name)):
         marker = " *" if stats.task_name in on_path else ""
         table.add_row(
-            stats.task_name + marker,
+            Text(stats.task_name + marker),  # Text: names and errors are not markup
             Text(stats.status, _STATUS_STYLES.get(stats.status, "")),
             f"+{seconds(max(stats.start_time - origin, 0.0))}",
             seconds(stats.duration) if stats.status != "skipped" else "-",
             str(stats.attempt_count) if stats.attempt_count else "-",
-            stats.error_message or "",
+            Text(stats.error_message or ""),
         )
     return table
 

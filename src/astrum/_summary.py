@@ -20,6 +20,8 @@ _STATUSES = ("completed", "failed", "cancelled", "skipped")
 
 def seconds(value: float) -> str:
     """A duration for people: ``850 µs``, ``12.3 ms``, ``1.25 s``, ``2 min 5.0 s``."""
+    if value == 0:
+        return "0 s"
     if value < 0.001:
         return f"{value * 1e6:.0f} µs"
     if value < 1:

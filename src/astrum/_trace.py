@@ -28,29 +28,31 @@ _RUN_TID = 0
 def assign_lanes(spans: Iterable[tuple[float, float]]) -> list[int]:
     """Give each ``(start, end)`` span the lowest-numbered lane free at its start.
 
-    Greedy interval partitioning: it uses as many lanes as spans ever overlap,
-    in O(n log n). Lanes count from 0; the result follows the input order.
+    Greedy interval partitioning: as many lanes as spans ever overlap, in
+    O(n log n). A span may start where another ends; a zero-length span holds
+    its lane for its instant, so it never sits on the start of another slice.
+    Lanes count from 0; the result follows the input order.
     """
     items = sorted(enumerate(spans), key=lambda item: (item[1][0], item[1][1], item[0]))
-    busy: list[tuple[float, int]] = []  # (end, lane) of spans still running
+    busy: list[tuple[float, bool, int]] = []  # (end, zero-length?, lane) of spans still open
     free: list[int] = []
     lanes = [0] * len(items)
     used = 0
     for position, (start, end) in items:
-        while busy and busy[0][0] <= start:
-            heapq.heappush(free, heapq.heappop(busy)[1])
+        while busy and (busy[0][0] < start or (busy[0][0] == start and not busy[0][1])):
+            heapq.heappush(free, heapq.heappop(busy)[2])
         if free:
             lane = heapq.heappop(free)
         else:
             lane, used = used, used + 1
         lanes[position] = lane
-        heapq.heappush(busy, (end, lane))
+        heapq.heappush(busy, (end, start == end, lane))
     return lanes
 
 
 def trace_events(report: ExecutionReport) -> dict[str, Any]:
     """The trace-event JSON object of ``report`` (``traceEvents`` plus metadata)."""
-    origin = report.total_start_time
+    origin = report.total_start_time + report.planning_duration  # when the run started
 
     def micros(epoch: float) -> float:
         return round((epoch - origin) * 1e6, 3)
@@ -71,7 +73,7 @@ def trace_events(report: ExecutionReport) -> dict[str, Any]:
             "name": f"run {report.execution_state}",
             "cat": "run",
             "ph": "X",
-            "ts": micros(report.total_end_time - report.execution_duration),
+            "ts": 0,
             "dur": round(report.execution_duration * 1e6, 3),
             "pid": _PID,
             "tid": _RUN_TID,
@@ -96,7 +98,11 @@ def trace_events(report: ExecutionReport) -> dict[str, Any]:
     return {
         "traceEvents": events,
         "displayTimeUnit": "ms",
-        "otherData": {"run_id": report.run_id, "state": report.execution_state},
+        "otherData": {
+            "run_id": report.run_id,
+            "state": report.execution_state,
+            "planning_ms": round(report.planning_duration * 1e3, 3),
+        },
     }
 
 
