@@ -10,8 +10,17 @@ from astrum import (
     TaskOrder,
 )
 from astrum._plan import Binding
+from strategies import Dag
 
-__all__ = ["ORIGIN", "completed_report", "diamond_scheduler", "failed_report", "stats"]
+__all__ = [
+    "ORIGIN",
+    "chain_scheduler",
+    "completed_report",
+    "diamond_scheduler",
+    "failed_report",
+    "scheduler_of",
+    "stats",
+]
 
 ORIGIN = 1_700_000_000.0
 """The epoch time at which the hand-made runs start."""
@@ -61,6 +70,24 @@ def diamond_scheduler() -> DynamicScheduler:
             ],
         },
     )
+
+
+async def noop() -> None:
+    return None
+
+
+def scheduler_of(dag: Dag) -> DynamicScheduler:
+    """A scheduler running ``noop`` for every task of ``dag``."""
+    orders = {task_id: TaskOrder(task_id) for task_id in dag.ids}
+    for task_id, deps in zip(dag.ids, dag.deps, strict=True):
+        orders[task_id].dependencies = [orders[dep] for dep in deps]
+    return DynamicScheduler([(task_id, noop) for task_id in dag.ids], list(orders.values()))
+
+
+def chain_scheduler(length: int) -> DynamicScheduler:
+    """c0 -> c1 -> ... -> c{length-1}."""
+    ids = tuple(f"c{n}" for n in range(length))
+    return scheduler_of(Dag(ids, tuple((ids[n - 1],) if n else () for n in range(length))))
 
 
 def stats(

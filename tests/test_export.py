@@ -7,21 +7,10 @@ import re
 import pytest
 from hypothesis import given, settings
 
-from astrum import DynamicScheduler, SchedulerRegistry, TaskOrder, TaskRegistrationError
+from astrum import SchedulerRegistry, TaskRegistrationError
 from astrum._export import parameter_type, type_name
-from sample_workflows import diamond_scheduler
+from sample_workflows import diamond_scheduler, scheduler_of
 from strategies import Dag, dags
-
-
-def scheduler_of(dag: Dag) -> DynamicScheduler:
-    orders = {task_id: TaskOrder(task_id) for task_id in dag.ids}
-    for task_id, deps in zip(dag.ids, dag.deps, strict=True):
-        orders[task_id].dependencies = [orders[dep] for dep in deps]
-
-    async def noop() -> None:
-        return None
-
-    return DynamicScheduler([(task_id, noop) for task_id in dag.ids], list(orders.values()))
 
 
 def test_mermaid_labels_data_edges_with_their_locator() -> None:
@@ -68,13 +57,7 @@ def test_dot_labels_data_edges_with_their_locator() -> None:
 def test_awkward_task_ids_are_quoted_and_escaped() -> None:
     """Quotes, backslashes, '#', angle brackets and newlines cannot break either format."""
     first, second = 'say "hi" #1', "a\\b <c>\nd"
-    a, b = TaskOrder(first), TaskOrder(second)
-    b.dependencies = [a]
-
-    async def noop() -> None:
-        return None
-
-    scheduler = DynamicScheduler([(first, noop), (second, noop)], [a, b])
+    scheduler = scheduler_of(Dag((first, second), ((), (first,))))
     mermaid = scheduler.to_mermaid().splitlines()
     assert mermaid[1] == '    t0["say #quot;hi#quot; #35;1"]'
     assert mermaid[2] == '    t1["a\\b #lt;c#gt; d"]'

@@ -10,10 +10,16 @@ import pytest
 from hypothesis import given, settings
 from rich.console import Console, RenderableType
 
-from astrum import AstrumConfig, DynamicScheduler, Event, SchedulerRegistry, TaskOrder
+from astrum import AstrumConfig, Event, SchedulerRegistry
 from astrum._progress import ProgressDisplay
 from astrum._render import dag_tree, data_table, report_table
-from sample_workflows import completed_report, diamond_scheduler, failed_report
+from sample_workflows import (
+    chain_scheduler,
+    completed_report,
+    diamond_scheduler,
+    failed_report,
+    scheduler_of,
+)
 from strategies import Dag, dags
 
 
@@ -23,16 +29,6 @@ def render(view: RenderableType) -> str:
     console.print(view)
     text = console.file.getvalue()  # type: ignore[attr-defined]
     return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
-
-
-def chain_scheduler(length: int) -> DynamicScheduler:
-    async def step() -> None:
-        return None
-
-    orders = [TaskOrder("c0")]
-    for number in range(1, length):
-        orders.append(TaskOrder(f"c{number}", [orders[-1]]))
-    return DynamicScheduler([(order.task_name, step) for order in orders], orders)
 
 
 @pytest.fixture
@@ -90,16 +86,8 @@ def test_tree_of_a_long_chain_stays_within_the_width() -> None:
 @given(dags())
 def test_tree_draws_every_task_exactly_once(dag: Dag) -> None:
     """In any DAG each task is drawn once; every other mention is a reference."""
-    ids, deps = dag.ids, dag.deps
-    orders = {task_id: TaskOrder(task_id) for task_id in ids}
-    for task_id, task_deps in zip(ids, deps, strict=True):
-        orders[task_id].dependencies = [orders[dep] for dep in task_deps]
-
-    async def noop() -> None:
-        return None
-
-    scheduler = DynamicScheduler([(task_id, noop) for task_id in ids], list(orders.values()))
-    assert sorted(drawn_tasks(render(dag_tree(scheduler.plan, max_depth=4)))) == sorted(ids)
+    scheduler = scheduler_of(dag)
+    assert sorted(drawn_tasks(render(dag_tree(scheduler.plan, max_depth=4)))) == sorted(dag.ids)
 
 
 # -- the data-transport table ------------------------------------------------------------
@@ -154,35 +142,23 @@ def test_visualize_prints_tree_and_table_when_the_scheduler_is_built(
     assert "Data transport: none declared" in out
 
 
-async def test_visualize_without_rich_warns_once_and_the_run_goes_on(
-    registry: SchedulerRegistry, no_rich: None, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("option", ["visualize", "progress"])
+async def test_without_rich_one_warning_names_the_extra_and_the_run_goes_on(
+    registry: SchedulerRegistry, no_rich: None, option: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Without rich, visualize=True warns once naming astrum[viz] and the run completes."""
+    """Without rich, visualize=True or progress=True warns once naming astrum[viz]; it runs."""
 
     @registry.task()
     async def only() -> int:
         return 1
 
+    config = AstrumConfig(visualize=option == "visualize", progress=option == "progress")
     with pytest.warns(RuntimeWarning, match=r"pip install 'astrum\[viz\]'") as warned:
-        report = await registry.run(config=AstrumConfig(visualize=True))
-    assert len(warned) == 1
-    assert report.execution_state == "completed"
-    assert "only" in capsys.readouterr().out  # the plain-text plan instead
-
-
-async def test_progress_without_rich_warns_once_and_the_run_goes_on(
-    registry: SchedulerRegistry, no_rich: None
-) -> None:
-    """Without rich, progress=True warns once naming astrum[viz] and the run completes."""
-
-    @registry.task()
-    async def only() -> int:
-        return 1
-
-    with pytest.warns(RuntimeWarning, match=r"astrum\[viz\]") as warned:
-        report = await registry.run(config=AstrumConfig(progress=True))
+        report = await registry.run(config=config)
     assert len(warned) == 1
     assert report.task_return_set == {"only": 1}
+    if option == "visualize":
+        assert "only" in capsys.readouterr().out  # the plain-text plan instead
 
 
 def test_report_helpers_without_rich_name_the_extra(no_rich: None) -> None:
@@ -245,26 +221,6 @@ def test_rich_print_of_a_report_draws_its_table() -> None:
     assert render(completed_report()) == render(report_table(completed_report()))
 
 
-async def test_summary_of_a_real_run_names_its_critical_path(registry: SchedulerRegistry) -> None:
-    """On a real run the critical path follows the dependency that finished last."""
-
-    @registry.task()
-    async def quick() -> None:
-        await asyncio.sleep(0)
-
-    @registry.task()
-    async def slow() -> None:
-        await asyncio.sleep(0.05)
-
-    @registry.task(depends_on=["quick", "slow"])
-    async def join() -> None:
-        return None
-
-    report = await registry.run()
-    assert "Critical path" in report.summary()
-    assert report.summary().splitlines()[1].endswith(": slow -> join")
-
-
 # -- events ---------------------------------------------------------------------------
 
 
@@ -285,7 +241,8 @@ async def test_events_arrive_in_dependency_order(registry: SchedulerRegistry) ->
     async def merge() -> None:
         await asyncio.sleep(1)
 
-    await registry.run(config=AstrumConfig(on_event=seen.append))
+    report = await registry.run(config=AstrumConfig(on_event=seen.append))
+    assert report.summary().splitlines()[1] == "Critical path (3.00 s): other -> merge"
     kinds = [(event.kind, event.task) for event in seen]
     assert kinds == [
         ("run_started", None),
