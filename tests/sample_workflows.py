@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
+import pytest
+
 from astrum import (
     DynamicScheduler,
     ExecutionReport,
@@ -18,6 +22,7 @@ __all__ = [
     "completed_report",
     "diamond_scheduler",
     "failed_report",
+    "hide_rich",
     "scheduler_of",
     "stats",
 ]
@@ -70,6 +75,13 @@ def diamond_scheduler() -> DynamicScheduler:
             ],
         },
     )
+
+
+def hide_rich(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every ``import rich...`` fail, as when the viz extra is not installed."""
+    for name in [name for name in sys.modules if name == "rich" or name.startswith("rich.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "rich", None)
 
 
 async def noop() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from astrum._cli import main
+from sample_workflows import hide_rich
 
 GOOD = """
     import asyncio
@@ -262,3 +263,17 @@ def test_missing_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFix
         f"astrum: error: {tmp_path / 'absent.py'} is not a file; give the path of a Python "
         "file that registers tasks.\n"
     )
+
+
+def test_without_rich_visualize_warns_and_graph_tree_names_the_extra(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without rich, run --visualize still runs; graph --format tree exits 2 naming the extra."""
+    hide_rich(monkeypatch)
+    path = write(tmp_path, "plainview.py", GOOD)
+    with pytest.warns(RuntimeWarning, match=r"astrum\[viz\]"):
+        assert main(["run", str(path), "--visualize"]) == 0
+    assert "Run completed" in capsys.readouterr().out
+    assert main(["graph", str(path)]) == 2
+    assert "pip install 'astrum[viz]'" in capsys.readouterr().err
+    assert main(["graph", str(path), "--format", "dot"]) == 0

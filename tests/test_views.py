@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import sys
 
 import pytest
 from hypothesis import given, settings
@@ -18,6 +17,7 @@ from sample_workflows import (
     completed_report,
     diamond_scheduler,
     failed_report,
+    hide_rich,
     scheduler_of,
 )
 from strategies import Dag, dags
@@ -33,10 +33,8 @@ def render(view: RenderableType) -> str:
 
 @pytest.fixture
 def no_rich(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make every ``import rich...`` fail, as when the viz extra is not installed."""
-    for name in [name for name in sys.modules if name == "rich" or name.startswith("rich.")]:
-        monkeypatch.setitem(sys.modules, name, None)
-    monkeypatch.setitem(sys.modules, "rich", None)
+    """Rich cannot be imported, as when the viz extra is not installed."""
+    hide_rich(monkeypatch)
 
 
 # -- the DAG tree ---------------------------------------------------------------------
@@ -75,11 +73,16 @@ def drawn_tasks(tree_text: str) -> list[str]:
     return [label.split()[0] for label in labels if "see above" not in label and "…" not in label]
 
 
-def test_tree_of_a_long_chain_stays_within_the_width() -> None:
-    """A 2,000-task chain renders every task once and no line is wider than the console."""
-    text = render(dag_tree(chain_scheduler(2000).plan))
-    assert max(len(line) for line in text.splitlines()) <= 80
-    assert sorted(drawn_tasks(text)) == sorted(f"c{n}" for n in range(2000))
+def test_tree_of_a_long_chain_stays_within_the_width_and_the_line_budget() -> None:
+    """A 1,500-task chain stays 80 columns wide and stops after 1,000 lines, saying so."""
+    lines = render(dag_tree(chain_scheduler(1500).plan)).splitlines()
+    assert max(len(line) for line in lines) <= 80
+    drawn = drawn_tasks("\n".join(lines))
+    assert drawn == [f"c{n}" for n in range(len(drawn))]
+    assert (
+        lines[-1] == f"└── … {1500 - len(drawn)} more tasks: see to_mermaid() or to_dot() for all"
+    )
+    assert len(lines) < 1010
 
 
 @settings(max_examples=40, deadline=None)
@@ -112,6 +115,14 @@ def test_data_table_shows_inputs_with_source_locator_and_type() -> None:
         "│       │ token: str ← get_token()          │                            │\n"
         "└───────┴───────────────────────────────────┴────────────────────────────┘\n"
     )
+
+
+def test_data_table_of_a_large_workflow_says_how_many_tasks_it_left_out() -> None:
+    """Past max_rows, the table's caption counts the tasks it does not show."""
+    text = render(data_table(diamond_scheduler().plan, max_rows=2))
+    assert "│ users │" in text
+    assert "│ clean │" not in text
+    assert text.endswith("… 2 more tasks pass data: see to_mermaid() for all\n")
 
 
 def test_data_table_without_bindings_says_none_are_declared() -> None:
@@ -214,6 +225,16 @@ def test_report_table_marks_the_critical_path_and_shows_errors() -> None:
         "5 tasks: 2 completed, 1 failed, 1 cancelled, 1 not started; * on\n"
         "the critical path\n"
     )
+
+
+def test_report_table_of_a_large_run_keeps_failures_first() -> None:
+    """Past max_rows, tasks that did not complete are kept and the caption counts the rest."""
+    text = render(report_table(failed_report(), max_rows=2))
+    assert [line.split()[1] for line in text.splitlines() if line.startswith("│")] == [
+        "score",
+        "clean",
+    ]
+    assert "2 completed tasks not shown" in text.replace("\n", " ")
 
 
 def test_rich_print_of_a_report_draws_its_table() -> None:

@@ -16,7 +16,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from ._errors import SchedulerError
 from .config import AstrumConfig
@@ -111,11 +111,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.visualize:
         from ._render import show_plan
 
-        show_plan(
-            scheduler.plan,
-            f"workflow '{registry.name}'",
-            _console(sys.stderr if args.json else sys.stdout),
-        )
+        show_plan(scheduler.plan, f"workflow '{registry.name}'", sys.stderr if args.json else None)
     report = asyncio.run(scheduler.execute())
     if args.trace:
         path = report.to_chrome_trace(args.trace)
@@ -149,7 +145,7 @@ def _graph(args: argparse.Namespace) -> int:
                 f"--format tree draws with rich, which is not installed; install it with "
                 f"{VIZ_EXTRA_HINT}, or use --format mermaid or --format dot."
             ) from None
-        show_plan(scheduler.plan, f"workflow '{registry.name}'", _console(sys.stdout))
+        show_plan(scheduler.plan, f"workflow '{registry.name}'")
     return 0
 
 
@@ -160,12 +156,6 @@ def _build(
         return registry.build_scheduler(targets, config=config)
     except (SchedulerError, TypeError, ValueError) as error:
         raise _UsageError(f"the workflow '{registry.name}' is not valid: {error}") from error
-
-
-def _console(file: TextIO) -> Any:
-    from rich.console import Console
-
-    return Console(file=file)
 
 
 # -- loading a workflow file ------------------------------------------------------------

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import sys
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from ._export import data_edges, parameter_type, provider_name
 from ._plan import Plan
 from ._summary import critical_path, seconds, status_counts
 
 if TYPE_CHECKING:
-    from rich.console import Console, RenderableType
+    from rich.console import RenderableType
     from rich.table import Table
     from rich.text import Text
     from rich.tree import Tree
@@ -53,12 +53,15 @@ def require_rich(what: str) -> None:
         ) from None
 
 
-def dag_tree(plan: Plan, title: str = "workflow", max_depth: int = 12) -> Tree:
+def dag_tree(
+    plan: Plan, title: str = "workflow", max_depth: int = 12, max_lines: int = 1000
+) -> Tree:
     """The DAG as a tree: roots first, each task drawn once and referenced after.
 
     A task that waits for several others is marked ``fan-in N``, one that
     several others wait for ``fan-out N``. Past ``max_depth`` levels the
-    branch continues as a new entry at the top, so deep chains stay readable.
+    branch continues as a new entry at the top, so deep chains stay readable;
+    past ``max_lines`` lines the tree stops and says how many tasks it left out.
     """
     require_rich("The workflow tree")
     from rich.text import Text
@@ -73,12 +76,16 @@ def dag_tree(plan: Plan, title: str = "workflow", max_depth: int = 12) -> Tree:
         guide_style="dim",
     )
     drawn: set[int] = set()
+    lines = 0
     # Top-level entries: the roots, then branches continued from beyond max_depth.
     entries: list[tuple[int, int | None]] = [(node, None) for node in roots]
     for node, continued_from in entries:
+        if continued_from is not None and node in drawn:
+            continue  # drawn elsewhere meanwhile; the "continues below" note named it
         stack: list[tuple[int, Tree, int]] = [(node, tree, 0)]
-        while stack:
+        while stack and lines < max_lines:
             current, parent, depth = stack.pop()
+            lines += 1
             if current in drawn:
                 parent.add(Text.assemble((graph.ids[current], "dim"), (" ↑ see above", "dim")))
                 continue
@@ -89,11 +96,18 @@ def dag_tree(plan: Plan, title: str = "workflow", max_depth: int = 12) -> Tree:
             branch = parent.add(label)
             succs = graph.succs[current]
             if succs and depth + 1 >= max_depth:
-                names = ", ".join(graph.ids[s] for s in succs)
+                names = _some([graph.ids[succ] for succ in succs])
                 branch.add(Text(f"… continues below: {names}", "dim italic"))
+                lines += 1
                 entries.extend((succ, current) for succ in succs)
                 continue
             stack.extend((succ, branch, depth + 1) for succ in reversed(succs))
+        if lines >= max_lines:
+            left = len(graph) - len(drawn)
+            if left:
+                note = f"… {left} more task{_s(left)}: see to_mermaid() or to_dot() for all"
+                tree.add(Text(note, "dim italic"))
+            break
     return tree
 
 
@@ -118,10 +132,11 @@ def _node_label(plan: Plan, node: int) -> Text:
     return label
 
 
-def data_table(plan: Plan) -> Table | Text:
+def data_table(plan: Plan, max_rows: int = 500) -> Table | Text:
     """Per task, the values it takes (parameter, type, source task and locator) and sends.
 
-    Before data transport is declared anywhere it says so in one line.
+    Before data transport is declared anywhere it says so in one line. Past
+    ``max_rows`` tasks the caption says how many were left out.
     """
     require_rich("The data-transport table")
     from rich.table import Table
@@ -139,7 +154,7 @@ def data_table(plan: Plan) -> Table | Text:
         declared = parameter_type(plan.specs[edge.target].function, binding.param)
         locator = "" if binding.locator is None else f"[{binding.locator!r}]"
         if edge.source is None:
-            origin = provider_name(binding.provider)
+            origin = f"{provider_name(binding.provider)}{locator}"
         else:
             origin = f"{ids[edge.source]}{locator}"
             part = f"{locator} " if locator else ""
@@ -149,13 +164,16 @@ def data_table(plan: Plan) -> Table | Text:
     table.add_column("task", style="bold", no_wrap=True)
     table.add_column("inputs (parameter: type ← source)")
     table.add_column("outputs (→ task.parameter)")
-    for node, task_id in enumerate(ids):
-        if node in inputs or node in outputs:
-            table.add_row(
-                Text(task_id),
-                Text("\n".join(inputs.get(node, ["-"]))),
-                Text("\n".join(outputs.get(node, ["-"]))),
-            )
+    rows = [node for node in range(len(ids)) if node in inputs or node in outputs]
+    for node in rows[:max_rows]:
+        table.add_row(
+            Text(ids[node]),
+            Text("\n".join(inputs.get(node, ["-"]))),
+            Text("\n".join(outputs.get(node, ["-"]))),
+        )
+    left = len(rows) - max_rows
+    if left > 0:
+        table.caption = f"… {left} more task{_s(left)} pass data: see to_mermaid() for all"
     return table
 
 
@@ -164,8 +182,11 @@ def plan_views(plan: Plan, title: str = "workflow") -> list[RenderableType]:
     return [dag_tree(plan, title), data_table(plan)]
 
 
-def show_plan(plan: Plan, title: str = "workflow", console: Console | None = None) -> None:
-    """Print the plan's views; without rich, warn once naming the extra and print plain text."""
+def show_plan(plan: Plan, title: str = "workflow", file: TextIO | None = None) -> None:
+    """Print the plan's views to ``file`` (stdout by default).
+
+    Without rich: one warning naming the extra, and the plain-text plan instead.
+    """
     try:
         from rich.console import Console
     except ImportError:
@@ -177,15 +198,19 @@ def show_plan(plan: Plan, title: str = "workflow", console: Console | None = Non
         )
         from .planner import plan_view
 
-        print(plan_view(plan.graph).get_full_visualization(), file=sys.stdout)
+        print(plan_view(plan.graph).get_full_visualization(), file=file or sys.stdout)
         return
-    console = console or Console()
+    console = Console(file=file)
     for view in plan_views(plan, title):
         console.print(view)
 
 
-def report_table(report: ExecutionReport) -> Table:
-    """The report as a table: one row per task in start order, with the run in the caption."""
+def report_table(report: ExecutionReport, max_rows: int = 100) -> Table:
+    """The report as a table: a row per task in start order, the run in title and caption.
+
+    Past ``max_rows`` tasks it keeps the ones that did not complete, the
+    critical path and the slowest, and the caption says how many it left out.
+    """
     require_rich("The report table")
     from rich.table import Table
     from rich.text import Text
@@ -193,9 +218,18 @@ def report_table(report: ExecutionReport) -> Table:
     origin = report.total_start_time + report.planning_duration
     on_path = {stats.task_name for stats in critical_path(report)}
     counts = ", ".join(f"{n} {status}" for status, n in status_counts(report).items() if n)
+    rows = report.task_statistics
+    caption = f"{report.total_tasks} tasks: {counts or 'none'}; * on the critical path"
+    if len(rows) > max_rows:
+        ranked = sorted(
+            rows,
+            key=lambda s: (s.status == "completed", s.task_name not in on_path, -s.duration),
+        )
+        rows = ranked[:max_rows]
+        caption += f"; {len(ranked) - max_rows} completed tasks not shown"
     table = Table(
         title=f"Run {report.execution_state} in {seconds(report.total_duration)}",
-        caption=f"{report.total_tasks} tasks: {counts or 'none'}; * on the critical path",
+        caption=caption,
         title_justify="left",
         caption_justify="left",
     )
@@ -205,7 +239,7 @@ def report_table(report: ExecutionReport) -> Table:
     table.add_column("duration", justify="right", no_wrap=True)
     table.add_column("tries", justify="right")
     table.add_column("error", overflow="fold")
-    for stats in sorted(report.task_statistics, key=lambda s: (s.start_time, s.task_name)):
+    for stats in sorted(rows, key=lambda s: (s.start_time, s.task_name)):
         marker = " *" if stats.task_name in on_path else ""
         table.add_row(
             Text(stats.task_name + marker),  # Text: names and errors are not markup
@@ -216,6 +250,12 @@ def report_table(report: ExecutionReport) -> Table:
             Text(stats.error_message or ""),
         )
     return table
+
+
+def _some(names: list[str], shown: int = 5) -> str:
+    """Up to ``shown`` names, then how many more."""
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def _s(count: int) -> str:

@@ -109,9 +109,15 @@ def trace_events(report: ExecutionReport) -> dict[str, Any]:
 def write_chrome_trace(report: ExecutionReport, path: str | os.PathLike[str]) -> Path:
     """Write the trace of ``report`` to ``path`` and return the path written."""
     target = Path(path)
-    with target.open("w", encoding="utf-8") as file:
-        json.dump(trace_events(report), file, indent=1, default=str)
-        file.write("\n")
+    trace = trace_events(report)
+    events = trace.pop("traceEvents")
+    # One event per line: compact for big runs, still readable and diffable.
+    body = ",\n".join(json.dumps(event, default=str) for event in events)
+    parts = [f'"traceEvents": [\n{body}\n]']
+    parts += [
+        f"{json.dumps(key)}: {json.dumps(value, default=str)}" for key, value in trace.items()
+    ]
+    target.write_text("{" + ",\n".join(parts) + "}\n", encoding="utf-8")
     return target
 
 
