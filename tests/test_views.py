@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from rich.console import Console, RenderableType
 
-from astrum import AstrumConfig, Event, SchedulerRegistry
+from astrum import AstrumConfig, Event, F, Ref, SchedulerRegistry
 from astrum._progress import ProgressDisplay
 from astrum._render import dag_tree, data_table, report_table
 from sample_workflows import (
@@ -115,6 +115,30 @@ def test_data_table_shows_inputs_with_source_locator_and_type() -> None:
         "│       │ token: str ← get_token()          │                            │\n"
         "└───────┴───────────────────────────────────┴────────────────────────────┘\n"
     )
+
+
+def test_data_table_of_a_registry_reads_ref_annotations(registry: SchedulerRegistry) -> None:
+    """Values declared with Ref[T, F(task, locator)] show with their types and locators."""
+
+    @registry.task()
+    async def fetch_user() -> dict[str, str]:
+        return {"name": "ada"}
+
+    @registry.task()
+    async def greet(name: Ref[str, F("fetch_user", "name")]) -> str:
+        return f"hello {name}"
+
+    assert render(data_table(registry.build_scheduler().plan)) == (
+        "Data transport\n"
+        "┏━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━┓\n"
+        "┃ task       ┃ inputs (parameter: type ← source) ┃ outputs (→ task.parameter) ┃\n"
+        "┡━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━┩\n"
+        "│ fetch_user │ -                                 │ ['name'] → greet.name      │\n"
+        "├────────────┼───────────────────────────────────┼────────────────────────────┤\n"
+        "│ greet      │ name: str ← fetch_user['name']    │ -                          │\n"
+        "└────────────┴───────────────────────────────────┴────────────────────────────┘\n"
+    )
+    assert registry.to_mermaid().splitlines()[-1] == "    t0 -->|\"'name' → name\"| t1"
 
 
 def test_data_table_of_a_large_workflow_says_how_many_tasks_it_left_out() -> None:
