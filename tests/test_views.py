@@ -390,11 +390,13 @@ def test_progress_line_names_running_tasks_longest_first() -> None:
     for number in range(8):
         display(event("task_started", f"t{number}", attempt=1))
         clock.now += 0.25
+        if number == 1:
+            display(event("attempt_failed", "t1", attempt=1, will_retry=True))
     display(event("task_completed", "t7"))
     last = console.file.getvalue().splitlines()[-1]  # type: ignore[attr-defined]
     assert last == (
         "astrum: 1/9 finished (1 done · 7 running · 0 failed) in 2.00 s; running: t0 (2.00 s), "
-        "t1 (1.75 s), t2 (1.50 s), t3 (1.25 s), t4 (1.00 s) and 2 more"
+        "t1 (1.75 s, attempt 2), t2 (1.50 s), t3 (1.25 s), t4 (1.00 s) and 2 more"
     )
 
 

@@ -68,6 +68,7 @@ class ProgressDisplay:
         self.done = self.failed = self.cancelled = self.skipped = 0
         self.running: dict[str, float] = {}
         """The tasks running now, with the clock time each started, oldest first."""
+        self._retrying: dict[str, int] = {}  # task -> the attempt it is on, once retried
         self.state: str | None = None
         self._started_at: float | None = None
         self._last_line = 0.0
@@ -102,6 +103,8 @@ class ProgressDisplay:
         elif name is not None:
             if kind == "task_started":
                 self.running[name] = self._clock()
+            elif kind == "attempt_failed" and event.will_retry:
+                self._retrying[name] = event.attempt + 1
             elif kind == "task_completed":
                 self.running.pop(name, None)
                 self.done += 1
@@ -136,9 +139,15 @@ class ProgressDisplay:
             return ""
         now = self._clock()
         oldest = list(self.running.items())[:_SHOWN_RUNNING]
-        shown = ", ".join(f"{name} ({seconds(now - began)})" for name, began in oldest)
+        shown = ", ".join(
+            f"{name} ({seconds(now - began)}{self._attempt_note(name)})" for name, began in oldest
+        )
         more = len(self.running) - len(oldest)
         return f"running: {shown}" + (f" and {more} more" if more else "")
+
+    def _attempt_note(self, name: str) -> str:
+        attempt = self._retrying.get(name)
+        return f", attempt {attempt}" if attempt else ""
 
     def renderable(self) -> RenderableType:
         """What the live display draws now: the bar, counts and time, then the running tasks."""
