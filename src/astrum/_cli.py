@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import importlib.util
 import json
 import sys
@@ -221,18 +220,23 @@ def report_json(report: ExecutionReport) -> dict[str, Any]:
     """The report as JSON-ready data; results that JSON cannot hold become their repr."""
     from ._summary import critical_path
 
-    fields = {
-        field.name: getattr(report, field.name)
-        for field in dataclasses.fields(report)
-        if field.name
-        not in (
-            "stage_statistics",
-            "task_statistics",
-            "tail_tasks",
-            "task_return_set",
-            "original_tasks",
-        )
-    }
+    # Named one by one: the report may gain private fields that are no business of JSON.
+    names = (
+        "run_id",
+        "execution_state",
+        "total_start_time",
+        "total_end_time",
+        "total_duration",
+        "planning_duration",
+        "execution_duration",
+        "total_tasks",
+        "total_stages",
+        "max_parallelism",
+        "successful_tasks",
+        "failed_tasks",
+        "error_summary",
+    )
+    fields = {name: getattr(report, name) for name in names}
     tasks = [
         {
             "task": stats.task_name,

@@ -237,13 +237,11 @@ class SchedulerRegistry:
     def to_mermaid(
         self, target_tasks: Sequence[str] | None = None, *, config: AstrumConfig | None = None
     ) -> str:
-        """The workflow as a Mermaid ``flowchart`` (the targets and what they need).
+        """The workflow (targets and what they need) as a Mermaid ``flowchart``.
 
         ``config`` matters only for building, e.g. ``class_instances``.
         """
-        from ._export import to_mermaid
-
-        return to_mermaid(self._export_scheduler(target_tasks, config).plan)
+        return self._export_scheduler(target_tasks, config).to_mermaid()
 
     def to_dot(
         self, target_tasks: Sequence[str] | None = None, *, config: AstrumConfig | None = None
