@@ -10,7 +10,7 @@ from typing import Literal
 
 from hypothesis import strategies as st
 
-__all__ = ["DataDag", "DataRelation", "data_dags"]
+__all__ = ["Dag", "DataDag", "DataRelation", "dags", "data_dags", "spans"]
 
 # -- data transport: DAGs whose edges carry values --------------------------------------
 
@@ -65,3 +65,38 @@ def data_dags(draw: st.DrawFn, max_tasks: int = 8) -> DataDag:
         is_async=tuple(draw(st.lists(st.booleans(), min_size=size, max_size=size))),
         returns_mapping=tuple(draw(st.lists(st.booleans(), min_size=size, max_size=size))),
     )
+
+
+# -- graphs: random DAGs -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dag:
+    """A graph as task ids and, for each id, the ids it waits for (``deps[i]`` of ``ids[i]``)."""
+
+    ids: tuple[str, ...]
+    deps: tuple[tuple[str, ...], ...]
+
+
+@st.composite
+def dags(draw: st.DrawFn, min_tasks: int = 1, max_tasks: int = 12) -> Dag:
+    """A random acyclic graph: each task may wait for tasks created before it, listed shuffled."""
+    count = draw(st.integers(min_tasks, max_tasks))
+    deps: list[tuple[str, ...]] = []
+    for rank in range(count):
+        earlier = [f"t{i}" for i in range(rank)]
+        chosen = draw(st.lists(st.sampled_from(earlier), unique=True, max_size=3)) if rank else []
+        deps.append(tuple(chosen))
+    listing = draw(st.permutations(range(count)))
+    return Dag(ids=tuple(f"t{i}" for i in listing), deps=tuple(deps[i] for i in listing))
+
+
+# -- views: timelines ---------------------------------------------------------------------
+
+
+def spans(max_size: int = 40) -> st.SearchStrategy[list[tuple[float, float]]]:
+    """Lists of ``(start, end)`` time spans with ``start <= end``, touching and overlapping."""
+    span = st.tuples(st.integers(0, 50), st.integers(0, 20)).map(
+        lambda pair: (pair[0] / 10, (pair[0] + pair[1]) / 10)
+    )
+    return st.lists(span, max_size=max_size)

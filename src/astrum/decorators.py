@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._bindings import bind_task_data, data_dependencies, resolve_functions, task_data_for
@@ -229,8 +229,34 @@ class SchedulerRegistry:
             bindings=build.bindings,
         )
         if config.visualize:
-            print(scheduler.get_execute_timeline().get_full_visualization())
+            from ._render import show_plan
+
+            show_plan(scheduler.plan, title=f"workflow '{self.name}'")
         return scheduler
+
+    def to_mermaid(
+        self, target_tasks: Sequence[str] | None = None, *, config: AstrumConfig | None = None
+    ) -> str:
+        """The workflow (targets and what they need) as a Mermaid ``flowchart``.
+
+        ``config`` matters only for building, e.g. ``class_instances``.
+        """
+        return self._export_scheduler(target_tasks, config).to_mermaid()
+
+    def to_dot(
+        self, target_tasks: Sequence[str] | None = None, *, config: AstrumConfig | None = None
+    ) -> str:
+        """The workflow as a Graphviz ``digraph`` named after the registry."""
+        from ._export import to_dot
+
+        return to_dot(self._export_scheduler(target_tasks, config).plan, name=self.name)
+
+    def _export_scheduler(
+        self, target_tasks: Sequence[str] | None, config: AstrumConfig | None
+    ) -> DynamicScheduler:
+        # Drawing must not print the plan or show progress, whatever the caller's config says.
+        config = replace(config or AstrumConfig(), visualize=False, progress=False)
+        return self.build_scheduler(target_tasks, config=config)
 
     async def run(
         self,

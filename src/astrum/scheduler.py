@@ -155,11 +155,34 @@ class DynamicScheduler:
         if timeout is not None:
             _check_timeout("timeout", timeout)
             settings = replace(settings, run_timeout=timeout)
-        return await Run(self._plan, settings, overrides, inputs).execute()
+        display = None
+        if self.config.progress:
+            from ._progress import display_for_run
+
+            display = display_for_run(len(self._plan.specs))  # one per run: runs may overlap
+        if display is not None:
+            settings = replace(settings, listeners=(*settings.listeners, display))
+        try:
+            return await Run(self._plan, settings, overrides, inputs).execute()
+        finally:
+            if display is not None:
+                display.close()  # also when the run raised before run_finished
 
     def get_execute_timeline(self) -> ExecutionPlan:
         """The plan as levels, with text views for people."""
         return plan_view(self._plan.graph, self.task_order)
+
+    def to_mermaid(self) -> str:
+        """The DAG as a Mermaid ``flowchart``; data edges are labelled with their locator."""
+        from ._export import to_mermaid
+
+        return to_mermaid(self._plan)
+
+    def to_dot(self) -> str:
+        """The DAG as a Graphviz ``digraph``; data edges are labelled with their locator."""
+        from ._export import to_dot
+
+        return to_dot(self._plan)
 
     def detect_cycle(self) -> list[str] | None:
         """Always None: a scheduler that exists was built from an acyclic graph."""
