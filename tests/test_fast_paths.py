@@ -15,15 +15,9 @@ from astrum._plan import DEFAULT_OPTIONS, Binding, TaskSpec, is_async_callable
 
 def test_with_source_is_replace_for_every_field() -> None:
     """Binding.with_source keeps every field, exactly as dataclasses.replace does."""
-
-    def provider() -> int:
-        return 1
-
-    fields = {f.name for f in dataclasses.fields(Binding)}
-    binding = Binding(
-        param="x", source=None, source_id="a", locator="k", provider=provider, positional=True
-    )
-    assert fields == {"param", "source", "source_id", "locator", "provider", "positional"}
+    # A distinct marker in every field: a field with_source forgets comes back as its default.
+    values: dict[str, Any] = {field.name: object() for field in dataclasses.fields(Binding)}
+    binding = Binding(**values)
     assert binding.with_source(3) == dataclasses.replace(binding, source=3)
 
 

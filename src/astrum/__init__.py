@@ -14,6 +14,7 @@
 """
 
 from ._errors import (
+    InputError,
     SchedulerError,
     TaskDependencyError,
     TaskDuplicateExecutionError,
@@ -23,6 +24,7 @@ from ._errors import (
     TaskRegistrationError,
 )
 from .config import AstrumConfig
+from .data_transport import F, From, Input, Ref, T, To
 from .decorators import (
     DEFAULT_NAMESPACE,
     RegisteredTask,
@@ -62,10 +64,16 @@ __all__ = [
     "ExecutionReport",
     "ExecutionStage",
     "ExecutionState",
+    "F",
+    "From",
+    "Input",
+    "InputError",
+    "Ref",
     "RegisteredTask",
     "SchedulerError",
     "SchedulerRegistry",
     "StageStatus",
+    "T",
     "TaskAttemptStatistics",
     "TaskDependencyError",
     "TaskDuplicateExecutionError",
@@ -76,6 +84,7 @@ __all__ = [
     "TaskOrderNoExitError",
     "TaskRegistrationError",
     "TaskStageStatistics",
+    "To",
     "active_namespace",
     "build_scheduler",
     "build_task_orders",

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import inspect
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from types import FunctionType
 from typing import Any, NamedTuple
 
@@ -81,6 +81,13 @@ class Binding:
     locator: str | int | None = None
     provider: Callable[[], Any] | None = None
     positional: bool = False
+    input_name: str | None = None
+    """Set when the value is the run-time input of that name."""
+    has_default: bool = False
+    default: Any = None
+    """The parameter's default, used when an input is absent."""
+    expected: Any = None
+    """For inputs: the parameter's declared type, checked against the given value."""
 
     def with_source(self, source: int) -> Binding:
         """This binding reading from node ``source``: ``dataclasses.replace``, but 3x cheaper.
@@ -88,7 +95,16 @@ class Binding:
         A build resolves one binding per data edge; list every field here.
         """
         return Binding(
-            self.param, source, self.source_id, self.locator, self.provider, self.positional
+            param=self.param,
+            source=source,
+            source_id=self.source_id,
+            locator=self.locator,
+            provider=self.provider,
+            positional=self.positional,
+            input_name=self.input_name,
+            has_default=self.has_default,
+            default=self.default,
+            expected=self.expected,
         )
 
 
@@ -115,6 +131,8 @@ class Plan:
     specs: tuple[TaskSpec, ...]
     tails: frozenset[int] = frozenset()
     planning_duration: float = 0.0
+    inputs: Mapping[str, tuple[tuple[int, Binding], ...]] = field(default_factory=dict)
+    """For each run-time input name, the (task, binding) pairs that take it."""
 
     @property
     def ids(self) -> tuple[str, ...]:

@@ -17,10 +17,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._errors import TaskNotFoundError
+from ._errors import InputError, TaskNotFoundError
 from ._executors import BodyRunner
 from ._plan import Binding, Plan, TaskSpec
 from ._report import Attempt, RunRecord, describe
+from ._typecheck import compatible, type_name
 from .config import ExecutorChoice, FailurePolicy
 from .events import Event, EventKind
 from .models import ExecutionReport, ExecutionState, StageStatus, _deferred
@@ -53,6 +54,7 @@ class RunSettings:
     silence: bool = True
     pools: Mapping[str, int] = field(default_factory=dict)
     """Slots per resource tag: at most that many tasks carrying the tag run at once."""
+    check_input_types: bool = True
 
 
 class TransportError(LookupError):
@@ -63,7 +65,11 @@ class Run:
     """The state and driver of one execution of a :class:`Plan`."""
 
     def __init__(
-        self, plan: Plan, settings: RunSettings, overrides: Mapping[str, Any] | None = None
+        self,
+        plan: Plan,
+        settings: RunSettings,
+        overrides: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
     ) -> None:
         self.plan = plan
         self.settings = settings
@@ -92,6 +98,9 @@ class Run:
         self._needed: list[bool] | None = None
         if overrides:
             self._prune(overrides)
+        self._inputs: Mapping[str, Any] = {}
+        if inputs or plan.inputs:
+            self._take_inputs(inputs or {})
         self._loop: asyncio.AbstractEventLoop
         self._finished: asyncio.Future[None]
         self._body: BodyRunner
@@ -122,6 +131,48 @@ class Run:
         self._to_settle = sum(
             1 for node, want in enumerate(needed) if want and node not in self.plan.tails
         )
+
+    def _take_inputs(self, inputs: Mapping[str, Any]) -> None:
+        """Check the run-time inputs against what the tasks declare, before anything starts."""
+        uses = self.plan.inputs
+        ids = self.plan.ids
+        unknown = [name for name in inputs if name not in uses]
+        if unknown:
+            declared = ", ".join(f"'{name}'" for name in sorted(uses)) or "none"
+            raise InputError(
+                f"Input '{unknown[0]}' is not declared by any task of this workflow "
+                f"(declared inputs: {declared}); mark a parameter Ref[..., Input("
+                f"'{unknown[0]}')] or drop the input."
+            )
+        needed = self._needed
+        for name, found in uses.items():
+            if name not in inputs:
+                wanting = [
+                    ids[node]
+                    for node, binding in found
+                    if not binding.has_default
+                    and node not in self._overrides
+                    and (needed is None or needed[node])
+                ]
+                if wanting:
+                    tasks = ", ".join(f"'{task_id}'" for task_id in wanting)
+                    raise InputError(
+                        f"Input '{name}' is required by task {tasks} but was not given; "
+                        f"pass inputs={{'{name}': ...}} to run()."
+                    )
+            elif self.settings.check_input_types:
+                value = inputs[name]
+                for node, binding in found:
+                    if binding.expected is not None and not compatible(
+                        type(value), binding.expected
+                    ):
+                        raise InputError(
+                            f"Input '{name}' is {type(value).__name__}, but task "
+                            f"'{ids[node]}' parameter '{binding.param}' expects "
+                            f"{type_name(binding.expected)}; pass a value of that type, or "
+                            "AstrumConfig(skip_type_check=True) to skip type checks."
+                        )
+        self._inputs = inputs
 
     # -- clock -------------------------------------------------------------------
 
@@ -379,15 +430,18 @@ class Run:
         kwargs: dict[str, Any] = {}
         values = self.values
         for binding in spec.bindings:
-            if binding.provider is None:
-                assert binding.source is not None
-                value = values[binding.source]
+            if binding.input_name is not None:
+                value = self._inputs.get(binding.input_name, binding.default)
             else:
-                value = binding.provider()
-                if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
-                    value = await value
-            if binding.locator is not None:
-                value = _located(spec, binding, value)
+                if binding.provider is None:
+                    assert binding.source is not None
+                    value = values[binding.source]
+                else:
+                    value = binding.provider()
+                    if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
+                        value = await value
+                if binding.locator is not None:
+                    value = _located(spec, binding, value)
             if binding.positional:
                 args.append(value)
             else:

@@ -23,10 +23,10 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from ._bindings import data_dependencies, resolve_functions, task_data_for
+from ._bindings import bind_task_data, data_dependencies, resolve_functions, task_data_for
 from ._errors import TaskRegistrationError
 from ._plan import DEFAULT_OPTIONS, TaskOptions
 from .config import AstrumConfig, ExecutorChoice
@@ -34,6 +34,7 @@ from .models import ExecutionReport, TaskOrder
 from .scheduler import DynamicScheduler
 
 if TYPE_CHECKING:
+    from ._plan import Binding
     from .data_transport import TaskData
 
 __all__ = [
@@ -222,7 +223,7 @@ class SchedulerRegistry:
         scheduler = DynamicScheduler(
             list(build.functions.items()),
             build.orders,
-            build.task_data or None,
+            None,  # the build already turned the data relations into bindings
             concurrency_context=concurrency_context,
             task_retries={tid: tasks[tid].retry for tid in build.functions if tasks[tid].retry},
             task_options={
@@ -231,10 +232,37 @@ class SchedulerRegistry:
                 if tasks[tid].options is not DEFAULT_OPTIONS
             },
             config=config,
+            bindings=build.bindings,
         )
         if config.visualize:
-            print(scheduler.get_execute_timeline().get_full_visualization())
+            from ._render import show_plan
+
+            show_plan(scheduler.plan, title=f"workflow '{self.name}'")
         return scheduler
+
+    def to_mermaid(
+        self, target_tasks: Sequence[str] | None = None, *, config: AstrumConfig | None = None
+    ) -> str:
+        """The workflow (targets and what they need) as a Mermaid ``flowchart``.
+
+        ``config`` matters only for building, e.g. ``class_instances``.
+        """
+        return self._export_scheduler(target_tasks, config).to_mermaid()
+
+    def to_dot(
+        self, target_tasks: Sequence[str] | None = None, *, config: AstrumConfig | None = None
+    ) -> str:
+        """The workflow as a Graphviz ``digraph`` named after the registry."""
+        from ._export import to_dot
+
+        return to_dot(self._export_scheduler(target_tasks, config).plan, name=self.name)
+
+    def _export_scheduler(
+        self, target_tasks: Sequence[str] | None, config: AstrumConfig | None
+    ) -> DynamicScheduler:
+        # Drawing must not print the plan or show progress, whatever the caller's config says.
+        config = replace(config or AstrumConfig(), visualize=False, progress=False)
+        return self.build_scheduler(target_tasks, config=config)
 
     async def run(
         self,
@@ -243,15 +271,17 @@ class SchedulerRegistry:
         *,
         timeout: float | None = None,
         overrides: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
     ) -> ExecutionReport:
         """Build and run the workflow.
 
         ``timeout`` bounds the whole run in seconds. ``overrides`` maps task ids
         to values used as their results without running them (nor anything
         upstream that only they needed), e.g. to stub a task in a test.
+        ``inputs`` gives the values of parameters marked ``Ref[T, Input(name)]``.
         """
         scheduler = self.build_scheduler(target_tasks, config=config)
-        return await scheduler.execute(timeout=timeout, overrides=overrides)
+        return await scheduler.execute(timeout=timeout, overrides=overrides, inputs=inputs)
 
     def _build(self, target_tasks: Sequence[str] | None, config: AstrumConfig) -> _Build:
         tasks = dict(self._tasks)  # a snapshot: registration may go on in other threads
@@ -270,10 +300,12 @@ class SchedulerRegistry:
             deps = dict.fromkeys((*tasks[task_id].depends_on, *data_deps.get(task_id, ())))
             order.dependencies = [orders[dep] for dep in deps if dep in orders]
         functions = resolve_functions({tid: tasks[tid] for tid in selected}, config)
+        selected_data = {tid: data for tid, data in task_data.items() if tid in orders}
         return _Build(
             orders=list(orders.values()),
             functions=functions,
-            task_data={tid: data for tid, data in task_data.items() if tid in orders},
+            task_data=selected_data,
+            bindings=bind_task_data(selected_data, functions, tasks, config),
         )
 
     def _select(
@@ -310,6 +342,7 @@ class _Build:
     orders: list[TaskOrder]
     functions: dict[str, Callable[..., Any]]
     task_data: dict[str, TaskData]
+    bindings: dict[str, tuple[Binding, ...]]
 
 
 def _tag_names(tags: Sequence[str]) -> tuple[str, ...]:
@@ -490,15 +523,18 @@ async def run(
     visualize: bool = False,
     timeout: float | None = None,
     overrides: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, Any] | None = None,
 ) -> ExecutionReport:
     """Build and run the workflow of ``namespace`` (default: the active one).
 
-    See :meth:`SchedulerRegistry.run` for ``timeout`` and ``overrides``.
+    See :meth:`SchedulerRegistry.run` for ``timeout``, ``overrides`` and ``inputs``.
     """
     if config is None:
         config = AstrumConfig(visualize=visualize)
     registry = _HUB.get(namespace)
-    return await registry.run(target_tasks, config=config, timeout=timeout, overrides=overrides)
+    return await registry.run(
+        target_tasks, config=config, timeout=timeout, overrides=overrides, inputs=inputs
+    )
 
 
 def run_sync(
@@ -508,6 +544,7 @@ def run_sync(
     config: AstrumConfig | None = None,
     timeout: float | None = None,
     overrides: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, Any] | None = None,
 ) -> ExecutionReport:
     """Run a workflow from synchronous code, in a new event loop.
 
@@ -523,7 +560,9 @@ def run_sync(
             "use 'await astrum.run(...)' there instead."
         )
     registry = _HUB.get(namespace)  # resolve the namespace here, not inside the new loop
-    return asyncio.run(registry.run(target_tasks, config, timeout=timeout, overrides=overrides))
+    return asyncio.run(
+        registry.run(target_tasks, config, timeout=timeout, overrides=overrides, inputs=inputs)
+    )
 
 
 def build_scheduler(

@@ -1,0 +1,102 @@
+"""Hypothesis strategies shared by the test suite.
+
+Each feature adds a clearly named section; reuse these rather than redefining them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from hypothesis import strategies as st
+
+__all__ = ["Dag", "DataDag", "DataRelation", "dags", "data_dags", "spans"]
+
+# -- data transport: DAGs whose edges carry values --------------------------------------
+
+DataStyle = Literal["param", "return", "explicit"]
+"""``param``: ``Ref[..., F(...)]``; ``return``: ``T(...)`` on the source; ``explicit``: TaskData."""
+
+
+@dataclass(frozen=True)
+class DataRelation:
+    """Task ``receiver`` gets ``source``'s result (or ``locator`` of it) as parameter ``param``."""
+
+    source: int
+    receiver: int
+    param: str
+    locator: str | int | None
+    style: DataStyle
+
+
+@dataclass(frozen=True)
+class DataDag:
+    """``size`` tasks numbered 0..size-1; relations only go from lower to higher numbers."""
+
+    size: int
+    relations: tuple[DataRelation, ...]
+    is_async: tuple[bool, ...]
+    returns_mapping: tuple[bool, ...]
+    """Whether each task returns a dict (str locators read keys) or an object (attributes)."""
+
+
+@st.composite
+def data_dags(draw: st.DrawFn, max_tasks: int = 8) -> DataDag:
+    """A random DAG with data relations; each receiver parameter is fed exactly once."""
+    size = draw(st.integers(min_value=1, max_value=max_tasks))
+    relations = []
+    for receiver in range(1, size):
+        sources = draw(
+            st.lists(st.integers(min_value=0, max_value=receiver - 1), max_size=3, unique=True)
+        )
+        for n, source in enumerate(sources):
+            relations.append(
+                DataRelation(
+                    source=source,
+                    receiver=receiver,
+                    param=f"p{n}",
+                    locator=draw(st.sampled_from([None, "name", 0, 1])),
+                    style=draw(st.sampled_from(["param", "return", "explicit"])),
+                )
+            )
+    return DataDag(
+        size=size,
+        relations=tuple(relations),
+        is_async=tuple(draw(st.lists(st.booleans(), min_size=size, max_size=size))),
+        returns_mapping=tuple(draw(st.lists(st.booleans(), min_size=size, max_size=size))),
+    )
+
+
+# -- graphs: random DAGs -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dag:
+    """A graph as task ids and, for each id, the ids it waits for (``deps[i]`` of ``ids[i]``)."""
+
+    ids: tuple[str, ...]
+    deps: tuple[tuple[str, ...], ...]
+
+
+@st.composite
+def dags(draw: st.DrawFn, min_tasks: int = 1, max_tasks: int = 12) -> Dag:
+    """A random acyclic graph: each task may wait for tasks created before it, listed shuffled."""
+    count = draw(st.integers(min_tasks, max_tasks))
+    deps: list[tuple[str, ...]] = []
+    for rank in range(count):
+        earlier = [f"t{i}" for i in range(rank)]
+        chosen = draw(st.lists(st.sampled_from(earlier), unique=True, max_size=3)) if rank else []
+        deps.append(tuple(chosen))
+    listing = draw(st.permutations(range(count)))
+    return Dag(ids=tuple(f"t{i}" for i in listing), deps=tuple(deps[i] for i in listing))
+
+
+# -- views: timelines ---------------------------------------------------------------------
+
+
+def spans(max_size: int = 40) -> st.SearchStrategy[list[tuple[float, float]]]:
+    """Lists of ``(start, end)`` time spans with ``start <= end``, touching and overlapping."""
+    span = st.tuples(st.integers(0, 50), st.integers(0, 20)).map(
+        lambda pair: (pair[0] / 10, (pair[0] + pair[1]) / 10)
+    )
+    return st.lists(span, max_size=max_size)
