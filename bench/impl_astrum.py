@@ -11,7 +11,7 @@ from typing import Any
 
 from astrum import DynamicScheduler, ExecutionReport, TaskOrder
 from astrum._plan import Binding
-from workloads import Workload, body
+from workloads import Workload, body, check_results
 
 __all__ = ["Prepared", "build", "check", "prepare", "run", "supports"]
 
@@ -55,6 +55,4 @@ def run(scheduler: DynamicScheduler) -> Coroutine[Any, Any, ExecutionReport]:
 
 def check(workload: Workload, report: ExecutionReport) -> None:
     assert report.execution_state == "completed", report.error_summary
-    assert len(report.task_return_set) == workload.size, "astrum lost tasks"
-    if workload.body == "value":
-        assert report.task_return_set[f"t{workload.size - 1}"] == workload.expected_sink_value()
+    check_results(workload, report.task_return_set, "astrum")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Any
 
-from workloads import Deps, Workload, body
+from workloads import Deps, Workload, body, check_results
 
 __all__ = ["Prepared", "build", "check", "prepare", "run", "run_graph", "supports"]
 
@@ -73,6 +73,4 @@ def run(prepared: Prepared) -> Coroutine[Any, Any, dict[str, Any]]:
 
 
 def check(workload: Workload, result: dict[str, Any]) -> None:
-    assert len(result) == workload.size, "the baseline lost tasks"
-    if workload.body == "value":
-        assert result[f"t{workload.size - 1}"] == workload.expected_sink_value()
+    check_results(workload, result, "the baseline")

@@ -13,7 +13,7 @@ from typing import Any
 
 from dagather import Dagather
 
-from workloads import Workload
+from workloads import Workload, check_results
 
 __all__ = ["build", "check", "prepare", "run", "supports"]
 
@@ -54,6 +54,4 @@ def run(dag: Dagather) -> Coroutine[Any, Any, Mapping[Any, Any]]:
 
 def check(workload: Workload, result: Mapping[Any, Any]) -> None:
     values = {template.name: value for template, value in result.items()}
-    assert len(values) == workload.size, "dagather lost tasks"
-    if workload.body == "value":
-        assert values[f"t{workload.size - 1}"] == workload.expected_sink_value()
+    check_results(workload, values, "dagather")

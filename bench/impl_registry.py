@@ -16,7 +16,7 @@ from typing import Any
 
 from astrum import DynamicScheduler, ExecutionReport, F, Ref, SchedulerRegistry
 from impl_astrum012 import renamed
-from workloads import Workload, body
+from workloads import Workload, body, check_results
 
 __all__ = ["build", "check", "prepare", "run", "supports"]
 
@@ -59,6 +59,4 @@ def run(scheduler: DynamicScheduler) -> Coroutine[Any, Any, ExecutionReport]:
 
 def check(workload: Workload, report: ExecutionReport) -> None:
     assert report.execution_state == "completed", report.error_summary
-    assert len(report.task_return_set) == workload.size, "the registry lost tasks"
-    if workload.body == "value":
-        assert report.task_return_set[f"t{workload.size - 1}"] == workload.expected_sink_value()
+    check_results(workload, report.task_return_set, "the registry")

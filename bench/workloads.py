@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,6 +20,7 @@ __all__ = [
     "Workload",
     "barrier",
     "body",
+    "check_results",
     "make",
     "shape",
     "sync_fanout",
@@ -114,6 +115,14 @@ async def noop() -> None:
 async def step(x: int = 0) -> int:
     """The body of a ``value`` task: its input plus one."""
     return x + 1
+
+
+def check_results(workload: Workload, results: Mapping[str, Any], who: str) -> None:
+    """Every task returned, and a value chain's last task returned the chain's length."""
+    assert len(results) == workload.size, f"{who} returned {len(results)} of {workload.size}"
+    if workload.body == "value":
+        last = results[f"t{workload.size - 1}"]
+        assert last == workload.expected_sink_value(), f"{who} ended the chain with {last}"
 
 
 def body(workload: Workload, task_id: str) -> Callable[..., Any]:
