@@ -22,6 +22,7 @@ from ._errors import (
     TaskOrderNoExitError,
     TaskRegistrationError,
 )
+from .cache import CachePolicy, MemoryStore, SqliteStore
 from .config import AstrumConfig
 from .decorators import (
     DEFAULT_NAMESPACE,
@@ -55,6 +56,7 @@ from .scheduler import DynamicScheduler
 __all__ = [
     "DEFAULT_NAMESPACE",
     "AstrumConfig",
+    "CachePolicy",
     "DynamicScheduler",
     "Event",
     "ExecutionPlan",
@@ -62,9 +64,11 @@ __all__ = [
     "ExecutionReport",
     "ExecutionStage",
     "ExecutionState",
+    "MemoryStore",
     "RegisteredTask",
     "SchedulerError",
     "SchedulerRegistry",
+    "SqliteStore",
     "StageStatus",
     "TaskAttemptStatistics",
     "TaskDependencyError",

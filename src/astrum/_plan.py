@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._graph import Graph
+from .cache import CachePolicy
 from .config import ExecutorChoice, _check_executor, _check_timeout
 
 __all__ = ["Binding", "Plan", "TaskOptions", "TaskSpec", "is_async_callable"]
@@ -30,6 +31,7 @@ class TaskOptions:
     retry_on: tuple[type[BaseException], ...] = (Exception,)
     executor: ExecutorChoice | None = None
     tags: tuple[str, ...] = ()
+    cache: CachePolicy | None = None
 
     def validate(self, task_id: str) -> None:
         """Raise ``ValueError``/``TypeError`` naming the task for any bad setting."""
@@ -51,6 +53,13 @@ class TaskOptions:
             _check_executor(self.executor, f"{where}: executor")
         if not all(isinstance(tag, str) and tag for tag in self.tags):
             raise TypeError(f"{where}: tags must be non-empty strings, got {self.tags!r}.")
+        if self.cache is not None:
+            if not isinstance(self.cache, CachePolicy):
+                raise TypeError(
+                    f"{where}: cache must be a CachePolicy or None, "
+                    f"got {type(self.cache).__name__}."
+                )
+            self.cache.validate(task_id)
 
     def delay_before(self, attempt: int) -> float:
         """Seconds to wait before attempt number ``attempt`` (2 is the first retry)."""

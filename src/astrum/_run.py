@@ -15,8 +15,9 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ._cacherun import RunCache
 from ._executors import BodyRunner
 from ._plan import Binding, Plan, TaskSpec
 from .config import ExecutorChoice, FailurePolicy
@@ -30,6 +31,9 @@ from .models import (
     TaskStageStatistics,
 )
 
+if TYPE_CHECKING:
+    from .cache import CacheStore
+
 __all__ = ["Run", "RunSettings", "TransportError"]
 
 logger = logging.getLogger("astrum")
@@ -39,6 +43,7 @@ FAILED = StageStatus.FAILED
 CANCELLED = StageStatus.CANCELLED
 SKIPPED = StageStatus.SKIPPED
 RUNNING = StageStatus.RUNNING
+CACHED = StageStatus.CACHED
 
 Listener = Callable[[Event], Any]
 
@@ -56,6 +61,10 @@ class RunSettings:
     run_timeout: float | None = None
     listeners: tuple[Listener, ...] = ()
     silence: bool = True
+    store: CacheStore | None = None
+    """Where cached results are looked up and stored; None when nothing is cached."""
+    record_runs: bool = False
+    """Record each completed task's value per run, so the run can be resumed."""
 
 
 class TransportError(LookupError):
@@ -69,10 +78,15 @@ _Attempt = tuple[float, float, str, BaseException | None, bool]
 class Run:
     """The state and driver of one execution of a :class:`Plan`."""
 
-    def __init__(self, plan: Plan, settings: RunSettings) -> None:
+    def __init__(self, plan: Plan, settings: RunSettings, *, resume: str | None = None) -> None:
         self.plan = plan
         self.settings = settings
         self.run_id = uuid.uuid4().hex
+        self._cache: RunCache | None = None
+        if settings.store is not None:
+            self._cache = RunCache(
+                plan, settings.store, record=settings.record_runs, run_id=self.run_id, resume=resume
+            )
         n = len(plan.specs)
         self._waiting = [len(preds) for preds in plan.graph.preds]
         self.values: list[Any] = [None] * n
@@ -111,6 +125,8 @@ class Run:
         self._loop = asyncio.get_running_loop()
         self._epoch = time.time() - self._loop.time()
         self._finished = self._loop.create_future()
+        if self._cache is not None:
+            await self._cache.start()
         settings = self.settings
         if self._limit is None and settings.concurrency_limit is not None:
             self._limit = asyncio.Semaphore(settings.concurrency_limit)
@@ -195,9 +211,20 @@ class Run:
         self._start[node] = self._now()
         if self.settings.listeners:
             self._emit("task_started", spec.task_id, attempt=1)
+        outcome = COMPLETED
         try:
             args, kwargs = await self._arguments(spec) if spec.bindings else ((), {})
-            value = await self._attempt_loop(node, spec, args, kwargs)
+            cache = self._cache
+            if cache is None:
+                value = await self._attempt_loop(node, spec, args, kwargs)
+            else:
+                # After the arguments are known (they are part of the key), before any attempt.
+                hit, value = await cache.lookup(node, spec, args, kwargs)
+                if hit:
+                    outcome = CACHED
+                else:
+                    value = await self._attempt_loop(node, spec, args, kwargs)
+                    await cache.save(node, spec, value)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if self._stopping or (task is not None and task.cancelling()):
@@ -219,9 +246,9 @@ class Run:
                 raise  # whoever awaits the tail task sees its error
             return None
         self.values[node] = value
-        self._settle(node, COMPLETED)
+        self._settle(node, outcome)
         if self.settings.listeners:
-            self._emit("task_completed", spec.task_id)
+            self._emit("task_completed" if outcome is COMPLETED else "task_cached", spec.task_id)
         if not self._stopping:
             waiting = self._waiting
             status = self.status
@@ -436,9 +463,9 @@ class Run:
             if status is None or status == RUNNING:
                 continue
             stats.append(self._task_statistics(node, status, levels[node]))
-            if status == COMPLETED:
+            if status in (COMPLETED, CACHED):
                 returns[plan.ids[node]] = self.values[node]
-        succeeded = sum(1 for s in stats if s.status == COMPLETED)
+        succeeded = sum(1 for s in stats if s.status in (COMPLETED, CACHED))
         failed = sum(1 for s in stats if s.status == FAILED)
         if self._failures:
             state = ExecutionState.FAILED

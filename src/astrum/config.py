@@ -7,7 +7,10 @@ import concurrent.futures
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from .cache import CacheStore
 
 __all__ = ["AstrumConfig", "ExecutorChoice", "FailurePolicy"]
 
@@ -53,6 +56,10 @@ class AstrumConfig:
     """Seconds the whole run may take; when exceeded the run ends ``cancelled``."""
     on_event: Callable[[Any], Any] | Sequence[Callable[[Any], Any]] | None = None
     """A listener (or a list of them) called with every run and task event."""
+    store: CacheStore | None = None
+    """Where ``cache=True`` results go, and where every run is recorded so it can be
+    resumed (``SqliteStore(path)``, ``MemoryStore()``). None: cached results go to
+    a process-wide MemoryStore and runs are not recorded."""
 
     def __post_init__(self) -> None:
         limit = self.concurrency_limit
@@ -69,6 +76,14 @@ class AstrumConfig:
             )
         _check_timeout("run_timeout", self.run_timeout)
         _check_executor(self.executor, "AstrumConfig.executor")
+        if self.store is not None:
+            from .cache import CacheStore
+
+            if not isinstance(self.store, CacheStore):
+                raise TypeError(
+                    "AstrumConfig.store must be a cache store such as SqliteStore(path) or "
+                    f"MemoryStore(), got {type(self.store).__name__}."
+                )
         if isinstance(self.ignore_tail_task, str):
             raise TypeError(
                 "ignore_tail_task must be a list of task ids, not a string; "

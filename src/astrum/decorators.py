@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from ._bindings import data_dependencies, resolve_functions, task_data_for
 from ._errors import TaskRegistrationError
 from ._plan import TaskOptions
+from .cache import CachePolicy, _policy_of
 from .config import AstrumConfig, ExecutorChoice
 from .models import ExecutionReport, TaskOrder
 from .scheduler import DynamicScheduler
@@ -96,6 +97,7 @@ class SchedulerRegistry:
         retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
         executor: ExecutorChoice | None = None,
         tags: Sequence[str] = (),
+        cache: bool | CachePolicy = False,
     ) -> Callable[[_F], _F]:
         """Register a function as a task of this registry; the function is returned unchanged.
 
@@ -103,7 +105,8 @@ class SchedulerRegistry:
         whose exception is one of ``retry_on``, after ``retry_delay`` seconds
         growing by ``retry_backoff`` per attempt (at most ``retry_max_delay``,
         plus up to ``retry_jitter`` at random). ``executor`` overrides where a
-        sync body runs.
+        sync body runs. ``cache=True`` (or a :class:`~astrum.cache.CachePolicy`)
+        reuses stored results for the same code and inputs.
         """
         options = TaskOptions(
             timeout=timeout,
@@ -114,6 +117,7 @@ class SchedulerRegistry:
             retry_on=retry_on if isinstance(retry_on, tuple) else (retry_on,),
             executor=executor,
             tags=(tags,) if isinstance(tags, str) else tuple(tags),
+            cache=_policy_of(cache),
         )
         dependencies = _dependency_ids(depends_on)
 
@@ -231,9 +235,15 @@ class SchedulerRegistry:
         config: AstrumConfig | None = None,
         *,
         timeout: float | None = None,
+        resume: ExecutionReport | str | None = None,
     ) -> ExecutionReport:
-        """Build and run the workflow; ``timeout`` bounds the whole run in seconds."""
-        return await self.build_scheduler(target_tasks, config=config).execute(timeout=timeout)
+        """Build and run the workflow; ``timeout`` bounds the whole run in seconds.
+
+        ``resume`` (an earlier run's report or run id) takes what that run
+        completed from ``config.store`` and runs only the rest.
+        """
+        scheduler = self.build_scheduler(target_tasks, config=config)
+        return await scheduler.execute(timeout=timeout, resume=resume)
 
     def _build(self, target_tasks: Sequence[str] | None, config: AstrumConfig) -> _Build:
         tasks = dict(self._tasks)  # a snapshot: registration may go on in other threads
@@ -401,6 +411,7 @@ def task(
     retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
     executor: ExecutorChoice | None = None,
     tags: Sequence[str] = (),
+    cache: bool | CachePolicy = False,
 ) -> Callable[[_F], _F]: ...
 @overload
 def task(task_id: _F) -> _F: ...
@@ -419,6 +430,7 @@ def task(
     retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
     executor: ExecutorChoice | None = None,
     tags: Sequence[str] = (),
+    cache: bool | CachePolicy = False,
 ) -> Any:
     """Register a function as a task; it is returned unchanged.
 
@@ -446,6 +458,7 @@ def task(
             retry_on=retry_on,
             executor=executor,
             tags=tags,
+            cache=cache,
             task_id=task_id,
         )(function)
 
@@ -462,11 +475,17 @@ async def run(
     config: AstrumConfig | None = None,
     visualize: bool = False,
     timeout: float | None = None,
+    resume: ExecutionReport | str | None = None,
 ) -> ExecutionReport:
-    """Build and run the workflow of ``namespace`` (default: the active one)."""
+    """Build and run the workflow of ``namespace`` (default: the active one).
+
+    ``resume`` re-runs an earlier run (its report or run id) from ``config.store``:
+    only the tasks it did not complete, or whose code or inputs changed, run.
+    """
     if config is None:
         config = AstrumConfig(visualize=visualize)
-    return await _HUB.get(namespace).run(target_tasks, config=config, timeout=timeout)
+    registry = _HUB.get(namespace)
+    return await registry.run(target_tasks, config=config, timeout=timeout, resume=resume)
 
 
 def run_sync(
@@ -475,6 +494,7 @@ def run_sync(
     namespace: str | None = None,
     config: AstrumConfig | None = None,
     timeout: float | None = None,
+    resume: ExecutionReport | str | None = None,
 ) -> ExecutionReport:
     """Run a workflow from synchronous code, in a new event loop.
 
@@ -490,7 +510,7 @@ def run_sync(
             "use 'await astrum.run(...)' there instead."
         )
     registry = _HUB.get(namespace)  # resolve the namespace here, not inside the new loop
-    return asyncio.run(registry.run(target_tasks, config, timeout=timeout))
+    return asyncio.run(registry.run(target_tasks, config, timeout=timeout, resume=resume))
 
 
 def build_scheduler(

@@ -63,6 +63,8 @@ class StageStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
+    CACHED = "cached"
+    """Completed without running: the value came from a cache store or a resumed run."""
 
 
 @dataclass(eq=False)

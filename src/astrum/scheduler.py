@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from ._cacherun import resume_id
 from ._errors import (
     TaskDependencyError,
     TaskDuplicateExecutionError,
@@ -17,6 +18,7 @@ from ._errors import (
 )
 from ._plan import Binding, Plan, TaskOptions, TaskSpec, is_async_callable
 from ._run import Run, RunSettings
+from .cache import default_store
 from .config import AstrumConfig, _check_timeout
 from .models import ExecutionPlan, ExecutionReport, TaskOrder
 from .planner import graph_of, plan_view
@@ -109,6 +111,9 @@ class DynamicScheduler:
                 for node, task_id in enumerate(graph.ids)
             },
         )
+        store = config.store
+        if store is None and any(spec.options.cache is not None for spec in specs):
+            store = default_store()
         listeners = config.on_event
         if listeners is None:
             listeners = ()
@@ -123,6 +128,8 @@ class DynamicScheduler:
             run_timeout=config.run_timeout,
             listeners=tuple(listeners),
             silence=config.silence,
+            store=store,
+            record_runs=config.store is not None,
         )
 
     @property
@@ -130,18 +137,30 @@ class DynamicScheduler:
         """The validated, immutable plan that every run of this scheduler executes."""
         return self._plan
 
-    async def execute(self, *, timeout: float | None = None) -> ExecutionReport:
+    async def execute(
+        self, *, timeout: float | None = None, resume: ExecutionReport | str | None = None
+    ) -> ExecutionReport:
         """Run the DAG once and return its report.
 
         ``timeout`` (seconds) overrides ``AstrumConfig.run_timeout`` for this run;
         when it expires the running tasks are cancelled and the report's state
-        is ``cancelled``.
+        is ``cancelled``. ``resume`` (an earlier run's report or run id) takes the
+        results that run completed from ``AstrumConfig.store`` and runs the rest.
         """
         settings = self._settings
         if timeout is not None:
             _check_timeout("timeout", timeout)
             settings = replace(settings, run_timeout=timeout)
-        return await Run(self._plan, settings).execute()
+        run_id = None
+        if resume is not None:
+            run_id = resume_id(resume)
+            if not settings.record_runs:
+                raise ValueError(
+                    f"Cannot resume run '{run_id}': no store recorded it. Configure one, e.g. "
+                    "AstrumConfig(store=SqliteStore('.astrum-cache.db')), for the run and "
+                    "for its resume."
+                )
+        return await Run(self._plan, settings, resume=run_id).execute()
 
     def get_execute_timeline(self) -> ExecutionPlan:
         """The plan as levels, with text views for people."""
