@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 
 os.environ.setdefault("PYTHONASYNCIODEBUG", "1")
@@ -24,3 +26,14 @@ def _clean_global_registries() -> Iterator[None]:
     """Tests that use the module-level @task leave no tasks behind."""
     yield
     clear_registry()
+
+
+@pytest.fixture(autouse=True)
+def _no_implicit_loop_for_sync_tests(request: pytest.FixtureRequest) -> None:
+    """Sync tests get no implicit event loop.
+
+    Otherwise looptime asks the policy for the current loop before each test,
+    which creates one that nothing closes once the test calls asyncio.run().
+    """
+    if not inspect.iscoroutinefunction(request.function):
+        asyncio.set_event_loop(None)

@@ -14,10 +14,11 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._cacherun import RunCache
+from ._errors import TaskNotFoundError
 from ._executors import BodyRunner
 from ._plan import Binding, Plan, TaskSpec
 from .config import ExecutorChoice, FailurePolicy
@@ -65,6 +66,8 @@ class RunSettings:
     """Where cached results are looked up and stored; None when nothing is cached."""
     record_runs: bool = False
     """Record each completed task's value per run, so the run can be resumed."""
+    pools: Mapping[str, int] = field(default_factory=dict)
+    """Slots per resource tag: at most that many tasks carrying the tag run at once."""
 
 
 class TransportError(LookupError):
@@ -78,7 +81,14 @@ _Attempt = tuple[float, float, str, BaseException | None, bool]
 class Run:
     """The state and driver of one execution of a :class:`Plan`."""
 
-    def __init__(self, plan: Plan, settings: RunSettings, *, resume: str | None = None) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        settings: RunSettings,
+        overrides: Mapping[str, Any] | None = None,
+        *,
+        resume: str | None = None,
+    ) -> None:
         self.plan = plan
         self.settings = settings
         self.run_id = uuid.uuid4().hex
@@ -106,10 +116,41 @@ class Run:
         self._timed_out = False
         self._listener_tasks: set[asyncio.Task[Any]] = set()
         self._limit: asyncio.Semaphore | None = settings.semaphore
+        self._pools: dict[str, asyncio.Semaphore] = {}
+        self._overrides: dict[int, Any] = {}
+        self._needed: list[bool] | None = None
+        if overrides:
+            self._prune(overrides)
         self._loop: asyncio.AbstractEventLoop
         self._finished: asyncio.Future[None]
         self._body: BodyRunner
         self._epoch = 0.0
+
+    def _prune(self, overrides: Mapping[str, Any]) -> None:
+        """Take overridden values as given, and skip what only they needed.
+
+        A task is needed when some path from it to a final task avoids every
+        overridden task; the others never start and are not in the report.
+        """
+        graph = self.plan.graph
+        for task_id, value in overrides.items():
+            if task_id not in graph.index:
+                raise TaskNotFoundError(
+                    f"overrides names '{task_id}', which is not a task of this workflow."
+                )
+            self._overrides[graph.index[task_id]] = value
+        needed = [False] * len(graph)
+        stack = [node for node, succs in enumerate(graph.succs) if not succs]
+        while stack:
+            node = stack.pop()
+            if not needed[node]:
+                needed[node] = True
+                if node not in self._overrides:
+                    stack.extend(graph.preds[node])
+        self._needed = needed
+        self._to_settle = sum(
+            1 for node, want in enumerate(needed) if want and node not in self.plan.tails
+        )
 
     # -- clock -------------------------------------------------------------------
 
@@ -130,6 +171,7 @@ class Run:
         settings = self.settings
         if self._limit is None and settings.concurrency_limit is not None:
             self._limit = asyncio.Semaphore(settings.concurrency_limit)
+        self._pools = {tag: asyncio.Semaphore(size) for tag, size in settings.pools.items()}
         self._body = BodyRunner(
             settings.executor, settings.max_workers or settings.concurrency_limit
         )
@@ -139,8 +181,12 @@ class Run:
             self._finished.set_result(None)
         cancelled_by_caller = False
         try:
+            needed = self._needed
             for node, preds in enumerate(self.plan.graph.preds):
-                if not preds:
+                if needed is None:
+                    if not preds:
+                        self._launch(node)
+                elif needed[node] and (not preds or node in self._overrides):
                     self._launch(node)
             if settings.run_timeout is None:
                 await self._finished
@@ -213,18 +259,22 @@ class Run:
             self._emit("task_started", spec.task_id, attempt=1)
         outcome = COMPLETED
         try:
-            args, kwargs = await self._arguments(spec) if spec.bindings else ((), {})
-            cache = self._cache
-            if cache is None:
-                value = await self._attempt_loop(node, spec, args, kwargs)
+            if node in self._overrides:
+                value = self._overrides[node]
+                self._attempts[node] = []  # it was never called
             else:
-                # After the arguments are known (they are part of the key), before any attempt.
-                hit, value = await cache.lookup(node, spec, args, kwargs)
-                if hit:
-                    outcome = CACHED
-                else:
+                args, kwargs = await self._arguments(spec) if spec.bindings else ((), {})
+                cache = self._cache
+                if cache is None:
                     value = await self._attempt_loop(node, spec, args, kwargs)
-                    await cache.save(node, spec, value)
+                else:
+                    # After the arguments are known (they are part of the key), before any attempt.
+                    hit, value = await cache.lookup(node, spec, args, kwargs)
+                    if hit:
+                        outcome = CACHED
+                    else:
+                        value = await self._attempt_loop(node, spec, args, kwargs)
+                        await cache.save(node, spec, value)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if self._stopping or (task is not None and task.cancelling()):
@@ -301,10 +351,18 @@ class Run:
         kwargs: Mapping[str, Any],
         attempt: int,
     ) -> Any:
-        limit = self._limit
-        if limit is not None:
+        gates = self._gates(spec)
+        if gates:
             asked = self._now()
-            await limit.acquire()
+            held = 0
+            try:
+                for gate in gates:
+                    await gate.acquire()
+                    held += 1
+            except BaseException:
+                for gate in gates[:held]:
+                    gate.release()
+                raise
             self._queued[node] += self._now() - asked
         try:
             timeout = spec.options.timeout
@@ -320,8 +378,18 @@ class Run:
                     f"Task '{spec.task_id}' timed out after {timeout:g} s (attempt {attempt})."
                 ) from exc
         finally:
-            if limit is not None:
-                limit.release()
+            for gate in gates:
+                gate.release()
+
+    def _gates(self, spec: TaskSpec) -> list[asyncio.Semaphore]:
+        """The semaphores one attempt must hold: its pools in name order, then the global limit.
+
+        Every task acquires in this same order, so two tasks can never wait on each other.
+        """
+        gates = [self._pools[tag] for tag in spec.options.tags if tag in self._pools]
+        if self._limit is not None:
+            gates.append(self._limit)
+        return gates
 
     def _body_of(
         self, spec: TaskSpec, args: Sequence[Any], kwargs: Mapping[str, Any]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -60,6 +60,8 @@ class AstrumConfig:
     """Where ``cache=True`` results go, and where every run is recorded so it can be
     resumed (``SqliteStore(path)``, ``MemoryStore()``). None: cached results go to
     a process-wide MemoryStore and runs are not recorded."""
+    pools: Mapping[str, int] = field(default_factory=dict)
+    """Resource pools: ``{"db": 2}`` lets at most two tasks tagged "db" run at once."""
 
     def __post_init__(self) -> None:
         limit = self.concurrency_limit
@@ -84,6 +86,11 @@ class AstrumConfig:
                     "AstrumConfig.store must be a cache store such as SqliteStore(path) or "
                     f"MemoryStore(), got {type(self.store).__name__}."
                 )
+        for name, size in self.pools.items():
+            if not isinstance(name, str) or not name:
+                raise TypeError(f"Pool names must be non-empty strings, got {name!r}.")
+            if type(size) is not int or size < 1:
+                raise ValueError(f"Pool '{name}' must have a positive integer size, got {size!r}.")
         if isinstance(self.ignore_tail_task, str):
             raise TypeError(
                 "ignore_tail_task must be a list of task ids, not a string; "

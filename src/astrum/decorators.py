@@ -116,7 +116,7 @@ class SchedulerRegistry:
             retry_jitter=retry_jitter,
             retry_on=retry_on if isinstance(retry_on, tuple) else (retry_on,),
             executor=executor,
-            tags=(tags,) if isinstance(tags, str) else tuple(tags),
+            tags=_tag_names(tags),
             cache=_policy_of(cache),
         )
         dependencies = _dependency_ids(depends_on)
@@ -163,6 +163,11 @@ class SchedulerRegistry:
                     "give one of them another task_id."
                 )
             self._tasks[name] = entry
+
+    def _swap(self, entry: RegisteredTask) -> None:
+        """Put ``entry`` in place of the task with its id (for ``astrum.testing.patch``)."""
+        with self._lock:
+            self._tasks[entry.task_id] = entry
 
     def get_task(self, task_id: str) -> RegisteredTask:
         try:
@@ -235,15 +240,19 @@ class SchedulerRegistry:
         config: AstrumConfig | None = None,
         *,
         timeout: float | None = None,
+        overrides: Mapping[str, Any] | None = None,
         resume: ExecutionReport | str | None = None,
     ) -> ExecutionReport:
-        """Build and run the workflow; ``timeout`` bounds the whole run in seconds.
+        """Build and run the workflow.
 
+        ``timeout`` bounds the whole run in seconds. ``overrides`` maps task ids
+        to values used as their results without running them (nor anything
+        upstream that only they needed), e.g. to stub a task in a test.
         ``resume`` (an earlier run's report or run id) takes what that run
         completed from ``config.store`` and runs only the rest.
         """
         scheduler = self.build_scheduler(target_tasks, config=config)
-        return await scheduler.execute(timeout=timeout, resume=resume)
+        return await scheduler.execute(timeout=timeout, overrides=overrides, resume=resume)
 
     def _build(self, target_tasks: Sequence[str] | None, config: AstrumConfig) -> _Build:
         tasks = dict(self._tasks)  # a snapshot: registration may go on in other threads
@@ -302,6 +311,15 @@ class _Build:
     orders: list[TaskOrder]
     functions: dict[str, Callable[..., Any]]
     task_data: dict[str, TaskData]
+
+
+def _tag_names(tags: Sequence[str]) -> tuple[str, ...]:
+    """Tags as a sorted tuple: pools are acquired in this order, which rules out deadlock."""
+    names = (tags,) if isinstance(tags, str) else tuple(tags)
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"Tags must be non-empty strings, got {name!r}.")
+    return tuple(sorted(set(names)))
 
 
 def _dependency_ids(depends_on: Sequence[str] | None) -> tuple[str, ...]:
@@ -475,17 +493,19 @@ async def run(
     config: AstrumConfig | None = None,
     visualize: bool = False,
     timeout: float | None = None,
+    overrides: Mapping[str, Any] | None = None,
     resume: ExecutionReport | str | None = None,
 ) -> ExecutionReport:
     """Build and run the workflow of ``namespace`` (default: the active one).
 
-    ``resume`` re-runs an earlier run (its report or run id) from ``config.store``:
-    only the tasks it did not complete, or whose code or inputs changed, run.
+    See :meth:`SchedulerRegistry.run` for ``timeout``, ``overrides`` and ``resume``.
     """
     if config is None:
         config = AstrumConfig(visualize=visualize)
     registry = _HUB.get(namespace)
-    return await registry.run(target_tasks, config=config, timeout=timeout, resume=resume)
+    return await registry.run(
+        target_tasks, config=config, timeout=timeout, overrides=overrides, resume=resume
+    )
 
 
 def run_sync(
@@ -494,6 +514,7 @@ def run_sync(
     namespace: str | None = None,
     config: AstrumConfig | None = None,
     timeout: float | None = None,
+    overrides: Mapping[str, Any] | None = None,
     resume: ExecutionReport | str | None = None,
 ) -> ExecutionReport:
     """Run a workflow from synchronous code, in a new event loop.
@@ -510,7 +531,9 @@ def run_sync(
             "use 'await astrum.run(...)' there instead."
         )
     registry = _HUB.get(namespace)  # resolve the namespace here, not inside the new loop
-    return asyncio.run(registry.run(target_tasks, config, timeout=timeout, resume=resume))
+    return asyncio.run(
+        registry.run(target_tasks, config, timeout=timeout, overrides=overrides, resume=resume)
+    )
 
 
 def build_scheduler(

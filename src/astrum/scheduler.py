@@ -99,6 +99,7 @@ class DynamicScheduler:
                     bindings=_with_sources(task_id, tuple(bound.get(task_id, ())), graph.index),
                 )
             )
+        _check_pools(config.pools, specs)
         tail_ids = list(config.ignore_tail_task if ignore_tail_task is None else ignore_tail_task)
         tails = frozenset(_check_tail(task_id, graph.index, graph.succs) for task_id in tail_ids)
         self._plan = Plan(
@@ -130,6 +131,7 @@ class DynamicScheduler:
             silence=config.silence,
             store=store,
             record_runs=config.store is not None,
+            pools=dict(config.pools),
         )
 
     @property
@@ -138,14 +140,20 @@ class DynamicScheduler:
         return self._plan
 
     async def execute(
-        self, *, timeout: float | None = None, resume: ExecutionReport | str | None = None
+        self,
+        *,
+        timeout: float | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        resume: ExecutionReport | str | None = None,
     ) -> ExecutionReport:
         """Run the DAG once and return its report.
 
         ``timeout`` (seconds) overrides ``AstrumConfig.run_timeout`` for this run;
         when it expires the running tasks are cancelled and the report's state
-        is ``cancelled``. ``resume`` (an earlier run's report or run id) takes the
-        results that run completed from ``AstrumConfig.store`` and runs the rest.
+        is ``cancelled``. ``overrides`` maps task ids to values used as their
+        results without calling them; tasks only they needed do not run.
+        ``resume`` (an earlier run's report or run id) takes the results that
+        run completed from ``AstrumConfig.store`` and runs the rest.
         """
         settings = self._settings
         if timeout is not None:
@@ -160,7 +168,7 @@ class DynamicScheduler:
                     "AstrumConfig(store=SqliteStore('.astrum-cache.db')), for the run and "
                     "for its resume."
                 )
-        return await Run(self._plan, settings, resume=run_id).execute()
+        return await Run(self._plan, settings, overrides, resume=run_id).execute()
 
     def get_execute_timeline(self) -> ExecutionPlan:
         """The plan as levels, with text views for people."""
@@ -219,6 +227,17 @@ def _check_retry(task_id: str, retry: object) -> None:
         raise TaskRegistrationError(
             f"Task '{task_id}': retry must be a non-negative integer, got {retry!r}."
         )
+
+
+def _check_pools(pools: Mapping[str, int], specs: Sequence[TaskSpec]) -> None:
+    tags = {tag for spec in specs for tag in spec.options.tags}
+    for name in pools:
+        if name not in tags:
+            known = ", ".join(sorted(tags)) or "none"
+            raise TaskRegistrationError(
+                f"AstrumConfig.pools names '{name}', but no task of this workflow has that tag "
+                f"(tags here: {known}); fix the name or add tags=('{name}',) to a task."
+            )
 
 
 def _check_tail(task_id: str, index: Mapping[str, int], succs: Sequence[Sequence[int]]) -> int:
