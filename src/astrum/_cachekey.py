@@ -9,16 +9,18 @@ never produce the same stream, so the worst an unusual value can cause is a
 miss, never a wrong hit. Containers without an order (dicts, sets) are
 written in a sorted order so equal ones hash equally.
 
-Values we cannot write faithfully (a lock, a socket, a generator: anything
-``pickle`` refuses) raise :class:`UnstableValueError` when they are inputs.
-In a function's *environment* (closed-over values, defaults, the instance of
-a bound method) they count by their type only: "where stable", because
-refusing to cache every task that closes over a client object would make
-caching useless.
+Inputs we cannot write faithfully (a lock, a socket, a generator: anything
+``pickle`` refuses) raise :class:`UnstableValueError`. A function's
+*environment* (closed-over values, defaults, the instance of a bound method,
+module constants it reads) counts where it is stable: immutable values in
+full, mutable objects by their type only. A list the task appends to, a
+client or a cache dict is state, not configuration; hashing its contents
+would make a task that mutates what it closes over never hit.
 """
 
 from __future__ import annotations
 
+import enum
 import functools
 import hashlib
 import inspect
@@ -136,14 +138,16 @@ class KeyMaker:
         return result
 
     def _write_callable(self, out: Callable[[bytes], object], function: object) -> None:
-        soft = _Writer(out, self, soft=True)
+        env = _Writer(out, self, soft=True)
         if isinstance(function, types.FunctionType):
             out(b"F" + self._code_digest(function.__code__))
-            soft.write(function.__defaults__)
-            soft.write(function.__kwdefaults__)
+            env.environment(function.__defaults__)
+            for name, value in sorted((function.__kwdefaults__ or {}).items()):
+                env.write(name)
+                env.environment(value)
             for cell in function.__closure__ or ():
                 try:
-                    soft.write(cell.cell_contents)
+                    env.environment(cell.cell_contents)
                 except ValueError:  # an empty cell: the name is not bound yet
                     out(b"<empty>")
             namespace = function.__globals__
@@ -153,19 +157,20 @@ class KeyMaker:
                     out(b"G" + name.encode() + b"\x00" + self.callable_digest(value))
                 elif isinstance(value, _CONSTANT_TYPES):
                     out(b"C" + name.encode() + b"\x00")
-                    soft.write(value)
+                    env.environment(value)
         elif isinstance(function, types.MethodType):
             out(b"M" + self.callable_digest(function.__func__))
-            soft.write(function.__self__)
+            env.environment(function.__self__)
         elif isinstance(function, functools.partial):
+            # Arguments bound on purpose are data, not state: written in full.
             out(b"P" + self.callable_digest(function.func))
-            soft.write(function.args)
-            soft.write(function.keywords)
+            env.write(function.args)
+            env.write(function.keywords)
         elif isinstance(function, type | types.BuiltinFunctionType | types.BuiltinMethodType):
             owner = getattr(function, "__self__", None)
             out(b"B" + _qualname(function) + b"\x00")
             if owner is not None and not isinstance(owner, types.ModuleType):
-                soft.write(owner)
+                env.environment(owner)
         else:
             # A callable instance (or a C-level callable): its type's __call__, then its state.
             call = inspect.getattr_static(type(function), "__call__", None)
@@ -173,7 +178,7 @@ class KeyMaker:
                 out(b"I" + self.callable_digest(call))
             else:
                 out(b"b" + _qualname(type(function)) + b"\x00")
-            soft.write(function)
+            env.environment(function)
 
     def _code_digest(self, code: types.CodeType) -> bytes:
         cached = self._codes.get(code)
@@ -226,6 +231,19 @@ def _qualname(obj: object) -> bytes:
     return f"{module}.{name}".encode("utf-8", "surrogatepass")
 
 
+_SCALARS = frozenset({type(None), bool, int, float, complex, str, bytes})
+_NAMED_TYPES = (type, types.ModuleType, enum.Enum, *_FUNCTION_TYPES)
+
+
+def _is_value(obj: object) -> bool:
+    """Whether ``obj`` is immutable data: a scalar, a function, or a hashable type with ``==``."""
+    cls = type(obj)
+    if cls in _SCALARS or isinstance(obj, _NAMED_TYPES):
+        return True
+    # Hashable and compared by value (frozen dataclasses, NamedTuples, datetimes, paths...).
+    return cls.__hash__ is not None and cls.__eq__ is not object.__eq__
+
+
 class _Writer:
     """Writes one value as a token stream; see the module docstring for the rules."""
 
@@ -273,6 +291,25 @@ class _Writer:
             out(b"x" + self._keys.callable_digest(obj))
         else:
             self._reduced(obj)
+
+    def environment(self, obj: Any) -> None:
+        """Write a value a function reads without taking it as an argument.
+
+        Immutable values are written in full; mutable ones by their type only
+        (see the module docstring for why).
+        """
+        cls = type(obj)
+        if cls is tuple or cls is frozenset:
+            if not self._enter(obj):
+                return
+            self._out(b"e%d:" % len(obj))
+            for item in obj if cls is tuple else self._ordered(obj, by_key=False):
+                self.environment(item)
+            del self._path[id(obj)]
+        elif _is_value(obj):
+            self.write(obj)
+        else:
+            self._out(b"?" + type_name(obj).encode() + b"\x00")
 
     def _enter(self, obj: object) -> bool:
         """Mark a container as being written; False (after a back-reference) on a cycle."""
@@ -349,6 +386,11 @@ class _Writer:
         if isinstance(reduced, str):  # a global singleton, pickled by name
             self.write(reduced)
             return
+        if not isinstance(reduced, tuple):
+            if self._soft:
+                self._out(b"?")
+                return
+            raise UnstableValueError(type_name(obj), "whose __reduce_ex__ returns no tuple")
         if not self._enter(obj):
             return
         parts = list(reduced)
