@@ -189,7 +189,7 @@ async def test_policy_key_chooses_what_counts() -> None:
 
 async def test_a_failing_key_function_fails_the_task_with_a_note() -> None:
     """An error in CachePolicy.key fails the task, and says where it came from."""
-    scheduler = _fed(lambda x: x, lambda: {}, cache=CachePolicy(key=lambda x: x["missing"]))
+    scheduler = _fed(lambda x: x, dict, cache=CachePolicy(key=lambda x: x["missing"]))
     report = await scheduler.execute()
     error = report.statistics_for("work").exception
     assert isinstance(error, KeyError)
@@ -383,11 +383,11 @@ def test_cache_option_is_validated(registry: SchedulerRegistry) -> None:
     """Bad cache options are refused at registration, naming the task."""
     with pytest.raises(TypeError, match="cache must be True, False or a CachePolicy"):
         registry.task(cache="yes")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="Task 'bad_ttl': CachePolicy.ttl must be a positive"):
+    with pytest.raises(ValueError, match=r"Task 'bad_ttl': CachePolicy\.ttl must be a positive"):
         registry.task("bad_ttl", cache=CachePolicy(ttl=0))(lambda: 1)
-    with pytest.raises(TypeError, match="Task 'bad_key': CachePolicy.key must be a function"):
+    with pytest.raises(TypeError, match=r"Task 'bad_key': CachePolicy\.key must be a function"):
         registry.task("bad_key", cache=CachePolicy(key="user"))(lambda: 1)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="AstrumConfig.store must be a cache store"):
+    with pytest.raises(TypeError, match=r"AstrumConfig\.store must be a cache store"):
         AstrumConfig(store=object())  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_entries must be a positive integer"):
         MemoryStore(max_entries=0)
