@@ -115,9 +115,12 @@ class SqliteStore:
             connection = sqlite3.connect(
                 self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
             )
+            connection.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.Error as exc:
-            raise OSError(f"Cannot open the cache store at '{self.path}': {exc}.") from exc
-        connection.execute("PRAGMA synchronous=NORMAL")
+            raise OSError(
+                f"The file at '{self.path}' is not a usable cache store ({exc}); "
+                "delete it or choose another path."
+            ) from exc
         return connection
 
     def _set_up(self, connection: sqlite3.Connection) -> None:
