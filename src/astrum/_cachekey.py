@@ -72,8 +72,9 @@ class KeyMaker:
     __slots__ = ("_codes", "_functions", "_global_names")
 
     def __init__(self) -> None:
-        self._codes: dict[types.CodeType, bytes] = {}
-        self._global_names: dict[types.CodeType, tuple[str, ...]] = {}
+        # By id, holding the code object: hashing a code object rehashes its bytecode.
+        self._codes: dict[int, tuple[types.CodeType, bytes]] = {}
+        self._global_names: dict[int, tuple[types.CodeType, tuple[str, ...]]] = {}
         self._functions: dict[int, tuple[object, bytes]] = {}
 
     def task_key(
@@ -90,9 +91,11 @@ class KeyMaker:
         when an input has no stable hash.
         """
         digest = hashlib.blake2b(_PREFIX, digest_size=20)
-        _Writer(digest.update, self, soft=False).write(task_id)
-        digest.update(self.callable_digest(function))
-        if key_function is not None:
+        encoded = task_id.encode("utf-8", "surrogatepass")
+        digest.update(b"s%d:" % len(encoded) + encoded + self.callable_digest(function))
+        if key_function is None and not args and not kwargs:
+            digest.update(b"a0:k0:")  # the common case of a task without parameters, kept cheap
+        elif key_function is not None:
             try:
                 chosen = key_function(*args, **kwargs)
             except Exception as exc:
@@ -181,9 +184,9 @@ class KeyMaker:
             env.environment(function)
 
     def _code_digest(self, code: types.CodeType) -> bytes:
-        cached = self._codes.get(code)
+        cached = self._codes.get(id(code))
         if cached is not None:
-            return cached
+            return cached[1]
         digest = hashlib.blake2b(digest_size=20)
         update = digest.update
         # Line numbers and file names are left out: moving a function is not changing it.
@@ -200,18 +203,20 @@ class KeyMaker:
             else:
                 constants.write(const)
         result = digest.digest()
-        self._codes[code] = result
+        self._codes[id(code)] = (code, result)
         return result
 
     def _names_of(self, code: types.CodeType) -> tuple[str, ...]:
         """Global names ``code`` and the code nested in it may read."""
-        names = self._global_names.get(code)
-        if names is None:
-            found = dict.fromkeys(code.co_names)
-            for const in code.co_consts:
-                if isinstance(const, types.CodeType):
-                    found.update(dict.fromkeys(self._names_of(const)))
-            names = self._global_names[code] = tuple(found)
+        cached = self._global_names.get(id(code))
+        if cached is not None:
+            return cached[1]
+        found = dict.fromkeys(code.co_names)
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                found.update(dict.fromkeys(self._names_of(const)))
+        names = tuple(found)
+        self._global_names[id(code)] = (code, names)
         return names
 
 
