@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import pytest
@@ -213,3 +216,31 @@ def test_maintenance_of_a_missing_store_fails_clearly(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         clear(missing)
     assert not missing.exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+async def test_a_forked_child_gets_its_own_connections(tmp_path: Path) -> None:
+    """A store used before fork works in the child, which must not touch the parent's handles."""
+    path = tmp_path / "fork.db"
+    with SqliteStore(path) as store:
+        await store.put("parent", b"p")  # starts the writer thread and opens connections
+        assert await store.get("parent") == b"p"
+        context = multiprocessing.get_context("fork")
+        child = context.Process(target=_write_in_child, args=(store,), daemon=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, on purpose
+            child.start()
+        child.join(30)
+        if child.is_alive():  # it hung on the parent's writer thread, which it does not have
+            child.kill()
+            child.join()
+        assert child.exitcode == 0
+        assert await store.get("child") == b"c"
+
+
+def _write_in_child(store: SqliteStore) -> None:
+    async def write() -> None:
+        assert await store.get("parent") == b"p"
+        await store.put("child", b"c")
+
+    asyncio.run(write())

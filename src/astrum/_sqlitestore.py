@@ -99,6 +99,7 @@ class SqliteStore:
         self._lock = threading.Lock()
         self._worker: _Worker | None = None
         self._closed = False
+        self._pid = os.getpid()
         connection = self._connect()
         try:
             self._set_up(connection)
@@ -148,6 +149,8 @@ class SqliteStore:
 
     def _reader(self) -> sqlite3.Connection:
         """This thread's connection: sqlite connections must not be shared between threads."""
+        if self._pid != os.getpid():
+            self._after_fork()
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
             if self._closed:
@@ -159,12 +162,22 @@ class SqliteStore:
         return connection
 
     def _submit(self, job: Callable[[sqlite3.Connection], _T]) -> concurrent.futures.Future[_T]:
+        if self._pid != os.getpid():
+            self._after_fork()
         with self._lock:
             if self._closed:
                 raise RuntimeError(f"{self!r} is closed; create a new store to use it again.")
             if self._worker is None:
                 self._worker = _Worker(self._connect, str(self.path))
             return self._worker.submit(job)
+
+    def _after_fork(self) -> None:
+        """In a forked child: forget the parent's connections, thread and lock (unusable here)."""
+        self._pid = os.getpid()
+        self._local = threading.local()
+        self._connections = []
+        self._worker = None
+        self._lock = threading.Lock()
 
     async def _write(self, job: Callable[[sqlite3.Connection], _T]) -> _T:
         return await asyncio.wrap_future(self._submit(job))
