@@ -1,6 +1,8 @@
 """A small nightly-report workflow: two fetches and a blocking load run side by side.
 
-Run it with ``make demo`` (or ``python examples/quickstart.py``).
+Each task takes what it needs as parameters: ``Ref[list[int], F(fetch_orders)]``
+means "the result of fetch_orders", and ``F(load_exchange_rates, "USD")`` picks
+one key of it. Run it with ``make demo`` (or ``python examples/quickstart.py``).
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from astrum import SchedulerRegistry
+from astrum import F, Ref, SchedulerRegistry
 
 flow = SchedulerRegistry("quickstart")
 
@@ -20,9 +22,9 @@ async def fetch_users() -> list[str]:
 
 
 @flow.task()
-async def fetch_orders() -> list[int]:
+async def fetch_orders() -> list[float]:
     await asyncio.sleep(0.2)
-    return [120, 80, 45, 300]
+    return [120.0, 80.0, 45.0, 300.0]
 
 
 @flow.task(retry=2)
@@ -31,16 +33,20 @@ def load_exchange_rates() -> dict[str, float]:
     return {"EUR": 1.0, "USD": 1.08}
 
 
-@flow.task(depends_on=["fetch_users", "fetch_orders", "load_exchange_rates"])
-async def build_report() -> str:
+@flow.task()
+async def build_report(
+    users: Ref[list[str], F(fetch_users)],
+    orders: Ref[list[float], F(fetch_orders)],
+    usd: Ref[float, F(load_exchange_rates, "USD")],
+) -> str:
     await asyncio.sleep(0.1)
-    return "report.pdf"
+    return f"{len(users)} users, {len(orders)} orders, ${sum(orders) * usd:,.2f}"
 
 
-@flow.task(depends_on=["build_report"])
-async def notify() -> str:
+@flow.task()
+async def notify(report: Ref[str, F(build_report)]) -> str:
     await asyncio.sleep(0.05)
-    return "sent"
+    return f"sent: {report}"
 
 
 async def main() -> None:
@@ -50,7 +56,7 @@ async def main() -> None:
     for stats in sorted(report.task_statistics, key=lambda s: s.start_time):
         offset = stats.start_time - report.task_statistics[0].start_time
         print(f"  {stats.task_name:<20} {stats.status:<10} +{offset:.2f} s  {stats.duration:.2f} s")
-    print(f"\nResults: {report.task_return_set}")
+    print(f"\n{report.task_return_set['notify']}")
 
 
 if __name__ == "__main__":

@@ -1,62 +1,115 @@
-"""Hypothesis strategies shared by the test suite. Extend this file; don't duplicate it.
+"""Hypothesis strategies shared by the test suite.
 
-Graphs: :func:`dags` draws random DAGs. Caching and resume:
-:func:`cache_values` draws values a cache key must hash, and
-:func:`resume_cases` draws a DAG with tasks that fail in a first run.
+Each feature adds a clearly named section; reuse these rather than redefining them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from hypothesis import strategies as st
 
-__all__ = ["Dag", "ResumeCase", "cache_values", "dags", "resume_cases"]
+__all__ = [
+    "Dag",
+    "DataDag",
+    "DataRelation",
+    "ResumeCase",
+    "cache_values",
+    "dags",
+    "data_dags",
+    "resume_cases",
+    "spans",
+]
 
-# -- graphs ---------------------------------------------------------------------------
+# -- data transport: DAGs whose edges carry values --------------------------------------
+
+DataStyle = Literal["param", "return", "explicit"]
+"""``param``: ``Ref[..., F(...)]``; ``return``: ``T(...)`` on the source; ``explicit``: TaskData."""
+
+
+@dataclass(frozen=True)
+class DataRelation:
+    """Task ``receiver`` gets ``source``'s result (or ``locator`` of it) as parameter ``param``."""
+
+    source: int
+    receiver: int
+    param: str
+    locator: str | int | None
+    style: DataStyle
+
+
+@dataclass(frozen=True)
+class DataDag:
+    """``size`` tasks numbered 0..size-1; relations only go from lower to higher numbers."""
+
+    size: int
+    relations: tuple[DataRelation, ...]
+    is_async: tuple[bool, ...]
+    returns_mapping: tuple[bool, ...]
+    """Whether each task returns a dict (str locators read keys) or an object (attributes)."""
+
+
+@st.composite
+def data_dags(draw: st.DrawFn, max_tasks: int = 8) -> DataDag:
+    """A random DAG with data relations; each receiver parameter is fed exactly once."""
+    size = draw(st.integers(min_value=1, max_value=max_tasks))
+    relations = []
+    for receiver in range(1, size):
+        sources = draw(
+            st.lists(st.integers(min_value=0, max_value=receiver - 1), max_size=3, unique=True)
+        )
+        for n, source in enumerate(sources):
+            relations.append(
+                DataRelation(
+                    source=source,
+                    receiver=receiver,
+                    param=f"p{n}",
+                    locator=draw(st.sampled_from([None, "name", 0, 1])),
+                    style=draw(st.sampled_from(["param", "return", "explicit"])),
+                )
+            )
+    return DataDag(
+        size=size,
+        relations=tuple(relations),
+        is_async=tuple(draw(st.lists(st.booleans(), min_size=size, max_size=size))),
+        returns_mapping=tuple(draw(st.lists(st.booleans(), min_size=size, max_size=size))),
+    )
+
+
+# -- graphs: random DAGs -----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Dag:
-    """A graph as task ids and, for each id, the ids it waits for.
-
-    ``ids`` is listed in an arbitrary order (not necessarily topological);
-    ``deps[i]`` are the dependencies of ``ids[i]``.
-    """
+    """A graph as task ids and, for each id, the ids it waits for (``deps[i]`` of ``ids[i]``)."""
 
     ids: tuple[str, ...]
     deps: tuple[tuple[str, ...], ...]
 
-    def deps_of(self) -> dict[str, tuple[str, ...]]:
-        return dict(zip(self.ids, self.deps, strict=True))
-
-    def edges(self) -> set[tuple[str, str]]:
-        """``(dependency, dependent)`` pairs."""
-        return {(dep, task) for task, deps in self.deps_of().items() for dep in deps}
-
-
-def _name(rank: int) -> str:
-    return f"t{rank}"
-
 
 @st.composite
 def dags(draw: st.DrawFn, min_tasks: int = 1, max_tasks: int = 12) -> Dag:
-    """A random acyclic graph: each task may wait for any tasks created before it.
-
-    The creation order is hidden by shuffling the listing order, so callers
-    cannot rely on the input already being topological.
-    """
-    n = draw(st.integers(min_tasks, max_tasks))
+    """A random acyclic graph: each task may wait for tasks created before it, listed shuffled."""
+    count = draw(st.integers(min_tasks, max_tasks))
     deps: list[tuple[str, ...]] = []
-    for rank in range(n):
-        earlier = [_name(i) for i in range(rank)]
+    for rank in range(count):
+        earlier = [f"t{i}" for i in range(rank)]
         chosen = draw(st.lists(st.sampled_from(earlier), unique=True, max_size=3)) if rank else []
         deps.append(tuple(chosen))
-    listing = draw(st.permutations(range(n)))
-    return Dag(
-        ids=tuple(_name(i) for i in listing),
-        deps=tuple(deps[i] for i in listing),
+    listing = draw(st.permutations(range(count)))
+    return Dag(ids=tuple(f"t{i}" for i in listing), deps=tuple(deps[i] for i in listing))
+
+
+# -- views: timelines ---------------------------------------------------------------------
+
+
+def spans(max_size: int = 40) -> st.SearchStrategy[list[tuple[float, float]]]:
+    """Lists of ``(start, end)`` time spans with ``start <= end``, touching and overlapping."""
+    span = st.tuples(st.integers(0, 50), st.integers(0, 20)).map(
+        lambda pair: (pair[0] / 10, (pair[0] + pair[1]) / 10)
     )
+    return st.lists(span, max_size=max_size)
 
 
 # -- caching and resume --------------------------------------------------------------------
@@ -106,7 +159,9 @@ def resume_cases(draw: st.DrawFn, max_tasks: int = 10) -> ResumeCase:
     dag = draw(dags(min_tasks=1, max_tasks=max_tasks))
     ids = sorted(dag.ids)
     failing = draw(st.frozensets(st.sampled_from(ids), min_size=1, max_size=3))
-    edges = sorted(dag.edges())
+    edges = sorted(
+        (dep, task) for task, deps in zip(dag.ids, dag.deps, strict=True) for dep in deps
+    )
     data = (
         draw(st.frozensets(st.sampled_from(edges), max_size=len(edges))) if edges else frozenset()
     )

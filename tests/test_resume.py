@@ -376,7 +376,7 @@ async def test_runs_are_listed_newest_first(registry: SchedulerRegistry) -> None
 def _scheduler(
     case: ResumeCase, config: AstrumConfig, failing: set[str], calls: list[str]
 ) -> DynamicScheduler:
-    deps = case.dag.deps_of()
+    deps = dict(zip(case.dag.ids, case.dag.deps, strict=True))
     orders = {task: TaskOrder(task) for task in case.dag.ids}
     for task, order in orders.items():
         order.dependencies = [orders[dep] for dep in deps[task]]

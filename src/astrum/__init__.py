@@ -14,6 +14,7 @@
 """
 
 from ._errors import (
+    InputError,
     SchedulerError,
     TaskDependencyError,
     TaskDuplicateExecutionError,
@@ -24,6 +25,7 @@ from ._errors import (
 )
 from .cache import CachePolicy, MemoryStore, SqliteStore
 from .config import AstrumConfig
+from .data_transport import F, From, Input, Ref, T, To
 from .decorators import (
     DEFAULT_NAMESPACE,
     RegisteredTask,
@@ -64,12 +66,18 @@ __all__ = [
     "ExecutionReport",
     "ExecutionStage",
     "ExecutionState",
+    "F",
+    "From",
+    "Input",
+    "InputError",
     "MemoryStore",
+    "Ref",
     "RegisteredTask",
     "SchedulerError",
     "SchedulerRegistry",
     "SqliteStore",
     "StageStatus",
+    "T",
     "TaskAttemptStatistics",
     "TaskDependencyError",
     "TaskDuplicateExecutionError",
@@ -80,6 +88,7 @@ __all__ = [
     "TaskOrderNoExitError",
     "TaskRegistrationError",
     "TaskStageStatistics",
+    "To",
     "active_namespace",
     "build_scheduler",
     "build_task_orders",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "InputError",
     "SchedulerError",
     "TaskDependencyError",
     "TaskDuplicateExecutionError",
@@ -21,6 +22,10 @@ __all__ = [
 
 class SchedulerError(Exception):
     """Base class of every error Astrum raises on purpose."""
+
+
+class InputError(SchedulerError, ValueError):
+    """The run-time inputs of a run are missing, unknown or of the wrong type."""
 
 
 class TaskRegistrationError(SchedulerError, ValueError):

@@ -89,6 +89,13 @@ class Binding:
     locator: str | int | None = None
     provider: Callable[[], Any] | None = None
     positional: bool = False
+    input_name: str | None = None
+    """Set when the value is the run-time input of that name."""
+    has_default: bool = False
+    default: Any = None
+    """The parameter's default, used when an input is absent."""
+    expected: Any = None
+    """For inputs: the parameter's declared type, checked against the given value."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +119,8 @@ class Plan:
     tails: frozenset[int] = frozenset()
     planning_duration: float = 0.0
     dependencies: Mapping[str, list[str]] = field(default_factory=dict)
+    inputs: Mapping[str, tuple[tuple[int, Binding], ...]] = field(default_factory=dict)
+    """For each run-time input name, the (task, binding) pairs that take it."""
 
     @property
     def ids(self) -> tuple[str, ...]:

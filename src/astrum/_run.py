@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._cacherun import RunCache
-from ._errors import TaskNotFoundError
+from ._errors import InputError, TaskNotFoundError
 from ._executors import BodyRunner
 from ._plan import Binding, Plan, TaskSpec
+from ._typecheck import compatible, type_name
 from .config import ExecutorChoice, FailurePolicy
 from .events import Event, EventKind
 from .models import (
@@ -68,6 +69,7 @@ class RunSettings:
     """Record each completed task's value per run, so the run can be resumed."""
     pools: Mapping[str, int] = field(default_factory=dict)
     """Slots per resource tag: at most that many tasks carrying the tag run at once."""
+    check_input_types: bool = True
 
 
 class TransportError(LookupError):
@@ -86,6 +88,7 @@ class Run:
         plan: Plan,
         settings: RunSettings,
         overrides: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
         *,
         resume: str | None = None,
     ) -> None:
@@ -121,6 +124,9 @@ class Run:
         self._needed: list[bool] | None = None
         if overrides:
             self._prune(overrides)
+        self._inputs: Mapping[str, Any] = {}
+        if inputs or plan.inputs:
+            self._take_inputs(inputs or {})
         self._loop: asyncio.AbstractEventLoop
         self._finished: asyncio.Future[None]
         self._body: BodyRunner
@@ -151,6 +157,48 @@ class Run:
         self._to_settle = sum(
             1 for node, want in enumerate(needed) if want and node not in self.plan.tails
         )
+
+    def _take_inputs(self, inputs: Mapping[str, Any]) -> None:
+        """Check the run-time inputs against what the tasks declare, before anything starts."""
+        uses = self.plan.inputs
+        ids = self.plan.ids
+        unknown = [name for name in inputs if name not in uses]
+        if unknown:
+            declared = ", ".join(f"'{name}'" for name in sorted(uses)) or "none"
+            raise InputError(
+                f"Input '{unknown[0]}' is not declared by any task of this workflow "
+                f"(declared inputs: {declared}); mark a parameter Ref[..., Input("
+                f"'{unknown[0]}')] or drop the input."
+            )
+        needed = self._needed
+        for name, found in uses.items():
+            if name not in inputs:
+                wanting = [
+                    ids[node]
+                    for node, binding in found
+                    if not binding.has_default
+                    and node not in self._overrides
+                    and (needed is None or needed[node])
+                ]
+                if wanting:
+                    tasks = ", ".join(f"'{task_id}'" for task_id in wanting)
+                    raise InputError(
+                        f"Input '{name}' is required by task {tasks} but was not given; "
+                        f"pass inputs={{'{name}': ...}} to run()."
+                    )
+            elif self.settings.check_input_types:
+                value = inputs[name]
+                for node, binding in found:
+                    if binding.expected is not None and not compatible(
+                        type(value), binding.expected
+                    ):
+                        raise InputError(
+                            f"Input '{name}' is {type(value).__name__}, but task "
+                            f"'{ids[node]}' parameter '{binding.param}' expects "
+                            f"{type_name(binding.expected)}; pass a value of that type, or "
+                            "AstrumConfig(skip_type_check=True) to skip type checks."
+                        )
+        self._inputs = inputs
 
     # -- clock -------------------------------------------------------------------
 
@@ -411,6 +459,8 @@ class Run:
         return args, kwargs
 
     async def _bound_value(self, spec: TaskSpec, binding: Binding) -> Any:
+        if binding.input_name is not None:
+            return self._inputs.get(binding.input_name, binding.default)
         if binding.provider is not None:
             value = binding.provider()
             if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):

@@ -62,6 +62,8 @@ class AstrumConfig:
     a process-wide MemoryStore and runs are not recorded."""
     pools: Mapping[str, int] = field(default_factory=dict)
     """Resource pools: ``{"db": 2}`` lets at most two tasks tagged "db" run at once."""
+    progress: bool = False
+    """Show a live progress display while a run goes (needs ``astrum[viz]``)."""
 
     def __post_init__(self) -> None:
         limit = self.concurrency_limit

@@ -23,10 +23,10 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from ._bindings import data_dependencies, resolve_functions, task_data_for
+from ._bindings import bind_task_data, data_dependencies, resolve_functions, task_data_for
 from ._errors import TaskRegistrationError
 from ._plan import TaskOptions
 from .cache import CachePolicy, _policy_of
@@ -35,6 +35,7 @@ from .models import ExecutionReport, TaskOrder
 from .scheduler import DynamicScheduler
 
 if TYPE_CHECKING:
+    from ._plan import Binding
     from .data_transport import TaskData
 
 __all__ = [
@@ -224,15 +225,42 @@ class SchedulerRegistry:
         scheduler = DynamicScheduler(
             list(build.functions.items()),
             build.orders,
-            build.task_data or None,
+            None,  # the build already turned the data relations into bindings
             concurrency_context=concurrency_context,
             task_retries={tid: tasks[tid].retry for tid in build.functions},
             task_options={tid: tasks[tid].options for tid in build.functions},
             config=config,
+            bindings=build.bindings,
         )
         if config.visualize:
-            print(scheduler.get_execute_timeline().get_full_visualization())
+            from ._render import show_plan
+
+            show_plan(scheduler.plan, title=f"workflow '{self.name}'")
         return scheduler
+
+    def to_mermaid(
+        self, target_tasks: Sequence[str] | None = None, *, config: AstrumConfig | None = None
+    ) -> str:
+        """The workflow (targets and what they need) as a Mermaid ``flowchart``.
+
+        ``config`` matters only for building, e.g. ``class_instances``.
+        """
+        return self._export_scheduler(target_tasks, config).to_mermaid()
+
+    def to_dot(
+        self, target_tasks: Sequence[str] | None = None, *, config: AstrumConfig | None = None
+    ) -> str:
+        """The workflow as a Graphviz ``digraph`` named after the registry."""
+        from ._export import to_dot
+
+        return to_dot(self._export_scheduler(target_tasks, config).plan, name=self.name)
+
+    def _export_scheduler(
+        self, target_tasks: Sequence[str] | None, config: AstrumConfig | None
+    ) -> DynamicScheduler:
+        # Drawing must not print the plan or show progress, whatever the caller's config says.
+        config = replace(config or AstrumConfig(), visualize=False, progress=False)
+        return self.build_scheduler(target_tasks, config=config)
 
     async def run(
         self,
@@ -241,6 +269,7 @@ class SchedulerRegistry:
         *,
         timeout: float | None = None,
         overrides: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
         resume: ExecutionReport | str | None = None,
     ) -> ExecutionReport:
         """Build and run the workflow.
@@ -248,11 +277,14 @@ class SchedulerRegistry:
         ``timeout`` bounds the whole run in seconds. ``overrides`` maps task ids
         to values used as their results without running them (nor anything
         upstream that only they needed), e.g. to stub a task in a test.
+        ``inputs`` gives the values of parameters marked ``Ref[T, Input(name)]``.
         ``resume`` (an earlier run's report or run id) takes what that run
         completed from ``config.store`` and runs only the rest.
         """
         scheduler = self.build_scheduler(target_tasks, config=config)
-        return await scheduler.execute(timeout=timeout, overrides=overrides, resume=resume)
+        return await scheduler.execute(
+            timeout=timeout, overrides=overrides, inputs=inputs, resume=resume
+        )
 
     def _build(self, target_tasks: Sequence[str] | None, config: AstrumConfig) -> _Build:
         tasks = dict(self._tasks)  # a snapshot: registration may go on in other threads
@@ -271,10 +303,12 @@ class SchedulerRegistry:
             deps = dict.fromkeys((*tasks[task_id].depends_on, *data_deps.get(task_id, ())))
             order.dependencies = [orders[dep] for dep in deps if dep in orders]
         functions = resolve_functions({tid: tasks[tid] for tid in selected}, config)
+        selected_data = {tid: data for tid, data in task_data.items() if tid in orders}
         return _Build(
             orders=list(orders.values()),
             functions=functions,
-            task_data={tid: data for tid, data in task_data.items() if tid in orders},
+            task_data=selected_data,
+            bindings=bind_task_data(selected_data, functions, tasks, config),
         )
 
     def _select(
@@ -311,6 +345,7 @@ class _Build:
     orders: list[TaskOrder]
     functions: dict[str, Callable[..., Any]]
     task_data: dict[str, TaskData]
+    bindings: dict[str, tuple[Binding, ...]]
 
 
 def _tag_names(tags: Sequence[str]) -> tuple[str, ...]:
@@ -494,17 +529,24 @@ async def run(
     visualize: bool = False,
     timeout: float | None = None,
     overrides: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, Any] | None = None,
     resume: ExecutionReport | str | None = None,
 ) -> ExecutionReport:
     """Build and run the workflow of ``namespace`` (default: the active one).
 
-    See :meth:`SchedulerRegistry.run` for ``timeout``, ``overrides`` and ``resume``.
+    See :meth:`SchedulerRegistry.run` for ``timeout``, ``overrides``, ``inputs``
+    and ``resume``.
     """
     if config is None:
         config = AstrumConfig(visualize=visualize)
     registry = _HUB.get(namespace)
     return await registry.run(
-        target_tasks, config=config, timeout=timeout, overrides=overrides, resume=resume
+        target_tasks,
+        config=config,
+        timeout=timeout,
+        overrides=overrides,
+        inputs=inputs,
+        resume=resume,
     )
 
 
@@ -515,6 +557,7 @@ def run_sync(
     config: AstrumConfig | None = None,
     timeout: float | None = None,
     overrides: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, Any] | None = None,
     resume: ExecutionReport | str | None = None,
 ) -> ExecutionReport:
     """Run a workflow from synchronous code, in a new event loop.
@@ -532,7 +575,14 @@ def run_sync(
         )
     registry = _HUB.get(namespace)  # resolve the namespace here, not inside the new loop
     return asyncio.run(
-        registry.run(target_tasks, config, timeout=timeout, overrides=overrides, resume=resume)
+        registry.run(
+            target_tasks,
+            config,
+            timeout=timeout,
+            overrides=overrides,
+            inputs=inputs,
+            resume=resume,
+        )
     )
 
 

@@ -7,9 +7,11 @@ the text views are computed from the data on demand.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from ._errors import (
@@ -224,6 +226,27 @@ class ExecutionReport:
 
     def get_average_task_duration(self) -> float:
         return _mean(s.duration for s in self.task_statistics)
+
+    def summary(self) -> str:
+        """A readable text summary: state, counts, critical path, slowest tasks, errors."""
+        from ._summary import summary
+
+        return summary(self)
+
+    def to_chrome_trace(self, path: str | os.PathLike[str]) -> Path:
+        """Write the run's timeline as Chrome/Perfetto trace-event JSON; returns the path.
+
+        Open it in https://ui.perfetto.dev or chrome://tracing.
+        """
+        from ._trace import write_chrome_trace
+
+        return write_chrome_trace(self, path)
+
+    def __rich__(self) -> Any:
+        """A Rich table of the run, so ``rich.print(report)`` draws it (needs ``astrum[viz]``)."""
+        from ._render import report_table
+
+        return report_table(self)
 
     def statistics_for(self, task_id: str) -> TaskExecutionStatistics:
         """The statistics of one task; a ``KeyError`` names tasks that did not start."""

@@ -77,10 +77,12 @@ class DynamicScheduler:
                     f"Options were given for task '{task_id}', which is not in task_order."
                 )
         bound = dict(bindings or {})
-        if task_data_refs:
+        if task_data_refs or bindings is None:
+            # A hand-built DAG: its data comes from task_data_refs and Input annotations.
             from ._bindings import bindings_from_task_data
 
-            for task_id, items in bindings_from_task_data(task_data_refs, graph).items():
+            found = bindings_from_task_data(task_data_refs or {}, functions, graph)
+            for task_id, items in found.items():
                 bound[task_id] = (*bound.get(task_id, ()), *items)
         specs = []
         for task_id in graph.ids:
@@ -111,6 +113,7 @@ class DynamicScheduler:
                 task_id: [graph.ids[p] for p in graph.preds[node]]
                 for node, task_id in enumerate(graph.ids)
             },
+            inputs=_input_uses(specs),
         )
         store = config.store
         if store is None and any(spec.options.cache is not None for spec in specs):
@@ -132,6 +135,7 @@ class DynamicScheduler:
             store=store,
             record_runs=config.store is not None,
             pools=dict(config.pools),
+            check_input_types=not config.skip_type_check,
         )
 
     @property
@@ -144,6 +148,7 @@ class DynamicScheduler:
         *,
         timeout: float | None = None,
         overrides: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
         resume: ExecutionReport | str | None = None,
     ) -> ExecutionReport:
         """Run the DAG once and return its report.
@@ -152,6 +157,7 @@ class DynamicScheduler:
         when it expires the running tasks are cancelled and the report's state
         is ``cancelled``. ``overrides`` maps task ids to values used as their
         results without calling them; tasks only they needed do not run.
+        ``inputs`` gives the values of parameters marked ``Ref[T, Input(name)]``.
         ``resume`` (an earlier run's report or run id) takes the results that
         run completed from ``AstrumConfig.store`` and runs the rest.
         """
@@ -168,11 +174,34 @@ class DynamicScheduler:
                     "AstrumConfig(store=SqliteStore('.astrum-cache.db')), for the run and "
                     "for its resume."
                 )
-        return await Run(self._plan, settings, overrides, resume=run_id).execute()
+        display = None
+        if self.config.progress:
+            from ._progress import display_for_run
+
+            display = display_for_run(len(self._plan.specs))  # one per run: runs may overlap
+        if display is not None:
+            settings = replace(settings, listeners=(*settings.listeners, display))
+        try:
+            return await Run(self._plan, settings, overrides, inputs, resume=run_id).execute()
+        finally:
+            if display is not None:
+                display.close()  # also when the run raised before run_finished
 
     def get_execute_timeline(self) -> ExecutionPlan:
         """The plan as levels, with text views for people."""
         return plan_view(self._plan.graph, self.task_order)
+
+    def to_mermaid(self) -> str:
+        """The DAG as a Mermaid ``flowchart``; data edges are labelled with their locator."""
+        from ._export import to_mermaid
+
+        return to_mermaid(self._plan)
+
+    def to_dot(self) -> str:
+        """The DAG as a Graphviz ``digraph``; data edges are labelled with their locator."""
+        from ._export import to_dot
+
+        return to_dot(self._plan)
 
     def detect_cycle(self) -> list[str] | None:
         """Always None: a scheduler that exists was built from an acyclic graph."""
@@ -227,6 +256,15 @@ def _check_retry(task_id: str, retry: object) -> None:
         raise TaskRegistrationError(
             f"Task '{task_id}': retry must be a non-negative integer, got {retry!r}."
         )
+
+
+def _input_uses(specs: Sequence[TaskSpec]) -> dict[str, tuple[tuple[int, Binding], ...]]:
+    uses: dict[str, list[tuple[int, Binding]]] = {}
+    for node, spec in enumerate(specs):
+        for binding in spec.bindings:
+            if binding.input_name is not None:
+                uses.setdefault(binding.input_name, []).append((node, binding))
+    return {name: tuple(found) for name, found in uses.items()}
 
 
 def _check_pools(pools: Mapping[str, int], specs: Sequence[TaskSpec]) -> None:

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 from ._errors import TaskRegistrationError
+from ._plan import is_async_callable
 from .decorators import SchedulerRegistry, get_registry
 
 __all__ = ["patch"]
@@ -44,11 +46,29 @@ def patch(
             f"got {type(fake).__name__}."
         )
     _check_parameters(task_id, original.function, fake)
-    target._swap(replace(original, function=fake))
+    target._swap(replace(original, function=_stand_in(original.function, fake)))
     try:
         yield target
     finally:
         target._swap(original)
+
+
+def _stand_in(real: Callable[..., Any], fake: Callable[..., Any]) -> Callable[..., Any]:
+    """``fake`` dressed as ``real``: its annotations keep the data relations, and
+    ``F(real)`` elsewhere still finds the task (``__wrapped__``)."""
+    if is_async_callable(fake):
+
+        @functools.wraps(real)
+        async def run_fake(*args: Any, **kwargs: Any) -> Any:
+            return await fake(*args, **kwargs)
+
+        return run_fake
+
+    @functools.wraps(real)
+    def call_fake(*args: Any, **kwargs: Any) -> Any:
+        return fake(*args, **kwargs)
+
+    return call_fake
 
 
 def _check_parameters(task_id: str, real: Callable[..., Any], fake: Callable[..., Any]) -> None:

@@ -1,0 +1,266 @@
+"""The ``astrum`` command: run a workflow file, draw its graph, or run the demo.
+
+Exit codes: 0 the run completed, 1 it failed or was cancelled, 2 the command
+line or the workflow file is wrong (it cannot be imported, names no tasks, the
+namespace is unknown, the graph is invalid), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ._errors import SchedulerError
+from .config import AstrumConfig
+from .decorators import SchedulerRegistry
+from .models import ExecutionReport
+from .scheduler import DynamicScheduler
+
+__all__ = ["main"]
+
+_USAGE_ERROR = 2
+
+
+class _UsageError(Exception):
+    """Something wrong with the command line or the user's file: one message, exit code 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return _USAGE_ERROR
+    try:
+        if args.command == "graph":
+            return _graph(args)
+        return _run(args)
+    except _UsageError as problem:
+        hint = ""
+        if args.debug:
+            traceback.print_exc()
+        elif problem.__cause__ is not None:
+            hint = " (run with --debug to see the traceback)"
+        print(f"astrum: error: {problem}{hint}", file=sys.stderr)
+        return _USAGE_ERROR
+    except KeyboardInterrupt:
+        print("astrum: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="astrum", description="Run and inspect Astrum workflows (a DAG of Python functions)."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def common(sub: argparse.ArgumentParser, with_file: bool) -> None:
+        if with_file:
+            sub.add_argument("file", metavar="FILE.py", help="the Python file that registers tasks")
+            sub.add_argument(
+                "--namespace", metavar="NS", help="the workflow to use when the file has several"
+            )
+        sub.add_argument(
+            "--target",
+            metavar="T",
+            action="append",
+            help="only this task and what it needs (repeatable)",
+        )
+        sub.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+
+    def run_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--visualize", action="store_true", help="draw the graph before running")
+        sub.add_argument("--progress", action="store_true", help="show live progress on stderr")
+        sub.add_argument("--trace", metavar="OUT.json", help="write a Chrome/Perfetto trace")
+        sub.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    run = commands.add_parser("run", help="run the workflow of a file and print a summary")
+    common(run, with_file=True)
+    run_options(run)
+    graph = commands.add_parser("graph", help="draw the workflow of a file")
+    common(graph, with_file=True)
+    graph.add_argument("--format", choices=("tree", "mermaid", "dot"), default="tree")
+    demo = commands.add_parser("demo", help="run the bundled demo workflow")
+    common(demo, with_file=False)
+    run_options(demo)
+    parser.set_defaults(debug=False)
+    return parser
+
+
+# -- commands -------------------------------------------------------------------------
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from ._demo import build_demo
+
+        registry = build_demo()
+    else:
+        registry = _load_workflow(Path(args.file), args.namespace)
+    config = AstrumConfig(progress=args.progress)
+    scheduler = _build(registry, args.target, config)
+    if args.visualize:
+        from ._render import show_plan
+
+        show_plan(scheduler.plan, f"workflow '{registry.name}'", sys.stderr if args.json else None)
+    report = asyncio.run(scheduler.execute())
+    if args.trace:
+        path = report.to_chrome_trace(args.trace)
+        print(
+            f"astrum: trace written to {path}; open it in https://ui.perfetto.dev", file=sys.stderr
+        )
+    if args.json:
+        json.dump(report_json(report), sys.stdout, indent=2, default=repr)
+        print()
+    else:
+        print(report.summary())
+    return 0 if report.execution_state == "completed" else 1
+
+
+def _graph(args: argparse.Namespace) -> int:
+    registry = _load_workflow(Path(args.file), args.namespace)
+    scheduler = _build(registry, args.target, AstrumConfig())
+    if args.format == "mermaid":
+        sys.stdout.write(scheduler.to_mermaid())
+    elif args.format == "dot":
+        from ._export import to_dot
+
+        sys.stdout.write(to_dot(scheduler.plan, name=registry.name))
+    else:
+        from ._render import VIZ_EXTRA_HINT, show_plan
+
+        try:
+            import rich  # noqa: F401
+        except ImportError:
+            raise _UsageError(
+                f"--format tree draws with rich, which is not installed; install it with "
+                f"{VIZ_EXTRA_HINT}, or use --format mermaid or --format dot."
+            ) from None
+        show_plan(scheduler.plan, f"workflow '{registry.name}'")
+    return 0
+
+
+def _build(
+    registry: SchedulerRegistry, targets: Sequence[str] | None, config: AstrumConfig
+) -> DynamicScheduler:
+    try:
+        return registry.build_scheduler(targets, config=config)
+    except (SchedulerError, TypeError, ValueError) as error:
+        raise _UsageError(f"the workflow '{registry.name}' is not valid: {error}") from error
+
+
+# -- loading a workflow file ------------------------------------------------------------
+
+
+def _load_workflow(path: Path, namespace: str | None) -> SchedulerRegistry:
+    """Import ``path`` and find the registry to run: the one named, or the only one."""
+    if not path.is_file():
+        raise _UsageError(
+            f"{path} is not a file; give the path of a Python file that registers tasks."
+        )
+    module = _import_file(path)
+    from . import decorators
+
+    candidates: dict[int, SchedulerRegistry] = {}
+    for value in vars(module).values():
+        if isinstance(value, SchedulerRegistry):
+            candidates.setdefault(id(value), value)
+    for registry in list(decorators._HUB._registries.values()):
+        candidates.setdefault(id(registry), registry)
+    found = [registry for registry in candidates.values() if registry.get_all_tasks()]
+    names = ", ".join(sorted(f"'{registry.name}'" for registry in found))
+    if namespace is not None:
+        named = [registry for registry in found if registry.name == namespace]
+        if not named:
+            known = f"it defines {names}" if found else "it registers no tasks at all"
+            raise _UsageError(f"{path} has no workflow named '{namespace}' with tasks; {known}.")
+        return named[0]
+    if not found:
+        raise _UsageError(
+            f"{path} registers no tasks; decorate functions with @task or @registry.task()."
+        )
+    if len(found) > 1:
+        raise _UsageError(
+            f"{path} defines several workflows ({names}); choose one with --namespace."
+        )
+    return found[0]
+
+
+def _import_file(path: Path) -> Any:
+    stem = path.stem
+    # The file's own name when free, so process pools and pickling can import it again.
+    name = stem if stem.isidentifier() and stem not in sys.modules else "__astrum_workflow__"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise _UsageError(f"{path} cannot be imported as a Python module; is it a .py file?")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    sys.path.insert(0, str(path.resolve().parent))  # so the file can import its neighbours
+    try:
+        spec.loader.exec_module(module)
+    except (Exception, SystemExit) as error:
+        sys.modules.pop(name, None)
+        what = f"{type(error).__name__}: {error}"
+        raise _UsageError(f"importing {path} failed with {what}") from error
+    return module
+
+
+# -- JSON -----------------------------------------------------------------------------------
+
+
+def report_json(report: ExecutionReport) -> dict[str, Any]:
+    """The report as JSON-ready data; results that JSON cannot hold become their repr."""
+    from ._summary import critical_path
+
+    # Named one by one: the report may gain private fields that are no business of JSON.
+    names = (
+        "run_id",
+        "execution_state",
+        "total_start_time",
+        "total_end_time",
+        "total_duration",
+        "planning_duration",
+        "execution_duration",
+        "total_tasks",
+        "total_stages",
+        "max_parallelism",
+        "successful_tasks",
+        "failed_tasks",
+        "error_summary",
+    )
+    fields = {name: getattr(report, name) for name in names}
+    tasks = [
+        {
+            "task": stats.task_name,
+            "status": stats.status,
+            "start_time": stats.start_time,
+            "end_time": stats.end_time,
+            "duration": stats.duration,
+            "attempts": stats.attempt_count,
+            "error": stats.error_message,
+        }
+        for stats in report.task_statistics
+    ]
+    return {
+        **fields,
+        "critical_path": [stats.task_name for stats in critical_path(report)],
+        "dependencies": report.original_tasks,
+        "tasks": tasks,
+        "results": {task: _jsonable(value) for task, value in report.task_return_set.items()},
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+    return value
