@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import threading
 from collections.abc import Callable
@@ -16,7 +17,10 @@ from astrum import (
     AstrumConfig,
     CachePolicy,
     DynamicScheduler,
+    F,
+    Input,
     MemoryStore,
+    Ref,
     SchedulerRegistry,
     SqliteStore,
     TaskOrder,
@@ -401,3 +405,65 @@ async def test_memory_store_evicts_least_recently_used() -> None:
     assert await store.get("a") == b"1"
     await store.put("c", b"3")
     assert (await store.get("a"), await store.get("b"), await store.get("c")) == (b"1", None, b"3")
+
+
+async def test_progress_counts_cached_tasks_as_done(registry: SchedulerRegistry) -> None:
+    """The progress display ends with every cached task done, none left running."""
+    from rich.console import Console
+
+    from astrum._progress import ProgressDisplay
+
+    for index in range(3):
+        registry.task(f"t{index}", cache=True)(lambda index=index: index)
+    store = MemoryStore()
+    await registry.run(config=AstrumConfig(store=store))
+    console = Console(file=io.StringIO(), width=80, color_system=None)
+    display = ProgressDisplay(3, console, live=False)
+    await registry.run(config=AstrumConfig(store=store, on_event=display))
+    assert (display.done, len(display.running)) == (3, 0)
+    assert "3/3 finished" in console.file.getvalue()  # type: ignore[attr-defined]
+
+
+async def test_values_fed_by_annotations_are_part_of_the_key(
+    registry: SchedulerRegistry,
+) -> None:
+    """A cache=True task fed through Ref[..., F(...)] hits only for an equal upstream value."""
+    feed = {"rows": [1, 2]}
+    calls: list[list[int]] = []
+
+    @registry.task()
+    def load() -> list[int]:
+        return list(feed["rows"])
+
+    @registry.task(cache=True)
+    def total(rows: Ref[list[int], F("load")]) -> int:
+        calls.append(rows)
+        return sum(rows)
+
+    config = AstrumConfig(store=MemoryStore())
+    assert (await registry.run(config=config)).task_return_set["total"] == 3
+    feed["rows"] = [4, 5]
+    assert (await registry.run(config=config)).task_return_set["total"] == 9
+    feed["rows"] = [1, 2]
+    report = await registry.run(config=config)
+    assert (report.task_return_set["total"], report.statistics_for("total").status) == (
+        3,
+        "cached",
+    )
+    assert calls == [[1, 2], [4, 5]]
+
+
+async def test_run_inputs_are_part_of_the_key(registry: SchedulerRegistry) -> None:
+    """Each run-time input value gets its own entry; a repeated one is a hit."""
+    calls: list[str] = []
+
+    @registry.task(cache=True)
+    async def search(query: Ref[str, Input("query")]) -> str:
+        calls.append(query)
+        return query.upper()
+
+    config = AstrumConfig(store=MemoryStore())
+    for query in ("cats", "dogs", "cats"):
+        report = await registry.run(config=config, inputs={"query": query})
+        assert report.task_return_set["search"] == query.upper()
+    assert calls == ["cats", "dogs"]

@@ -18,7 +18,10 @@ from astrum import (
     AstrumConfig,
     DynamicScheduler,
     ExecutionReport,
+    F,
+    Input,
     MemoryStore,
+    Ref,
     SchedulerRegistry,
     SqliteStore,
     TaskOrder,
@@ -434,3 +437,36 @@ def test_resumed_run_equals_clean_run(case: ResumeCase) -> None:
 
     with tempfile.TemporaryDirectory() as directory:
         asyncio.run(scenario(Path(directory) / "runs.db"))
+
+
+async def test_resume_with_other_inputs_reruns_what_reads_them(
+    registry: SchedulerRegistry, store: SqliteStore
+) -> None:
+    """Run-time inputs count as inputs: tasks reading a changed one re-run, with downstream."""
+    calls: list[str] = []
+    failing = {"send"}
+
+    @registry.task()
+    def catalogue() -> list[str]:
+        calls.append("catalogue")
+        return ["a", "b"]
+
+    @registry.task()
+    def pick(items: Ref[list[str], F("catalogue")], count: Ref[int, Input("count")]) -> list[str]:
+        calls.append("pick")
+        return items[:count]
+
+    @registry.task()
+    def send(picked: Ref[list[str], F("pick")]) -> str:
+        calls.append("send")
+        if "send" in failing:
+            raise RuntimeError("send")
+        return ",".join(picked)
+
+    config = AstrumConfig(store=store)
+    first = await registry.run(config=config, inputs={"count": 1})
+    failing.clear()
+    calls.clear()
+    resumed = await registry.run(config=config, inputs={"count": 2}, resume=first)
+    assert calls == ["pick", "send"]
+    assert resumed.task_return_set["send"] == "a,b"
