@@ -95,29 +95,32 @@ class KeyMaker:
         digest.update(b"s%d:" % len(encoded) + encoded + self.callable_digest(function))
         if key_function is None and not args and not kwargs:
             digest.update(b"a0:k0:")  # the common case of a task without parameters, kept cheap
-        elif key_function is not None:
+            return digest.hexdigest()
+        if key_function is not None:
             try:
-                chosen = key_function(*args, **kwargs)
+                args, kwargs = (key_function(*args, **kwargs),), {}
             except Exception as exc:
                 exc.add_note(f"This was raised by the cache key function of task '{task_id}'.")
                 raise
-            self._write_input(digest, "the value of its cache key function", chosen)
-        else:
-            digest.update(b"a%d:" % len(args))
-            for position, value in enumerate(args):
-                self._write_input(digest, f"positional argument {position}", value)
-            digest.update(b"k%d:" % len(kwargs))
-            for name in sorted(kwargs):
-                _Writer(digest.update, self, soft=False).write(name)
-                self._write_input(digest, f"argument '{name}'", kwargs[name])
-        return digest.hexdigest()
-
-    def _write_input(self, digest: Any, what: str, value: object) -> None:
+        writer = _Writer(digest.update, self, soft=False)
+        where: int | str = 0  # the argument being written, for the error note
         try:
-            _Writer(digest.update, self, soft=False).write(value)
+            digest.update(b"a%d:" % len(args))
+            for where, value in enumerate(args):  # noqa: B007 - named in the note below
+                writer.write(value)
+            digest.update(b"k%d:" % len(kwargs))
+            for where in sorted(kwargs):
+                writer.write(where)
+                writer.write(kwargs[where])
         except UnstableValueError as exc:
-            exc.add_note(what)
+            if key_function is not None:
+                exc.add_note("the value of its cache key function")
+            elif isinstance(where, int):
+                exc.add_note(f"positional argument {where}")
+            else:
+                exc.add_note(f"argument '{where}'")
             raise
+        return digest.hexdigest()
 
     def value_digest(self, value: object, *, soft: bool = False) -> bytes:
         """A digest of ``value``; ``soft`` writes unstable parts as their type only."""
