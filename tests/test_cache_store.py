@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import multiprocessing
 import os
 import sqlite3
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from astrum import AstrumConfig, SchedulerRegistry, SqliteStore
+from astrum import AstrumConfig, SchedulerRegistry, SqliteStore, run_sync, use_namespace
 from astrum.cache import CacheStats, clear, stats
 
 
@@ -148,7 +149,7 @@ async def test_writes_wait_off_the_loop(registry: SchedulerRegistry, tmp_path: P
 
 _WORKER = """
 import asyncio, sys
-from astrum import AstrumConfig, SchedulerRegistry, SqliteStore
+from astrum import AstrumConfig, SchedulerRegistry, SqliteStore, run_sync, use_namespace
 
 flow = SchedulerRegistry("shared")
 for index in range(30):
@@ -244,3 +245,18 @@ def _write_in_child(store: SqliteStore) -> None:
         await store.put("child", b"c")
 
     asyncio.run(write())
+
+
+def test_runs_in_several_threads_share_a_store(tmp_path: Path) -> None:
+    """Event loops in different threads use one SqliteStore at once; all get right values."""
+    with use_namespace("threads") as registry, SqliteStore(tmp_path / "threads.db") as store:
+        for index in range(20):
+            registry.task(f"t{index}", cache=True)(lambda index=index: index * 3)
+        config = AstrumConfig(store=store)
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            reports = list(
+                pool.map(lambda _: run_sync(namespace="threads", config=config), range(8))
+            )
+    expected = {f"t{index}": index * 3 for index in range(20)}
+    assert all(report.task_return_set == expected for report in reports)
+    assert all(report.execution_state == "completed" for report in reports)
