@@ -370,6 +370,19 @@ class _BrokenStore(MemoryStore):
         raise OSError("disk on fire")
 
 
+class _GarbageStore(MemoryStore):
+    async def get(self, key: str, max_age: float | None = None) -> bytes | None:
+        return b"\x80\x05this is not a pickle"
+
+
+async def test_an_entry_that_does_not_unpickle_is_a_miss(registry: SchedulerRegistry) -> None:
+    """A stored payload that fails to load (a renamed class, say) means: run the task."""
+    registry.task("value", cache=True)(lambda: 41)
+    report = await registry.run(config=AstrumConfig(store=_GarbageStore()))
+    assert report.statistics_for("value").status == "completed"
+    assert report.task_return_set == {"value": 41}
+
+
 async def test_a_failing_store_does_not_fail_the_run(
     registry: SchedulerRegistry, caplog: pytest.LogCaptureFixture
 ) -> None:
