@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 import warnings
 from pathlib import Path
 
@@ -260,3 +261,22 @@ def test_runs_in_several_threads_share_a_store(tmp_path: Path) -> None:
     expected = {f"t{index}": index * 3 for index in range(20)}
     assert all(report.task_return_set == expected for report in reports)
     assert all(report.execution_state == "completed" for report in reports)
+
+
+async def test_a_locked_file_is_a_quick_miss_not_a_stalled_loop(tmp_path: Path) -> None:
+    """While another process holds the file exclusively, a lookup gives up fast and misses."""
+    path = tmp_path / "locked.db"
+    with SqliteStore(path) as writer:
+        await writer.put("k", b"value")
+    with SqliteStore(path) as store:  # opened, but no connection of its own is held yet
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("PRAGMA locking_mode=EXCLUSIVE")
+        blocker.execute("BEGIN EXCLUSIVE")
+        try:
+            began = time.monotonic()
+            assert await store.get("k") is None
+            assert time.monotonic() - began < 5  # the loop was never held for long
+        finally:
+            blocker.execute("COMMIT")
+            blocker.close()
+        assert await store.get("k") == b"value"

@@ -23,7 +23,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS run_tasks (
     PRIMARY KEY (run_id, task_id)
 );
 """
+_READ_TIMEOUT = 0.2
 _T = TypeVar("_T")
 
 
@@ -111,13 +112,22 @@ class SqliteStore:
 
     # -- connections -----------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, timeout: float | None = None) -> sqlite3.Connection:
         try:
             connection = sqlite3.connect(
-                self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+                self.path,
+                timeout=self._timeout if timeout is None else timeout,
+                isolation_level=None,
+                check_same_thread=False,
             )
+        except sqlite3.Error as exc:
+            raise OSError(f"Cannot open the cache store at '{self.path}': {exc}.") from exc
+        try:
             connection.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.Error as exc:
+            connection.close()
+            if isinstance(exc, sqlite3.OperationalError):
+                raise  # locked or busy: the caller decides whether to wait, retry or miss
             raise OSError(
                 f"The file at '{self.path}' is not a usable cache store ({exc}); "
                 "delete it or choose another path."
@@ -134,8 +144,13 @@ class SqliteStore:
                     f"Astrum uses version {_SCHEMA_VERSION}; clear it or use another path."
                 )
             if version == 0:
+                # One transaction, so processes opening a new file at once agree on it.
                 connection.execute("BEGIN IMMEDIATE")
-                connection.executescript(_SCHEMA + f"PRAGMA user_version={_SCHEMA_VERSION};")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+                connection.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+                connection.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             raise OSError(
                 f"The file at '{self.path}' is not a usable cache store ({exc}); "
@@ -148,14 +163,18 @@ class SqliteStore:
             )
 
     def _reader(self) -> sqlite3.Connection:
-        """This thread's connection: sqlite connections must not be shared between threads."""
+        """This thread's connection: sqlite connections must not be shared between threads.
+
+        Its busy timeout is short: it reads on the event loop, and WAL readers only
+        wait in rare cases (another process vacuuming the file); a miss is better.
+        """
         if self._pid != os.getpid():
             self._after_fork()
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
             if self._closed:
                 raise RuntimeError(f"{self!r} is closed; create a new store to use it again.")
-            connection = self._connect()
+            connection = self._connect(timeout=_READ_TIMEOUT)
             self._local.connection = connection
             with self._lock:
                 self._connections.append(connection)
@@ -203,11 +222,14 @@ class SqliteStore:
 
     async def get(self, key: str, max_age: float | None = None) -> bytes | None:
         """The payload under ``key``, or None when missing, too old or corrupt."""
-        row = (
-            self._reader()
-            .execute("SELECT created, checksum, payload FROM entries WHERE key = ?", (key,))
-            .fetchone()
-        )
+        try:
+            row = (
+                self._reader()
+                .execute("SELECT created, checksum, payload FROM entries WHERE key = ?", (key,))
+                .fetchone()
+            )
+        except sqlite3.OperationalError:  # locked past the short read timeout: recompute
+            return None
         if row is None:
             return None
         created, check, payload = row
@@ -253,25 +275,37 @@ class SqliteStore:
 
     # -- maintenance ---------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _maintenance(self) -> Iterator[sqlite3.Connection]:
+        """A connection of its own with the full timeout, for the rare, slower calls below."""
+        if self._closed:
+            raise RuntimeError(f"{self!r} is closed; create a new store to use it again.")
+        connection = self._connect()
+        try:
+            yield connection
+        finally:
+            connection.close()
+
     def runs(self) -> list[RecordedRun]:
         """The recorded runs, newest first."""
-        rows = self._reader().execute(
-            "SELECT runs.run_id, started, parent, COUNT(task_id) FROM runs "
-            "LEFT JOIN run_tasks ON runs.run_id = run_tasks.run_id "
-            "GROUP BY runs.run_id ORDER BY started DESC, runs.rowid DESC"
-        )
+        with self._maintenance() as db:
+            rows = db.execute(
+                "SELECT runs.run_id, started, parent, COUNT(task_id) FROM runs "
+                "LEFT JOIN run_tasks ON runs.run_id = run_tasks.run_id "
+                "GROUP BY runs.run_id ORDER BY started DESC, runs.rowid DESC"
+            ).fetchall()
         return [
             RecordedRun(run_id, started, parent, count) for run_id, started, parent, count in rows
         ]
 
     def stats(self) -> CacheStats:
         """Counts and sizes of what the store holds."""
-        db = self._reader()
-        entries, size = db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM entries"
-        ).fetchone()
-        runs = db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
-        tasks = db.execute("SELECT COUNT(*) FROM run_tasks").fetchone()[0]
+        with self._maintenance() as db:
+            entries, size = db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM entries"
+            ).fetchone()
+            runs = db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+            tasks = db.execute("SELECT COUNT(*) FROM run_tasks").fetchone()[0]
         file_bytes = sum(
             candidate.stat().st_size
             for candidate in (self.path, Path(f"{self.path}-wal"))
@@ -281,16 +315,18 @@ class SqliteStore:
 
     def clear(self) -> int:
         """Remove every entry and run record; returns how many entries there were."""
-        db = self._reader()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            count = db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
-            db.executescript("DELETE FROM entries; DELETE FROM run_tasks; DELETE FROM runs;")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        with contextlib.suppress(sqlite3.OperationalError):
-            db.execute("VACUUM")  # give the space back; skipped while other processes read
+        with self._maintenance() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                count = db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
+                for table in ("entries", "run_tasks", "runs"):
+                    db.execute(f"DELETE FROM {table}")  # noqa: S608 - our own table names
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            with contextlib.suppress(sqlite3.OperationalError):
+                db.execute("VACUUM")  # give the space back; skipped while others read
         return int(count)
 
 
