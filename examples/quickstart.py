@@ -51,11 +51,12 @@ async def notify(report: Ref[str, F(build_report)]) -> str:
 
 async def main() -> None:
     report = await flow.run()
-    print(f"Run {report.execution_state} in {report.execution_duration:.2f} s")
-    print("(the three first tasks overlap: critical path 0.30 + 0.10 + 0.05 = 0.45 s)\n")
+    print(report.summary())
+    print("\nWhen each task ran (the first three overlap):")
+    first = min(stats.start_time for stats in report.task_statistics)
     for stats in sorted(report.task_statistics, key=lambda s: s.start_time):
-        offset = stats.start_time - report.task_statistics[0].start_time
-        print(f"  {stats.task_name:<20} {stats.status:<10} +{offset:.2f} s  {stats.duration:.2f} s")
+        offset = stats.start_time - first
+        print(f"  {stats.task_name:<20} +{offset:.2f} s  for {stats.duration:.2f} s")
     print(f"\n{report.task_return_set['notify']}")
 
 
