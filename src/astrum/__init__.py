@@ -40,6 +40,7 @@ from .decorators import (
     use_namespace,
 )
 from .events import Event
+from .executors import DaskExecutor
 from .models import (
     ExecutionPlan,
     ExecutionReport,
@@ -57,6 +58,7 @@ from .scheduler import DynamicScheduler
 __all__ = [
     "DEFAULT_NAMESPACE",
     "AstrumConfig",
+    "DaskExecutor",
     "DynamicScheduler",
     "Event",
     "ExecutionPlan",

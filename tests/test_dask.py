@@ -1,0 +1,374 @@
+"""Sync task bodies on a real Dask cluster: placement, transport, failures, cleanup.
+
+One LocalCluster (two single-threaded worker processes) serves the whole module;
+each run connects its own client to it, as a user's runs would to a real cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from astrum import DaskExecutor, SchedulerRegistry
+from astrum._plan import TaskOptions
+from astrum.executors import SerializationError, WorkerLostError
+from test_executors import flow, stats
+
+dask: Any = pytest.importorskip("dask")
+distributed: Any = pytest.importorskip("distributed")
+# Dask leaves its Client and LocalCluster constructors unannotated: use them as untyped.
+Client: Any = distributed.Client
+LocalCluster: Any = distributed.LocalCluster
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    """Two worker processes; a dead worker fails its task at once, as Astrum's own clusters do."""
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+        ) as local,
+    ):
+        yield local
+
+
+@pytest.fixture(scope="module")
+def sync_client(cluster: Any) -> Iterator[Any]:
+    """A synchronous client of the shared cluster, as a notebook user would hold."""
+    with Client(cluster, set_as_default=False) as client:
+        yield client
+
+
+@pytest.fixture
+def remote(cluster: Any) -> DaskExecutor:
+    """The shared cluster, by address."""
+    return DaskExecutor(address=cluster.scheduler_address)
+
+
+def workers_of(client: Any) -> set[str]:
+    """The addresses of the cluster's workers now."""
+    return set(client.scheduler_info()["workers"])
+
+
+class Payload:
+    """A value that counts how often this process pickles it."""
+
+    pickled_here = 0
+
+    def __init__(self, items: list[int]) -> None:
+        self.items = items
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        Payload.pickled_here += 1
+        return (Payload, (self.items,))
+
+
+class Holder:
+    """A result that cannot leave its worker: it holds a lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+
+async def test_sync_tasks_run_on_workers_and_async_tasks_on_the_loop(
+    remote: DaskExecutor, sync_client: Any
+) -> None:
+    """Sync bodies run in the cluster's processes, results come back, async bodies stay local."""
+
+    def square() -> tuple[int, int]:
+        return os.getpid(), 7 * 7
+
+    async def local() -> int:
+        return os.getpid()
+
+    report = await flow({"square": square, "local": local}, remote).execute()
+    assert report.execution_state == "completed", report.error_summary
+    pid, value = report.task_return_set["square"]
+    assert value == 49
+    assert pid != os.getpid()
+    assert report.task_return_set["local"] == os.getpid()
+    assert stats(report, "square").worker in workers_of(sync_client)
+    assert stats(report, "square").attempt_statistics[0].worker == stats(report, "square").worker
+    assert stats(report, "local").worker is None
+
+
+async def test_value_between_dask_tasks_stays_on_the_cluster(remote: DaskExecutor) -> None:
+    """A Dask task's result feeds another Dask task without being sent up again by the client."""
+
+    def produce() -> Payload:
+        return Payload(list(range(1000)))
+
+    def consume(payload: Payload) -> int:
+        return sum(payload.items)
+
+    Payload.pickled_here = 0
+    report = await flow(
+        {"produce": produce, "consume": consume}, remote, feeds={"consume": {"payload": "produce"}}
+    ).execute()
+    assert report.execution_state == "completed", report.error_summary
+    assert report.task_return_set["consume"] == sum(range(1000))
+    assert report.task_return_set["produce"].items == list(range(1000))
+    assert Payload.pickled_here == 0
+
+
+async def test_local_value_is_sent_to_the_worker(remote: DaskExecutor) -> None:
+    """A value made on the loop travels to the worker as data."""
+
+    async def produce() -> Payload:
+        return Payload([1, 2, 3])
+
+    def consume(payload: Payload) -> int:
+        return sum(payload.items)
+
+    Payload.pickled_here = 0
+    report = await flow(
+        {"produce": produce, "consume": consume}, remote, feeds={"consume": {"payload": "produce"}}
+    ).execute()
+    assert report.task_return_set["consume"] == 6
+    assert Payload.pickled_here >= 1
+
+
+async def test_unpicklable_argument_fails_the_task_naming_it(remote: DaskExecutor) -> None:
+    """An argument that cannot be pickled fails the consumer with its name and type."""
+
+    async def produce() -> threading.Condition:
+        return threading.Condition()
+
+    def consume(guard: threading.Condition) -> None:
+        del guard
+
+    report = await flow(
+        {"produce": produce, "consume": consume}, remote, feeds={"consume": {"guard": "produce"}}
+    ).execute()
+    assert report.execution_state == "failed"
+    failure = stats(report, "consume")
+    assert isinstance(failure.exception, SerializationError)
+    assert str(failure.exception).startswith(
+        "Task 'consume' cannot be sent to the Dask cluster: parameter 'guard' "
+        "(of type Condition) cannot be pickled"
+    )
+
+
+async def test_unpicklable_result_fails_the_task_naming_its_type(remote: DaskExecutor) -> None:
+    """A result that cannot be pickled fails its task with the task's name and the type."""
+
+    def make() -> Holder:
+        return Holder()
+
+    report = await flow({"make": make}, remote).execute()
+    failure = stats(report, "make")
+    assert isinstance(failure.exception, SerializationError)
+    assert str(failure.exception).startswith(
+        "Task 'make' returned a value of type Holder that cannot be pickled"
+    )
+    assert failure.worker is not None
+
+
+async def test_body_error_keeps_its_type_and_remote_traceback(remote: DaskExecutor) -> None:
+    """An exception raised on a worker reaches the report as itself, with the worker's traceback."""
+
+    def explode() -> None:
+        raise KeyError("missing")
+
+    report = await flow({"explode": explode}, remote).execute()
+    failure = stats(report, "explode")
+    assert isinstance(failure.exception, KeyError)
+    assert report.error_summary == ["Task 'explode' failed: KeyError: 'missing'"]
+    assert "in explode" in str(failure.exception.__cause__)
+    assert failure.worker is not None
+
+
+async def test_retry_runs_the_body_again(remote: DaskExecutor, tmp_path: Path) -> None:
+    """A failed attempt on the cluster is retried by the task's own policy."""
+    marker = tmp_path / "first"
+
+    def flaky() -> str:
+        if not marker.exists():
+            marker.touch()
+            raise ValueError("first attempt")
+        return "second"
+
+    options = {"flaky": TaskOptions(retry_on=(ValueError,))}
+    report = await flow({"flaky": flaky}, remote, options=options, retries={"flaky": 1}).execute()
+    assert report.task_return_set == {"flaky": "second"}
+    attempts = stats(report, "flaky").attempt_statistics
+    assert [a.status for a in attempts] == ["failed", "completed"]
+    assert all(a.worker is not None for a in attempts)
+
+
+async def test_continue_policy_skips_downstream_of_a_remote_failure(remote: DaskExecutor) -> None:
+    """With on_failure='continue' an independent Dask branch finishes after another fails."""
+
+    def bad() -> None:
+        raise RuntimeError("no")
+
+    def after_bad() -> None:
+        return None
+
+    def good() -> int:
+        return 1
+
+    report = await flow(
+        {"bad": bad, "after_bad": after_bad, "good": good},
+        remote,
+        after={"after_bad": ["bad"]},
+        on_failure="continue",
+    ).execute()
+    assert report.task_return_set == {"good": 1}
+    assert stats(report, "after_bad").status == "skipped"
+
+
+async def test_timeout_cancels_the_dask_future(remote: DaskExecutor, sync_client: Any) -> None:
+    """A timed-out attempt fails the task and the scheduler drops its future."""
+
+    def slow_body_for_timeout() -> None:
+        time.sleep(1.5)
+
+    options = {"slow": TaskOptions(timeout=0.3)}
+    report = await flow({"slow": slow_body_for_timeout}, remote, options=options).execute()
+    assert report.error_summary == [
+        "Task 'slow' failed: TimeoutError: Task 'slow' timed out after 0.3 s (attempt 1)."
+    ]
+    assert not await _scheduler_knows(sync_client, "slow-")
+
+
+async def test_run_timeout_cancels_running_dask_tasks(
+    remote: DaskExecutor, sync_client: Any
+) -> None:
+    """A run that times out reports its Dask task cancelled and leaves no future behind."""
+
+    def slow_body_for_run_timeout() -> None:
+        time.sleep(1.5)
+
+    report = await flow({"lingering": slow_body_for_run_timeout}, remote).execute(timeout=0.3)
+    assert report.execution_state == "cancelled"
+    assert stats(report, "lingering").status == "cancelled"
+    assert not await _scheduler_knows(sync_client, "lingering-")
+
+
+async def test_given_client_is_used_and_left_running(sync_client: Any) -> None:
+    """DaskExecutor(client=...) runs on that client's cluster and does not close it."""
+
+    def where() -> int:
+        return os.getpid()
+
+    report = await flow({"where": where}, DaskExecutor(client=sync_client)).execute()
+    assert report.task_return_set["where"] != os.getpid()
+    assert stats(report, "where").worker in workers_of(sync_client)
+    assert sync_client.status == "running"
+
+
+async def test_async_client_on_the_run_loop_is_reused(cluster: Any) -> None:
+    """An asynchronous client on the run's own loop is used as it is and stays open."""
+
+    def one() -> int:
+        return 1
+
+    async with Client(cluster.scheduler_address, asynchronous=True) as client:
+        report = await flow({"one": one}, DaskExecutor(client=client)).execute()
+        assert report.task_return_set == {"one": 1}
+        assert client.status == "running"
+        assert await client.submit(int, "2") == 2
+
+
+async def test_unreachable_scheduler_fails_the_tasks_clearly() -> None:
+    """A scheduler that cannot be reached fails its tasks with the address in the message."""
+
+    def never() -> None:
+        return None
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "0.5s"}):
+        report = await flow({"never": never}, DaskExecutor(address="tcp://127.0.0.1:9")).execute()
+    message = stats(report, "never").error_message or ""
+    assert message.startswith(
+        "Task 'never' could not run: Astrum could not connect to the Dask scheduler at "
+        "tcp://127.0.0.1:9"
+    )
+
+
+async def test_embedded_cluster_is_created_per_run_and_stopped(registry: SchedulerRegistry) -> None:
+    """executor='dask' on one task starts a local cluster for the run; nothing of it survives."""
+    children = set(multiprocessing.active_children())
+    threads = set(threading.enumerate())
+
+    @registry.task(executor="dask")
+    def remote_pid() -> int:
+        return os.getpid()
+
+    @registry.task()
+    def thread_pid() -> int:
+        return os.getpid()
+
+    report = await registry.run()
+    assert report.execution_state == "completed", report.error_summary
+    assert report.task_return_set["remote_pid"] != os.getpid()
+    assert report.task_return_set["thread_pid"] == os.getpid()
+    assert (report.statistics_for("remote_pid").worker or "").startswith("tcp://127.0.0.1:")
+    assert set(multiprocessing.active_children()) == children
+    # Dask keeps one process-wide offload thread for all its clients; it belongs to no run.
+    new_threads = {t.name for t in set(threading.enumerate()) - threads if t.is_alive()}
+    assert {name for name in new_threads if not name.startswith("Dask-Offload")} == set()
+
+
+async def test_killed_worker_is_retried_by_the_task_policy(
+    remote: DaskExecutor, sync_client: Any, tmp_path: Path
+) -> None:
+    """A worker process killed mid-task fails that attempt; the retry runs on a live worker."""
+    marker = tmp_path / "killed"
+
+    def fragile() -> str:
+        if not marker.exists():
+            marker.touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return "survived"
+
+    report = await flow({"fragile": fragile}, remote, retries={"fragile": 1}).execute()
+    assert report.task_return_set == {"fragile": "survived"}, report.error_summary
+    first, second = stats(report, "fragile").attempt_statistics
+    assert first.status == "failed"
+    assert (first.error_message or "").startswith(
+        f"Task 'fragile' failed because the Dask worker running it ({first.worker}) died"
+    )
+    assert second.worker != first.worker
+    await asyncio.to_thread(sync_client.wait_for_workers, 2, timeout=30)
+
+
+async def test_killed_worker_without_retry_fails_the_run(remote: DaskExecutor) -> None:
+    """Without retries a killed worker fails the task with a WorkerLostError."""
+
+    def doomed() -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    report = await flow({"doomed": doomed}, remote).execute()
+    assert report.execution_state == "failed"
+    assert isinstance(stats(report, "doomed").exception, WorkerLostError)
+
+
+async def _scheduler_knows(client: Any, prefix: str) -> bool:
+    """Whether the scheduler still tracks a key starting with ``prefix`` after a short while."""
+    deadline = time.monotonic() + 10
+    while True:
+        keys = await asyncio.to_thread(client.run_on_scheduler, _scheduler_keys)
+        if not any(str(key).startswith(prefix) for key in keys):
+            return False
+        if time.monotonic() > deadline:
+            return True
+        await asyncio.sleep(0.05)
+
+
+def _scheduler_keys(dask_scheduler: Any) -> list[str]:
+    return [str(key) for key in dask_scheduler.tasks]
