@@ -106,40 +106,30 @@ async def test_sync_tasks_run_on_workers_and_async_tasks_on_the_loop(
     assert stats(report, "local").worker is None
 
 
-async def test_value_between_dask_tasks_stays_on_the_cluster(remote: DaskExecutor) -> None:
-    """A Dask task's result feeds another Dask task without being sent up again by the client."""
+@pytest.mark.parametrize("made_on_cluster", [True, False])
+async def test_only_values_made_off_the_cluster_are_sent_to_it(
+    remote: DaskExecutor, made_on_cluster: bool
+) -> None:
+    """A Dask task's result feeds the next Dask task as a future; a loop-made value goes as data."""
 
-    def produce() -> Payload:
-        return Payload(list(range(1000)))
+    def produce_remotely() -> Payload:
+        return Payload([1, 2, 3])
 
-    def consume(payload: Payload) -> int:
-        return sum(payload.items)
-
-    Payload.pickled_here = 0
-    report = await flow(
-        {"produce": produce, "consume": consume}, remote, feeds={"consume": {"payload": "produce"}}
-    ).execute()
-    assert report.execution_state == "completed", report.error_summary
-    assert report.task_return_set["consume"] == sum(range(1000))
-    assert report.task_return_set["produce"].items == list(range(1000))
-    assert Payload.pickled_here == 0
-
-
-async def test_local_value_is_sent_to_the_worker(remote: DaskExecutor) -> None:
-    """A value made on the loop travels to the worker as data."""
-
-    async def produce() -> Payload:
+    async def produce_locally() -> Payload:
         return Payload([1, 2, 3])
 
     def consume(payload: Payload) -> int:
         return sum(payload.items)
 
+    produce = produce_remotely if made_on_cluster else produce_locally
     Payload.pickled_here = 0
     report = await flow(
         {"produce": produce, "consume": consume}, remote, feeds={"consume": {"payload": "produce"}}
     ).execute()
+    assert report.execution_state == "completed", report.error_summary
     assert report.task_return_set["consume"] == 6
-    assert Payload.pickled_here >= 1
+    assert report.task_return_set["produce"].items == [1, 2, 3]
+    assert (Payload.pickled_here == 0) is made_on_cluster
 
 
 async def test_unpicklable_argument_fails_the_task_naming_it(remote: DaskExecutor) -> None:
