@@ -242,9 +242,10 @@ async def test_run_timeout_cancels_running_dask_tasks(
     """A run that times out reports its Dask task cancelled and leaves no future behind."""
 
     def slow_body_for_run_timeout() -> None:
-        time.sleep(1.5)
+        time.sleep(2.5)
 
-    report = await flow({"lingering": slow_body_for_run_timeout}, remote).execute(timeout=0.3)
+    # A second for the run to connect and start the task, even on a loaded machine.
+    report = await flow({"lingering": slow_body_for_run_timeout}, remote).execute(timeout=1.0)
     assert report.execution_state == "cancelled"
     assert stats(report, "lingering").status == "cancelled"
     assert not await _scheduler_knows(sync_client, "lingering-")
@@ -312,6 +313,21 @@ async def test_embedded_cluster_is_created_per_run_and_stopped(registry: Schedul
     # Dask keeps one process-wide offload thread for all its clients; it belongs to no run.
     new_threads = {t.name for t in set(threading.enumerate()) - threads if t.is_alive()}
     assert {name for name in new_threads if not name.startswith("Dask-Offload")} == set()
+
+
+async def test_run_cancelled_while_its_cluster_starts_leaves_nothing() -> None:
+    """A run that times out while its local cluster starts still closes the cluster."""
+    children = set(multiprocessing.active_children())
+
+    def never_started() -> None:
+        return None
+
+    report = await flow({"never_started": never_started}, DaskExecutor(n_workers=1)).execute(
+        timeout=0.05
+    )
+    assert report.execution_state == "cancelled"
+    assert report.task_statistics == []
+    assert set(multiprocessing.active_children()) == children
 
 
 async def test_killed_worker_is_retried_by_the_task_policy(

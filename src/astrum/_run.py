@@ -213,9 +213,10 @@ class Run:
             self._finished.set_result(None)
         cancelled_by_caller = False
         try:
-            # Connecting to (or starting) a Dask cluster happens before any task starts,
-            # so it counts against no task's timeout.
-            await self._body.start(self.plan.specs)
+            # Connecting to (or starting) a Dask cluster happens before any task starts:
+            # it counts against the run's timeout, and against no task's.
+            async with asyncio.timeout(settings.run_timeout) as deadline:
+                await self._body.start(self.plan.specs)
             needed = self._needed
             for node, preds in enumerate(self.plan.graph.preds):
                 if needed is None:
@@ -226,7 +227,7 @@ class Run:
             if settings.run_timeout is None:
                 await self._finished
             else:
-                async with asyncio.timeout(settings.run_timeout):
+                async with asyncio.timeout_at(deadline.when()):
                     await self._finished
         except TimeoutError:
             self._timed_out = True
