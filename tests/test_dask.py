@@ -18,10 +18,9 @@ from typing import Any
 
 import pytest
 
-from astrum import DaskExecutor, SchedulerRegistry
-from astrum._plan import TaskOptions
+from astrum import AstrumConfig, DaskExecutor, F, Ref, SchedulerRegistry
 from astrum.executors import SerializationError, WorkerLostError
-from test_executors import flow, stats
+from astrum.models import ExecutionReport
 
 dask: Any = pytest.importorskip("dask")
 distributed: Any = pytest.importorskip("distributed")
@@ -59,6 +58,12 @@ def remote(cluster: Any) -> DaskExecutor:
     return DaskExecutor(address=cluster.scheduler_address)
 
 
+async def run_on(registry: SchedulerRegistry, executor: Any, **config: Any) -> ExecutionReport:
+    """Run the registry with ``executor`` as the default for sync tasks."""
+    timeout = config.pop("timeout", None)
+    return await registry.run(config=AstrumConfig(executor=executor, **config), timeout=timeout)
+
+
 def workers_of(client: Any) -> set[str]:
     """The addresses of the cluster's workers now."""
     return set(client.scheduler_info()["workers"])
@@ -85,67 +90,75 @@ class Holder:
 
 
 async def test_sync_tasks_run_on_workers_and_async_tasks_on_the_loop(
-    remote: DaskExecutor, sync_client: Any
+    registry: SchedulerRegistry, remote: DaskExecutor, sync_client: Any
 ) -> None:
     """Sync bodies run in the cluster's processes, results come back, async bodies stay local."""
 
+    @registry.task()
     def square() -> tuple[int, int]:
         return os.getpid(), 7 * 7
 
+    @registry.task()
     async def local() -> int:
         return os.getpid()
 
-    report = await flow({"square": square, "local": local}, remote).execute()
+    report = await run_on(registry, remote)
     assert report.execution_state == "completed", report.error_summary
     pid, value = report.task_return_set["square"]
     assert value == 49
     assert pid != os.getpid()
     assert report.task_return_set["local"] == os.getpid()
-    assert stats(report, "square").worker in workers_of(sync_client)
-    assert stats(report, "square").attempt_statistics[0].worker == stats(report, "square").worker
-    assert stats(report, "local").worker is None
+    remote_stats = report.statistics_for("square")
+    assert remote_stats.worker in workers_of(sync_client)
+    assert remote_stats.attempt_statistics[0].worker == remote_stats.worker
+    assert report.statistics_for("local").worker is None
 
 
 @pytest.mark.parametrize("made_on_cluster", [True, False])
 async def test_only_values_made_off_the_cluster_are_sent_to_it(
-    remote: DaskExecutor, made_on_cluster: bool
+    registry: SchedulerRegistry, remote: DaskExecutor, made_on_cluster: bool
 ) -> None:
     """A Dask task's result feeds the next Dask task as a future; a loop-made value goes as data."""
+    if made_on_cluster:
 
-    def produce_remotely() -> Payload:
-        return Payload([1, 2, 3])
+        @registry.task("produce")
+        def produce_remotely() -> Payload:
+            return Payload([1, 2, 3])
 
-    async def produce_locally() -> Payload:
-        return Payload([1, 2, 3])
+    else:
 
-    def consume(payload: Payload) -> int:
+        @registry.task("produce")
+        async def produce_locally() -> Payload:
+            return Payload([1, 2, 3])
+
+    @registry.task()
+    def consume(payload: Ref[Payload, F("produce")]) -> int:
         return sum(payload.items)
 
-    produce = produce_remotely if made_on_cluster else produce_locally
     Payload.pickled_here = 0
-    report = await flow(
-        {"produce": produce, "consume": consume}, remote, feeds={"consume": {"payload": "produce"}}
-    ).execute()
+    report = await run_on(registry, remote)
     assert report.execution_state == "completed", report.error_summary
     assert report.task_return_set["consume"] == 6
     assert report.task_return_set["produce"].items == [1, 2, 3]
     assert (Payload.pickled_here == 0) is made_on_cluster
 
 
-async def test_unpicklable_argument_fails_the_task_naming_it(remote: DaskExecutor) -> None:
+async def test_unpicklable_argument_fails_the_task_naming_it(
+    registry: SchedulerRegistry, remote: DaskExecutor
+) -> None:
     """An argument that cannot be pickled fails the consumer with its name and type."""
 
+    @registry.task()
     async def produce() -> threading.Condition:
         return threading.Condition()
 
-    def consume(guard: threading.Condition) -> None:
+    @registry.task()
+    def consume(guard: Ref[threading.Condition, F("produce")]) -> None:
         del guard
 
-    report = await flow(
-        {"produce": produce, "consume": consume}, remote, feeds={"consume": {"guard": "produce"}}
-    ).execute()
+    report = await run_on(registry, remote)
     assert report.execution_state == "failed"
-    failure = stats(report, "consume")
+    failure = report.statistics_for("consume")
     assert isinstance(failure.exception, SerializationError)
     assert str(failure.exception).startswith(
         "Task 'consume' cannot be sent to the Dask cluster: parameter 'guard' "
@@ -153,14 +166,17 @@ async def test_unpicklable_argument_fails_the_task_naming_it(remote: DaskExecuto
     )
 
 
-async def test_unpicklable_result_fails_the_task_naming_its_type(remote: DaskExecutor) -> None:
+async def test_unpicklable_result_fails_the_task_naming_its_type(
+    registry: SchedulerRegistry, remote: DaskExecutor
+) -> None:
     """A result that cannot be pickled fails its task with the task's name and the type."""
 
+    @registry.task()
     def make() -> Holder:
         return Holder()
 
-    report = await flow({"make": make}, remote).execute()
-    failure = stats(report, "make")
+    report = await run_on(registry, remote)
+    failure = report.statistics_for("make")
     assert isinstance(failure.exception, SerializationError)
     assert str(failure.exception).startswith(
         "Task 'make' returned a value of type Holder that cannot be pickled"
@@ -168,68 +184,75 @@ async def test_unpicklable_result_fails_the_task_naming_its_type(remote: DaskExe
     assert failure.worker is not None
 
 
-async def test_body_error_keeps_its_type_and_remote_traceback(remote: DaskExecutor) -> None:
+async def test_body_error_keeps_its_type_and_remote_traceback(
+    registry: SchedulerRegistry, remote: DaskExecutor
+) -> None:
     """An exception raised on a worker reaches the report as itself, with the worker's traceback."""
 
+    @registry.task()
     def explode() -> None:
         raise KeyError("missing")
 
-    report = await flow({"explode": explode}, remote).execute()
-    failure = stats(report, "explode")
+    report = await run_on(registry, remote)
+    failure = report.statistics_for("explode")
     assert isinstance(failure.exception, KeyError)
     assert report.error_summary == ["Task 'explode' failed: KeyError: 'missing'"]
     assert "in explode" in str(failure.exception.__cause__)
     assert failure.worker is not None
 
 
-async def test_retry_runs_the_body_again(remote: DaskExecutor, tmp_path: Path) -> None:
+async def test_retry_runs_the_body_again(
+    registry: SchedulerRegistry, remote: DaskExecutor, tmp_path: Path
+) -> None:
     """A failed attempt on the cluster is retried by the task's own policy."""
     marker = tmp_path / "first"
 
+    @registry.task(retry=1, retry_on=ValueError)
     def flaky() -> str:
         if not marker.exists():
             marker.touch()
             raise ValueError("first attempt")
         return "second"
 
-    options = {"flaky": TaskOptions(retry_on=(ValueError,))}
-    report = await flow({"flaky": flaky}, remote, options=options, retries={"flaky": 1}).execute()
+    report = await run_on(registry, remote)
     assert report.task_return_set == {"flaky": "second"}
-    attempts = stats(report, "flaky").attempt_statistics
+    attempts = report.statistics_for("flaky").attempt_statistics
     assert [a.status for a in attempts] == ["failed", "completed"]
     assert all(a.worker is not None for a in attempts)
 
 
-async def test_continue_policy_skips_downstream_of_a_remote_failure(remote: DaskExecutor) -> None:
+async def test_continue_policy_skips_downstream_of_a_remote_failure(
+    registry: SchedulerRegistry, remote: DaskExecutor
+) -> None:
     """With on_failure='continue' an independent Dask branch finishes after another fails."""
 
+    @registry.task()
     def bad() -> None:
         raise RuntimeError("no")
 
+    @registry.task(depends_on=["bad"])
     def after_bad() -> None:
         return None
 
+    @registry.task()
     def good() -> int:
         return 1
 
-    report = await flow(
-        {"bad": bad, "after_bad": after_bad, "good": good},
-        remote,
-        after={"after_bad": ["bad"]},
-        on_failure="continue",
-    ).execute()
+    report = await run_on(registry, remote, on_failure="continue")
     assert report.task_return_set == {"good": 1}
-    assert stats(report, "after_bad").status == "skipped"
+    assert report.statistics_for("after_bad").status == "skipped"
 
 
-async def test_timeout_cancels_the_dask_future(remote: DaskExecutor, sync_client: Any) -> None:
+async def test_timeout_cancels_the_dask_future(
+    registry: SchedulerRegistry, remote: DaskExecutor, sync_client: Any
+) -> None:
     """A timed-out attempt fails the task and the scheduler drops its future."""
 
+    @registry.task("slow", timeout=0.3)
     def slow_body_for_timeout() -> None:
         time.sleep(1.5)
 
-    options = {"slow": TaskOptions(timeout=0.3)}
-    report = await flow({"slow": slow_body_for_timeout}, remote, options=options).execute()
+    report = await run_on(registry, remote)
     assert report.error_summary == [
         "Task 'slow' failed: TimeoutError: Task 'slow' timed out after 0.3 s (attempt 1)."
     ]
@@ -237,54 +260,62 @@ async def test_timeout_cancels_the_dask_future(remote: DaskExecutor, sync_client
 
 
 async def test_run_timeout_cancels_running_dask_tasks(
-    remote: DaskExecutor, sync_client: Any
+    registry: SchedulerRegistry, remote: DaskExecutor, sync_client: Any
 ) -> None:
     """A run that times out reports its Dask task cancelled and leaves no future behind."""
 
+    @registry.task("lingering")
     def slow_body_for_run_timeout() -> None:
         time.sleep(2.5)
 
     # A second for the run to connect and start the task, even on a loaded machine.
-    report = await flow({"lingering": slow_body_for_run_timeout}, remote).execute(timeout=1.0)
+    report = await run_on(registry, remote, timeout=1.0)
     assert report.execution_state == "cancelled"
-    assert stats(report, "lingering").status == "cancelled"
+    assert report.statistics_for("lingering").status == "cancelled"
     assert not await _scheduler_knows(sync_client, "lingering-")
 
 
-async def test_given_client_is_used_and_left_running(sync_client: Any) -> None:
+async def test_given_client_is_used_and_left_running(
+    registry: SchedulerRegistry, sync_client: Any
+) -> None:
     """DaskExecutor(client=...) runs on that client's cluster and does not close it."""
 
+    @registry.task()
     def where() -> int:
         return os.getpid()
 
-    report = await flow({"where": where}, DaskExecutor(client=sync_client)).execute()
+    report = await run_on(registry, DaskExecutor(client=sync_client))
     assert report.task_return_set["where"] != os.getpid()
-    assert stats(report, "where").worker in workers_of(sync_client)
+    assert report.statistics_for("where").worker in workers_of(sync_client)
     assert sync_client.status == "running"
 
 
-async def test_async_client_on_the_run_loop_is_reused(cluster: Any) -> None:
+async def test_async_client_on_the_run_loop_is_reused(
+    registry: SchedulerRegistry, cluster: Any
+) -> None:
     """An asynchronous client on the run's own loop is used as it is and stays open."""
 
+    @registry.task()
     def one() -> int:
         return 1
 
     async with Client(cluster.scheduler_address, asynchronous=True) as client:
-        report = await flow({"one": one}, DaskExecutor(client=client)).execute()
+        report = await run_on(registry, DaskExecutor(client=client))
         assert report.task_return_set == {"one": 1}
         assert client.status == "running"
         assert await client.submit(int, "2") == 2
 
 
-async def test_unreachable_scheduler_fails_the_tasks_clearly() -> None:
+async def test_unreachable_scheduler_fails_the_tasks_clearly(registry: SchedulerRegistry) -> None:
     """A scheduler that cannot be reached fails its tasks with the address in the message."""
 
+    @registry.task()
     def never() -> None:
         return None
 
     with dask.config.set({"distributed.comm.timeouts.connect": "0.5s"}):
-        report = await flow({"never": never}, DaskExecutor(address="tcp://127.0.0.1:9")).execute()
-    message = stats(report, "never").error_message or ""
+        report = await run_on(registry, DaskExecutor(address="tcp://127.0.0.1:9"))
+    message = report.statistics_for("never").error_message or ""
     assert message.startswith(
         "Task 'never' could not run: Astrum could not connect to the Dask scheduler at "
         "tcp://127.0.0.1:9"
@@ -315,36 +346,38 @@ async def test_embedded_cluster_is_created_per_run_and_stopped(registry: Schedul
     assert {name for name in new_threads if not name.startswith("Dask-Offload")} == set()
 
 
-async def test_run_cancelled_while_its_cluster_starts_leaves_nothing() -> None:
+async def test_run_cancelled_while_its_cluster_starts_leaves_nothing(
+    registry: SchedulerRegistry,
+) -> None:
     """A run that times out while its local cluster starts still closes the cluster."""
     children = set(multiprocessing.active_children())
 
+    @registry.task()
     def never_started() -> None:
         return None
 
-    report = await flow({"never_started": never_started}, DaskExecutor(n_workers=1)).execute(
-        timeout=0.05
-    )
+    report = await run_on(registry, DaskExecutor(n_workers=1), timeout=0.05)
     assert report.execution_state == "cancelled"
     assert report.task_statistics == []
     assert set(multiprocessing.active_children()) == children
 
 
 async def test_killed_worker_is_retried_by_the_task_policy(
-    remote: DaskExecutor, sync_client: Any, tmp_path: Path
+    registry: SchedulerRegistry, remote: DaskExecutor, sync_client: Any, tmp_path: Path
 ) -> None:
     """A worker process killed mid-task fails that attempt; the retry runs on a live worker."""
     marker = tmp_path / "killed"
 
+    @registry.task(retry=1)
     def fragile() -> str:
         if not marker.exists():
             marker.touch()
             os.kill(os.getpid(), signal.SIGKILL)
         return "survived"
 
-    report = await flow({"fragile": fragile}, remote, retries={"fragile": 1}).execute()
+    report = await run_on(registry, remote)
     assert report.task_return_set == {"fragile": "survived"}, report.error_summary
-    first, second = stats(report, "fragile").attempt_statistics
+    first, second = report.statistics_for("fragile").attempt_statistics
     assert first.status == "failed"
     assert (first.error_message or "").startswith(
         f"Task 'fragile' failed because the Dask worker running it ({first.worker}) died"
@@ -353,15 +386,18 @@ async def test_killed_worker_is_retried_by_the_task_policy(
     await asyncio.to_thread(sync_client.wait_for_workers, 2, timeout=30)
 
 
-async def test_killed_worker_without_retry_fails_the_run(remote: DaskExecutor) -> None:
+async def test_killed_worker_without_retry_fails_the_run(
+    registry: SchedulerRegistry, remote: DaskExecutor
+) -> None:
     """Without retries a killed worker fails the task with a WorkerLostError."""
 
+    @registry.task()
     def doomed() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
-    report = await flow({"doomed": doomed}, remote).execute()
+    report = await run_on(registry, remote)
     assert report.execution_state == "failed"
-    assert isinstance(stats(report, "doomed").exception, WorkerLostError)
+    assert isinstance(report.statistics_for("doomed").exception, WorkerLostError)
 
 
 async def _scheduler_knows(client: Any, prefix: str) -> bool:

@@ -15,51 +15,19 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from astrum import AstrumConfig, DaskExecutor, DynamicScheduler, SchedulerRegistry, TaskOrder
-from astrum._plan import Binding, TaskOptions
+from astrum import AstrumConfig, DaskExecutor, F, Ref, SchedulerRegistry
 from astrum.executors import SerializationError
-from astrum.models import ExecutionReport, TaskExecutionStatistics
+from astrum.models import ExecutionReport
 
 
-def flow(
-    functions: Mapping[str, Callable[..., Any]],
-    executor: Any,
-    *,
-    feeds: Mapping[str, Mapping[str, str]] | None = None,
-    options: Mapping[str, TaskOptions] | None = None,
-    after: Mapping[str, Sequence[str]] | None = None,
-    retries: Mapping[str, int] | None = None,
-    **config: Any,
-) -> DynamicScheduler:
-    """A scheduler whose tasks take parameters from upstream tasks (``feeds``: param -> task)."""
-    feeds = feeds or {}
-    orders = {task_id: TaskOrder(task_id) for task_id in functions}
-    for task_id, order in orders.items():
-        sources = [*feeds.get(task_id, {}).values(), *(after or {}).get(task_id, ())]
-        order.dependencies = [orders[source] for source in dict.fromkeys(sources)]
-    bindings = {
-        task_id: [Binding(param, source_id=source) for param, source in params.items()]
-        for task_id, params in feeds.items()
-    }
-    return DynamicScheduler(
-        list(functions.items()),
-        list(orders.values()),
-        task_retries=retries,
-        task_options=options,
-        bindings=bindings,
-        config=AstrumConfig(executor=executor, **config),
-    )
-
-
-def stats(report: ExecutionReport, task_id: str) -> TaskExecutionStatistics:
-    """The statistics of one task."""
-    return report.statistics_for(task_id)
+async def run_on(registry: SchedulerRegistry, executor: Any, **config: Any) -> ExecutionReport:
+    """Run the registry with ``executor`` as the default for sync tasks."""
+    return await registry.run(config=AstrumConfig(executor=executor, **config))
 
 
 # -- bodies for the process pool ---------------------------------------------------
@@ -75,8 +43,8 @@ def make_lock_holder() -> LockHolder:
     return LockHolder()
 
 
-def take_anything(value: object) -> None:
-    """Accepts one argument."""
+def take_anything(value: Ref[LockHolder, F("produce")]) -> None:
+    """Takes the result of the task 'produce'."""
     del value
 
 
@@ -191,50 +159,52 @@ def test_dask_executor_repr_says_where() -> None:
 # -- the per-run process pool ------------------------------------------------------
 
 
-async def test_process_executor_runs_sync_bodies_in_other_processes() -> None:
+async def test_process_executor_runs_sync_bodies_in_other_processes(
+    registry: SchedulerRegistry,
+) -> None:
     """executor='process' runs sync bodies in a pool and records the pid; async stays local."""
+    registry.task("square")(pid_and_square)
 
+    @registry.task()
     async def local() -> int:
         return os.getpid()
 
-    report = await flow({"square": pid_and_square, "local": local}, "process").execute()
+    report = await run_on(registry, "process")
     assert report.execution_state == "completed", report.error_summary
     pid, value = report.task_return_set["square"]
     assert value == 49
     assert pid != os.getpid()
-    assert stats(report, "square").worker == f"pid {pid}"
-    assert stats(report, "local").worker is None
+    assert report.statistics_for("square").worker == f"pid {pid}"
+    assert report.statistics_for("local").worker is None
     assert multiprocessing.active_children() == []
 
 
-async def test_thread_executor_records_no_worker() -> None:
+async def test_thread_executor_records_no_worker(registry: SchedulerRegistry) -> None:
     """Bodies in the run's threads record no worker."""
-    report = await flow({"square": pid_and_square}, "thread").execute()
+    registry.task("square")(pid_and_square)
+    report = await run_on(registry, "thread")
     assert report.task_return_set["square"] == (os.getpid(), 49)
-    assert stats(report, "square").worker is None
+    assert report.statistics_for("square").worker is None
 
 
-async def test_process_pickling_failures_name_the_task_and_type() -> None:
+async def test_process_pickling_failures_name_the_task_and_type(
+    registry: SchedulerRegistry,
+) -> None:
     """An argument, result or function pickle refuses fails its task, naming what and why."""
 
+    @registry.task()
     async def produce() -> LockHolder:
         return LockHolder()
 
+    registry.task("consume")(take_anything)
+    registry.task("make")(make_lock_holder)
+
+    @registry.task()
     def nested() -> int:
         return 1
 
-    report = await flow(
-        {
-            "produce": produce,
-            "consume": take_anything,
-            "make": make_lock_holder,
-            "nested": nested,
-        },
-        "process",
-        feeds={"consume": {"value": "produce"}},
-        on_failure="continue",
-    ).execute()
-    consume, make, local = (stats(report, name) for name in ("consume", "make", "nested"))
+    report = await run_on(registry, "process", on_failure="continue")
+    consume, make, local = (report.statistics_for(name) for name in ("consume", "make", "nested"))
     assert all(isinstance(s.exception, SerializationError) for s in (consume, make, local))
     assert str(consume.exception).startswith(
         "Task 'consume' cannot be sent to a worker process: parameter 'value' "
@@ -250,42 +220,45 @@ async def test_process_pickling_failures_name_the_task_and_type() -> None:
     assert "define the function at module level" in str(local.exception)
 
 
-async def test_process_body_error_keeps_type_and_traceback() -> None:
+async def test_process_body_error_keeps_type_and_traceback(registry: SchedulerRegistry) -> None:
     """An exception from a process keeps its type and carries the child's traceback."""
-    report = await flow({"fail": raise_lookup}, "process").execute()
-    failure = stats(report, "fail")
+    registry.task("fail")(raise_lookup)
+    report = await run_on(registry, "process")
+    failure = report.statistics_for("fail")
     assert isinstance(failure.exception, KeyError)
     assert "in raise_lookup" in str(failure.exception.__cause__)
 
 
-async def test_dead_process_is_retried_in_a_new_pool(tmp_path: Path) -> None:
+async def test_dead_process_is_retried_in_a_new_pool(
+    registry: SchedulerRegistry, tmp_path: Path
+) -> None:
     """A pool process that dies fails the attempt with WorkerLostError; the retry succeeds."""
-    body = functools.partial(exit_on_first_call, str(tmp_path / "died"))
-    report = await flow({"fragile": body}, "process", retries={"fragile": 1}).execute()
+    registry.task("fragile", retry=1)(functools.partial(exit_on_first_call, str(tmp_path / "died")))
+    report = await run_on(registry, "process")
     assert report.task_return_set == {"fragile": "recovered"}, report.error_summary
-    first, second = stats(report, "fragile").attempt_statistics
-    assert first.error_message is not None
-    assert first.error_message.startswith(
+    first, second = report.statistics_for("fragile").attempt_statistics
+    assert (first.error_message or "").startswith(
         "Task 'fragile' failed because a process of the pool running it died abruptly"
     )
     assert second.status == "completed"
 
 
-async def test_process_timeout_leaves_no_process_running() -> None:
+async def test_process_timeout_leaves_no_process_running(registry: SchedulerRegistry) -> None:
     """A timed-out body in the run's pool is stopped with the pool when the run ends."""
-    options = {"slow": TaskOptions(timeout=0.5)}
-    report = await flow({"slow": sleep_long}, "process", options=options).execute()
+    registry.task("slow", timeout=0.5)(sleep_long)
+    report = await run_on(registry, "process")
     assert report.error_summary == [
         "Task 'slow' failed: TimeoutError: Task 'slow' timed out after 0.5 s (attempt 1)."
     ]
     assert multiprocessing.active_children() == []
 
 
-async def test_caller_process_pool_is_used_and_left_open() -> None:
+async def test_caller_process_pool_is_used_and_left_open(registry: SchedulerRegistry) -> None:
     """A ProcessPoolExecutor you pass runs the bodies and stays usable after the run."""
+    registry.task("square")(pid_and_square)
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
-        report = await flow({"square": pid_and_square}, pool).execute()
+        report = await run_on(registry, pool)
         pid, _ = report.task_return_set["square"]
-        assert stats(report, "square").worker == f"pid {pid}"
+        assert report.statistics_for("square").worker == f"pid {pid}"
         assert await asyncio.wrap_future(pool.submit(pid_and_square, 3)) == (pid, 9)
