@@ -10,7 +10,16 @@ from typing import Literal
 
 from hypothesis import strategies as st
 
-__all__ = ["Dag", "DataDag", "DataRelation", "dags", "data_dags", "spans"]
+__all__ = [
+    "Dag",
+    "DataDag",
+    "DataRelation",
+    "Placement",
+    "dags",
+    "data_dags",
+    "placements",
+    "spans",
+]
 
 # -- data transport: DAGs whose edges carry values --------------------------------------
 
@@ -100,3 +109,15 @@ def spans(max_size: int = 40) -> st.SearchStrategy[list[tuple[float, float]]]:
         lambda pair: (pair[0] / 10, (pair[0] + pair[1]) / 10)
     )
     return st.lists(span, max_size=max_size)
+
+
+# -- executors: where each task of a DAG runs ----------------------------------------------
+
+Placement = Literal["loop", "inline", "thread", "dask"]
+"""``loop``: an async task; the others: a sync task with that executor (``dask``: a cluster)."""
+
+
+def placements(size: int) -> st.SearchStrategy[tuple[Placement, ...]]:
+    """Where each of ``size`` tasks runs."""
+    choice: st.SearchStrategy[Placement] = st.sampled_from(["loop", "inline", "thread", "dask"])
+    return st.lists(choice, min_size=size, max_size=size).map(tuple)

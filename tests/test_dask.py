@@ -7,20 +7,26 @@ each run connects its own client to it, as a user's runs would to a real cluster
 from __future__ import annotations
 
 import asyncio
+import inspect
 import multiprocessing
 import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from astrum import AstrumConfig, DaskExecutor, F, Ref, SchedulerRegistry
+from astrum.config import ExecutorChoice
 from astrum.executors import SerializationError, WorkerLostError
 from astrum.models import ExecutionReport
+from strategies import DataDag, Placement, data_dags, placements
 
 dask: Any = pytest.importorskip("dask")
 distributed: Any = pytest.importorskip("distributed")
@@ -398,6 +404,64 @@ async def test_killed_worker_without_retry_fails_the_run(
     report = await run_on(registry, remote)
     assert report.execution_state == "failed"
     assert isinstance(report.statistics_for("doomed").exception, WorkerLostError)
+
+
+def _placed(dag: DataDag, placement: Sequence[Placement], dask: DaskExecutor) -> SchedulerRegistry:
+    """The DAG's tasks, each returning what it received, each run where ``placement`` says."""
+    registry = SchedulerRegistry(f"placed-{uuid.uuid4().hex}")
+    executors: dict[Placement, ExecutorChoice | None] = {
+        "loop": None,
+        "inline": "inline",
+        "thread": "thread",
+        "dask": dask,
+    }
+    for task in range(dag.size):
+        where = placement[task]
+
+        def result(received: dict[str, Any], task: int = task) -> dict[Any, Any]:
+            return {"name": f"t{task}", 0: ("item", task, 0), 1: [task], "received": received}
+
+        if where == "loop":
+
+            async def body(**kwargs: Any) -> Any:
+                return result(kwargs)
+
+        else:
+
+            def body(**kwargs: Any) -> Any:  # type: ignore[misc]
+                return result(kwargs)
+
+        inputs = [r for r in dag.relations if r.receiver == task]
+        hints = {r.param: Ref[Any, F(f"t{r.source}", r.locator)] for r in inputs}
+        body.__annotations__ = {**hints, "return": Any}
+        body.__dict__["__signature__"] = inspect.Signature(
+            [
+                inspect.Parameter(p, inspect.Parameter.KEYWORD_ONLY, annotation=h)
+                for p, h in hints.items()
+            ],
+            return_annotation=Any,
+        )
+        registry.task(f"t{task}", executor=executors[where])(body)
+    return registry
+
+
+# ``remote`` is function-scoped but immutable, so sharing it between examples is safe.
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(dag=data_dags(max_tasks=6), data=st.data())
+def test_random_dags_get_the_same_values_wherever_tasks_run(
+    remote: DaskExecutor, dag: DataDag, data: st.DataObject
+) -> None:
+    """In random DAGs, sending some sync tasks to Dask changes no value any task receives."""
+    placement = data.draw(placements(dag.size))
+    local = asyncio.run(_placed(dag, ["inline"] * dag.size, remote).run())
+    placed = asyncio.run(_placed(dag, placement, remote).run())
+    assert placed.execution_state == "completed", placed.error_summary
+    assert placed.task_return_set == local.task_return_set
+    for task, where in enumerate(placement):
+        worker = placed.statistics_for(f"t{task}").worker
+        assert (worker is not None) is (where == "dask")
 
 
 async def _scheduler_knows(client: Any, prefix: str) -> bool:
