@@ -5,8 +5,12 @@ and Dask worker processes run them on every core. The process pool and the
 embedded Dask cluster are created for the run, so their start-up is part of
 the time; "dask (running)" sends the same run to a cluster that is already up.
 
-    python bench/bench_executors.py              # 8 tasks of 0.5 s each
-    python bench/bench_executors.py --tasks 4 --seconds 0.25
+The executors take turns, several rounds; the table shows the best and the
+median wall-clock time of each, since other work on a shared machine only
+ever makes a round slower. The work per task is calibrated in CPU time.
+
+    python bench/bench_executors.py              # 8 tasks of 0.5 s each, 3 rounds
+    python bench/bench_executors.py --tasks 4 --seconds 0.25 --rounds 1
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import argparse
 import asyncio
 import functools
 import os
+import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -33,12 +38,12 @@ def spin(rounds: int) -> int:
 
 
 def calibrate(seconds: float) -> int:
-    """How many rounds of :func:`spin` take about ``seconds`` on one core here."""
+    """How many rounds of :func:`spin` take about ``seconds`` of CPU time here."""
     rounds = 100_000
     while True:
-        began = time.perf_counter()
+        began = time.process_time()
         spin(rounds)
-        took = time.perf_counter() - began
+        took = time.process_time() - began
         if took > 0.05:
             return max(1, int(rounds * seconds / took))
         rounds *= 4
@@ -60,17 +65,9 @@ async def fan_out(executor: Any, tasks: int, rounds: int) -> float:
     return took
 
 
-async def measure(tasks: int, seconds: float) -> list[tuple[str, float]]:
-    """Wall-clock seconds of the fan-out on each executor."""
-    rounds = calibrate(seconds)
-    results: list[tuple[str, float]] = []
-    runs: list[tuple[str, Callable[[], Any]]] = [
-        ("thread", lambda: "thread"),
-        ("process", lambda: "process"),
-        ("dask (embedded)", DaskExecutor),
-    ]
-    for name, make in runs:
-        results.append((name, await fan_out(make(), tasks, rounds)))
+async def measure(tasks: int, seconds: float, rounds: int) -> dict[str, list[float]]:
+    """Wall-clock seconds of each round of the fan-out, per executor."""
+    work = calibrate(seconds)
     import distributed
 
     cluster: Any = await distributed.LocalCluster(  # type: ignore[no-untyped-call]
@@ -82,28 +79,41 @@ async def measure(tasks: int, seconds: float) -> list[tuple[str, float]]:
     )
     try:
         running = DaskExecutor(address=cluster.scheduler_address)
-        await fan_out(running, tasks, rounds)  # warm the workers' imports once
-        results.append(("dask (running)", await fan_out(running, tasks, rounds)))
+        await fan_out(running, tasks, work)  # the workers import what the tasks need once
+        executors: list[tuple[str, Callable[[], Any]]] = [
+            ("thread", lambda: "thread"),
+            ("process", lambda: "process"),
+            ("dask (embedded)", DaskExecutor),
+            ("dask (running)", lambda: running),
+        ]
+        times: dict[str, list[float]] = {name: [] for name, _ in executors}
+        for _ in range(rounds):
+            for name, make in executors:
+                times[name].append(await fan_out(make(), tasks, work))
     finally:
         await cluster.close()
-    return results
+    return times
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=0.5, help="work per task on one core")
+    parser.add_argument("--seconds", type=float, default=0.5, help="CPU time of one task")
+    parser.add_argument("--rounds", type=int, default=3)
     options = parser.parse_args()
-    results = asyncio.run(measure(options.tasks, options.seconds))
+    times = asyncio.run(measure(options.tasks, options.seconds, options.rounds))
+    cores = os.cpu_count() or 1
     serial = options.tasks * options.seconds
-    baseline = results[0][1]
+    baseline = min(times["thread"])
     print(
-        f"{options.tasks} tasks x {options.seconds:g} s of pure-Python work "
-        f"({serial:g} s serial) on {os.cpu_count()} cores"
+        f"{options.tasks} tasks x {options.seconds:g} s of pure-Python work: {serial:g} s "
+        f"serial, {serial / min(cores, options.tasks):g} s at best on {cores} cores; "
+        f"{options.rounds} rounds"
     )
-    print(f"{'executor':<16} {'seconds':>8} {'vs thread':>10}")
-    for name, took in results:
-        print(f"{name:<16} {took:>8.2f} {baseline / took:>9.2f}x")
+    print(f"{'executor':<16} {'best s':>7} {'median s':>9} {'best vs thread':>15}")
+    for name, runs in times.items():
+        best = min(runs)
+        print(f"{name:<16} {best:>7.2f} {statistics.median(runs):>9.2f} {baseline / best:>14.2f}x")
 
 
 if __name__ == "__main__":
