@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import multiprocessing
 import os
 import signal
@@ -96,9 +97,9 @@ class Holder:
 
 
 async def test_sync_tasks_run_on_workers_and_async_tasks_on_the_loop(
-    registry: SchedulerRegistry, remote: DaskExecutor, sync_client: Any
+    registry: SchedulerRegistry, remote: DaskExecutor, sync_client: Any, tmp_path: Path
 ) -> None:
-    """Sync bodies run in the cluster's processes, results come back, async bodies stay local."""
+    """Sync bodies run on the cluster's workers, which the report and its timeline name."""
 
     @registry.task()
     def square() -> tuple[int, int]:
@@ -118,6 +119,11 @@ async def test_sync_tasks_run_on_workers_and_async_tasks_on_the_loop(
     assert remote_stats.worker in workers_of(sync_client)
     assert remote_stats.attempt_statistics[0].worker == remote_stats.worker
     assert report.statistics_for("local").worker is None
+    trace = json.loads(report.to_chrome_trace(tmp_path / "trace.json").read_text())
+    slices = {event["name"]: event for event in trace["traceEvents"] if event["ph"] == "X"}
+    assert slices["square"]["args"]["worker"] == remote_stats.worker
+    assert slices["square #1"]["args"]["worker"] == remote_stats.worker
+    assert "worker" not in slices["local"]["args"]
 
 
 @pytest.mark.parametrize("made_on_cluster", [True, False])
