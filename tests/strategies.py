@@ -14,10 +14,12 @@ __all__ = [
     "Dag",
     "DataDag",
     "DataRelation",
+    "Placement",
     "ResumeCase",
     "cache_values",
     "dags",
     "data_dags",
+    "placements",
     "resume_cases",
     "spans",
 ]
@@ -168,3 +170,15 @@ def resume_cases(draw: st.DrawFn, max_tasks: int = 10) -> ResumeCase:
     cached = draw(st.frozensets(st.sampled_from(ids), max_size=len(ids)))
     on_failure = draw(st.sampled_from(["fail_fast", "continue"]))
     return ResumeCase(dag, failing, data, cached, on_failure)
+
+
+# -- executors: where each task of a DAG runs ----------------------------------------------
+
+Placement = Literal["loop", "inline", "thread", "dask"]
+"""``loop``: an async task; the others: a sync task with that executor (``dask``: a cluster)."""
+
+
+def placements(size: int) -> st.SearchStrategy[tuple[Placement, ...]]:
+    """Where each of ``size`` tasks runs."""
+    choice: st.SearchStrategy[Placement] = st.sampled_from(["loop", "inline", "thread", "dask"])
+    return st.lists(choice, min_size=size, max_size=size).map(tuple)

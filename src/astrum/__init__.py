@@ -41,6 +41,7 @@ from .decorators import (
     use_namespace,
 )
 from .events import Event
+from .executors import DaskExecutor
 from .models import (
     ExecutionPlan,
     ExecutionReport,
@@ -59,6 +60,7 @@ __all__ = [
     "DEFAULT_NAMESPACE",
     "AstrumConfig",
     "CachePolicy",
+    "DaskExecutor",
     "DynamicScheduler",
     "Event",
     "ExecutionPlan",

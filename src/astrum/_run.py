@@ -77,7 +77,8 @@ class TransportError(LookupError):
 
 
 # An attempt as recorded on the hot path; turned into TaskAttemptStatistics for the report.
-_Attempt = tuple[float, float, str, BaseException | None, bool]
+# The last item is where it ran (a Dask worker, a process), None on the loop or in a thread.
+_Attempt = tuple[float, float, str, BaseException | None, bool, str | None]
 
 
 class Run:
@@ -130,6 +131,7 @@ class Run:
         self._loop: asyncio.AbstractEventLoop
         self._finished: asyncio.Future[None]
         self._body: BodyRunner
+        self._closing: asyncio.Task[None] | None = None
         self._epoch = 0.0
 
     def _prune(self, overrides: Mapping[str, Any]) -> None:
@@ -229,6 +231,10 @@ class Run:
             self._finished.set_result(None)
         cancelled_by_caller = False
         try:
+            # Connecting to (or starting) a Dask cluster happens before any task starts:
+            # it counts against the run's timeout, and against no task's.
+            async with asyncio.timeout(settings.run_timeout) as deadline:
+                await self._body.start(self.plan.specs)
             needed = self._needed
             for node, preds in enumerate(self.plan.graph.preds):
                 if needed is None:
@@ -239,7 +245,7 @@ class Run:
             if settings.run_timeout is None:
                 await self._finished
             else:
-                async with asyncio.timeout(settings.run_timeout):
+                async with asyncio.timeout_at(deadline.when()):
                     await self._finished
         except TimeoutError:
             self._timed_out = True
@@ -283,12 +289,17 @@ class Run:
                 nonlocal remaining
                 remaining -= 1
                 if not remaining:
-                    self._body.close()
+                    self._closing = self._loop.create_task(self._body.close())
 
             for task in live_tails:
                 task.add_done_callback(release)
         else:
-            self._body.close()
+            closing = self._loop.create_task(self._body.close())
+            while not closing.done():
+                try:
+                    await asyncio.wait([closing])
+                except asyncio.CancelledError:
+                    interrupted = True  # processes and clusters must stop all the same
         return interrupted
 
     def _launch(self, node: int) -> None:
@@ -368,7 +379,8 @@ class Run:
             except Exception as exc:
                 ended = self._now()
                 will_retry = attempt <= spec.retry and isinstance(exc, options.retry_on)
-                self._record_attempt(node, (began, ended, FAILED, exc, will_retry))
+                worker = self._body.worker_of(spec.task_id)
+                self._record_attempt(node, (began, ended, FAILED, exc, will_retry, worker))
                 if self.settings.listeners:
                     self._emit(
                         "attempt_failed",
@@ -385,10 +397,12 @@ class Run:
                     await asyncio.sleep(delay)
                 continue
             except BaseException as exc:
-                self._record_attempt(node, (began, self._now(), FAILED, exc, False))
+                worker = self._body.worker_of(spec.task_id)
+                self._record_attempt(node, (began, self._now(), FAILED, exc, False, worker))
                 raise
             if self._attempts[node] is not None:
-                self._record_attempt(node, (began, self._now(), COMPLETED, None, False))
+                worker = self._body.worker_of(spec.task_id)
+                self._record_attempt(node, (began, self._now(), COMPLETED, None, False, worker))
             return value
 
     async def _call(
@@ -445,7 +459,7 @@ class Run:
         if spec.is_async:
             awaitable: Awaitable[Any] = spec.function(*args, **kwargs)
             return awaitable
-        return self._body.call_sync(spec.function, args, kwargs, spec.options.executor)
+        return self._body.call_sync(spec, args, kwargs)
 
     async def _arguments(self, spec: TaskSpec) -> tuple[list[Any], dict[str, Any]]:
         args: list[Any] = []
@@ -625,11 +639,12 @@ class Run:
     def _task_statistics(self, node: int, status: str, level: int) -> TaskExecutionStatistics:
         spec = self.plan.specs[node]
         start, end = self._start[node], self._end[node]
+        worker = self._body.worker_of(spec.task_id)
         raw = self._attempts[node]
         if raw is None:
             # Attempts are recorded only once one fails; a lone attempt is implied.
             implied = status in (COMPLETED, CANCELLED)
-            raw = [(start, end, status, None, False)] if implied else []
+            raw = [(start, end, status, None, False, worker)] if implied else []
         attempts = [
             TaskAttemptStatistics(
                 task_name=spec.task_id,
@@ -641,8 +656,9 @@ class Run:
                 status=outcome,
                 error_message=None if error is None else _message(error),
                 will_retry=will_retry,
+                worker=where,
             )
-            for number, (began, ended, outcome, error, will_retry) in enumerate(raw, 1)
+            for number, (began, ended, outcome, error, will_retry, where) in enumerate(raw, 1)
         ]
         error = self._errors.get(node)
         if error is not None:
@@ -662,6 +678,7 @@ class Run:
             attempt_statistics=attempts,
             exception=error,
             queued_duration=self._queued[node],
+            worker=worker,
         )
 
     def _stage_statistics(self, stats: list[TaskExecutionStatistics]) -> list[TaskStageStatistics]:

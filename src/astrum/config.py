@@ -12,14 +12,23 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from .cache import CacheStore
 
+from .executors import DaskExecutor, require_dask
+
 __all__ = ["AstrumConfig", "ExecutorChoice", "FailurePolicy"]
 
-ExecutorChoice = Literal["thread", "inline"] | concurrent.futures.Executor
-"""Where sync task bodies run: a per-run thread pool, on the loop, or your executor."""
+ExecutorChoice = (
+    Literal["thread", "inline", "process", "dask"] | concurrent.futures.Executor | DaskExecutor
+)
+"""Where sync task bodies run: a per-run thread pool, on the loop, a per-run process
+pool, a Dask cluster (``"dask"`` is the run's DaskExecutor, or a local cluster), or
+your own executor."""
 
 FailurePolicy = Literal["fail_fast", "continue"]
 
-_EXECUTOR_NAMES = ("thread", "inline")
+_EXECUTOR_NAMES = ("thread", "inline", "process", "dask")
+_EXECUTOR_CHOICES = (
+    "'thread', 'inline', 'process', 'dask', a DaskExecutor or a concurrent.futures.Executor"
+)
 _FAILURE_POLICIES = ("fail_fast", "continue")
 
 
@@ -48,7 +57,8 @@ class AstrumConfig:
     executor: ExecutorChoice = "thread"
     """Where plain ``def`` task bodies run. Async tasks always run on the loop."""
     max_workers: int | None = None
-    """Threads in the per-run pool; None means ``concurrency_limit`` or ``min(32, cores + 4)``."""
+    """Threads (or processes) in the per-run pool; None means ``concurrency_limit``, else
+    ``min(32, cores + 4)`` threads or one process per core."""
     on_failure: FailurePolicy = "fail_fast"
     """``fail_fast`` stops the run at the first failure; ``continue`` lets independent
     branches finish and skips what depends on a failed task."""
@@ -117,15 +127,14 @@ def _check_timeout(name: str, value: float | None) -> None:
 
 
 def _check_executor(value: object, where: str) -> None:
-    """Reject executor choices that are neither a known name nor an Executor."""
+    """Reject executor choices that are neither a known name nor an executor."""
     if isinstance(value, str):
         if value not in _EXECUTOR_NAMES:
-            raise ValueError(
-                f"{where} must be 'thread', 'inline' or a concurrent.futures.Executor, "
-                f"got {value!r}."
-            )
-    elif not isinstance(value, concurrent.futures.Executor):
-        raise TypeError(
-            f"{where} must be 'thread', 'inline' or a concurrent.futures.Executor, "
-            f"got {type(value).__name__}."
-        )
+            raise ValueError(f"{where} must be {_EXECUTOR_CHOICES}, got {value!r}.")
+        if value == "dask":
+            require_dask(f"{where}='dask'")
+    elif not isinstance(value, concurrent.futures.Executor | DaskExecutor):
+        hint = ""
+        if type(value).__module__.partition(".")[0] == "distributed":
+            hint = "; to use a Dask client, pass DaskExecutor(client=client)"
+        raise TypeError(f"{where} must be {_EXECUTOR_CHOICES}, got {type(value).__name__}{hint}.")

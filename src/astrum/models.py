@@ -160,6 +160,9 @@ class TaskAttemptStatistics:
     status: str
     error_message: str | None = None
     will_retry: bool = False
+    worker: str | None = None
+    """Where this attempt ran: a Dask worker's address, ``"pid N"`` for a process pool,
+    None on the loop or in a thread."""
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,9 @@ class TaskExecutionStatistics:
     attempt_statistics: list[TaskAttemptStatistics] = field(default_factory=list)
     exception: BaseException | None = field(default=None, repr=False, compare=False)
     queued_duration: float = 0.0
+    worker: str | None = None
+    """Where the last attempt ran: a Dask worker's address, ``"pid N"`` for a process
+    pool, None on the loop or in a thread."""
 
 
 @dataclass(frozen=True)
