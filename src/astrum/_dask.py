@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -45,13 +46,23 @@ _NOT_HELD = (type(None), bool, int, float, complex)
 class DaskSession:
     """The client, and the cluster if the run started one, used by one run."""
 
-    __slots__ = ("_cancels", "_client", "_cluster", "_executor", "_held", "_owns_client", "_start")
+    __slots__ = (
+        "_cancels",
+        "_client",
+        "_cluster",
+        "_executor",
+        "_held",
+        "_owns_client",
+        "_start",
+        "_threads_before",
+    )
 
     def __init__(self, executor: DaskExecutor) -> None:
         self._executor = executor
         self._start: asyncio.Task[Any] | None = None
         self._client: Any = None
         self._cluster: Any = None
+        self._threads_before: set[threading.Thread] = set()
         self._owns_client = True
         self._held: dict[int, tuple[Any, Any]] = {}
         self._cancels: set[asyncio.Task[None]] = set()
@@ -136,8 +147,26 @@ class DaskSession:
                 await self._client.close()
             if self._cluster is not None:
                 await self._cluster.close()
+                await self._helper_threads_gone()
         except Exception:
             logger.exception("Closing the run's Dask %s failed.", self.place)
+
+    async def _helper_threads_gone(self) -> None:
+        """Wait (briefly) for the threads Dask started to watch the cluster's processes.
+
+        They end on their own shortly after the cluster closes; waiting for them
+        keeps the promise that nothing the run started outlives it.
+        """
+        for _ in range(100):
+            alive = [
+                thread
+                for thread in set(threading.enumerate()) - self._threads_before
+                if thread.name.startswith("AsyncProcess") and thread.is_alive()
+            ]
+            if not alive:
+                return
+            await asyncio.sleep(0.02)
+        logger.warning("Dask threads %s outlived the run's cluster.", [t.name for t in alive])
 
     # -- connecting --------------------------------------------------------------
 
@@ -166,6 +195,7 @@ class DaskSession:
         if executor.address is not None:
             self._client = await _connect_client(executor.address)
             return self._client
+        self._threads_before = set(threading.enumerate())
         try:
             self._cluster = await _dask.LocalCluster(
                 asynchronous=True, **_cluster_options(executor)
