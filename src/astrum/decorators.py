@@ -31,6 +31,7 @@ from ._errors import TaskRegistrationError
 from ._plan import TaskOptions
 from .config import AstrumConfig, ExecutorChoice
 from .models import ExecutionReport, TaskOrder
+from .planner import graph_of
 from .scheduler import DynamicScheduler
 
 if TYPE_CHECKING:
@@ -182,7 +183,9 @@ class SchedulerRegistry:
         self, target_tasks: Sequence[str] | None = None, config: AstrumConfig | None = None
     ) -> list[TaskOrder]:
         """Fresh, validated task orders for the targets and everything upstream of them."""
-        return self._build(target_tasks, config or AstrumConfig()).orders
+        orders = self._build(target_tasks, config or AstrumConfig()).orders
+        graph_of(orders)  # validates: a cycle raises here, as on every other build
+        return orders
 
     def build_tasks(
         self, target_tasks: Sequence[str] | None = None
