@@ -198,9 +198,8 @@ class Run:
         try:
             args, kwargs = await self._arguments(spec) if spec.bindings else ((), {})
             value = await self._attempt_loop(node, spec, args, kwargs)
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if self._stopping or (task is not None and task.cancelling()):
+        except asyncio.CancelledError as exc:
+            if self._cancelled_by_run(exc):
                 self._settle(node, CANCELLED)
                 if self.settings.listeners:
                     self._emit("task_cancelled", spec.task_id)
@@ -260,7 +259,10 @@ class Run:
                     await asyncio.sleep(delay)
                 continue
             except BaseException as exc:
-                self._record_attempt(node, (began, self._now(), FAILED, exc, False))
+                if self._cancelled_by_run(exc):
+                    self._record_attempt(node, (began, self._now(), CANCELLED, None, False))
+                else:
+                    self._record_attempt(node, (began, self._now(), FAILED, exc, False))
                 raise
             if self._attempts[node] is not None:
                 self._record_attempt(node, (began, self._now(), COMPLETED, None, False))
@@ -344,6 +346,13 @@ class Run:
             ) from exc
 
     # -- outcomes ----------------------------------------------------------------
+
+    def _cancelled_by_run(self, error: BaseException) -> bool:
+        """Whether ``error`` is the run (or its caller) cancelling us, not a body raising it."""
+        if not isinstance(error, asyncio.CancelledError):
+            return False
+        task = asyncio.current_task()
+        return self._stopping or (task is not None and task.cancelling() > 0)
 
     def _record_attempt(self, node: int, attempt: _Attempt) -> None:
         attempts = self._attempts[node]
