@@ -27,6 +27,22 @@ def default_thread_count() -> int:
     return min(32, (os.cpu_count() or 1) + 4)
 
 
+def _call_body(function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """Call a sync body; a StopIteration becomes a RuntimeError.
+
+    asyncio cannot put a StopIteration into a future: the result would never
+    arrive and the run would hang. Module-level so process pools can pickle it.
+    """
+    try:
+        return function(*args, **kwargs)
+    except StopIteration as exc:
+        name = getattr(function, "__qualname__", type(function).__name__)
+        raise RuntimeError(
+            f"{name}() raised StopIteration, which asyncio cannot pass on; catch it in the "
+            "task or use next(iterator, default)."
+        ) from exc
+
+
 class BodyRunner:
     """Calls task functions for one run and owns the threads it starts."""
 
@@ -48,19 +64,21 @@ class BodyRunner:
         """Run a plain function where ``choice`` (or the run's default) says."""
         where = self._default if choice is None else choice
         if where == "inline":
-            value = function(*args, **kwargs)
+            value = _call_body(function, *args, **kwargs)
         elif where == "thread":
             if self._pool is None:
                 self._pool = concurrent.futures.ThreadPoolExecutor(
                     self._max_workers, thread_name_prefix="astrum"
                 )
             # Copy the context so contextvars set by the caller are visible in the thread.
-            call = functools.partial(contextvars.copy_context().run, function, *args, **kwargs)
+            call = functools.partial(
+                contextvars.copy_context().run, _call_body, function, *args, **kwargs
+            )
             value = await self._loop.run_in_executor(self._pool, call)
         else:
             assert isinstance(where, concurrent.futures.Executor)
             value = await self._loop.run_in_executor(
-                where, functools.partial(function, *args, **kwargs)
+                where, functools.partial(_call_body, function, *args, **kwargs)
             )
         if inspect.isawaitable(value):
             # A plain function that returns an awaitable (a lambda around a coroutine
