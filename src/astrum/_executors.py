@@ -14,6 +14,7 @@ import contextvars
 import functools
 import inspect
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -46,13 +47,16 @@ def _call_body(function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> An
 class BodyRunner:
     """Calls task functions for one run and owns the threads it starts."""
 
-    __slots__ = ("_default", "_loop", "_max_workers", "_pool")
+    __slots__ = ("_busy", "_closed", "_default", "_lock", "_loop", "_max_workers", "_pool")
 
     def __init__(self, default: ExecutorChoice, max_workers: int | None) -> None:
         self._default = default
         self._max_workers = max_workers or default_thread_count()
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._loop = asyncio.get_running_loop()
+        self._lock = threading.Lock()
+        self._busy = 0  # bodies running in the pool's threads right now
+        self._closed = False
 
     async def call_sync(
         self,
@@ -72,7 +76,7 @@ class BodyRunner:
                 )
             # Copy the context so contextvars set by the caller are visible in the thread.
             call = functools.partial(
-                contextvars.copy_context().run, _call_body, function, *args, **kwargs
+                contextvars.copy_context().run, self._in_thread, function, *args, **kwargs
             )
             value = await self._loop.run_in_executor(self._pool, call)
         else:
@@ -86,8 +90,28 @@ class BodyRunner:
             value = await value
         return value
 
+    def _in_thread(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            if self._closed:
+                return None  # the run is over; nobody awaits this call any more
+            self._busy += 1
+        try:
+            return _call_body(function, *args, **kwargs)
+        finally:
+            with self._lock:
+                self._busy -= 1
+
     def close(self) -> None:
-        """Stop the run's pool: queued calls are dropped, running threads finish alone."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        """Stop the run's pool: queued calls are dropped, running threads finish alone.
+
+        When no body is running, every worker is idle and exits at once, so we
+        wait for them: no thread of a finished run is left behind.
+        """
+        pool = self._pool
+        if pool is None:
+            return
+        self._pool = None
+        with self._lock:
+            self._closed = True
+            idle = not self._busy
+        pool.shutdown(wait=idle, cancel_futures=True)
