@@ -449,9 +449,11 @@ class Run:
                 returns[plan.ids[node]] = self.values[node]
         succeeded = sum(1 for s in stats if s.status == COMPLETED)
         failed = sum(1 for s in stats if s.status == FAILED)
-        if self._failures:
+        if self._timed_out:  # cut short, even if a task failed before (under "continue")
+            state = ExecutionState.CANCELLED
+        elif self._failures:
             state = ExecutionState.FAILED
-        elif self._timed_out or self._to_settle:
+        elif self._to_settle:
             state = ExecutionState.CANCELLED
         else:
             state = ExecutionState.COMPLETED
