@@ -80,6 +80,7 @@ class Run:
         self._start = [0.0] * n
         self._end = [0.0] * n
         self._queued = [0.0] * n
+        self._unstarted: set[int] = set()
         self._attempts: list[list[_Attempt] | None] = [None] * n
         self._errors: dict[int, BaseException] = {}
         self._skip_reason: dict[int, str] = {}
@@ -88,6 +89,7 @@ class Run:
         self._failures: list[int] = []
         self._to_settle = n - len(plan.tails)
         self._stopping = False
+        self._halted = False  # stopped early: no body may begin any more
         self._fatal: BaseException | None = None
         self._timed_out = False
         self._listener_tasks: set[asyncio.Task[Any]] = set()
@@ -155,6 +157,7 @@ class Run:
         interrupted = False
         # Tail tasks outlive a finished run; anything else still running is stopped.
         stop_all = bool(self._to_settle) or self._fatal is not None
+        self._halted |= stop_all
         pending = list(self._running.values()) if stop_all else []
         for task in pending:
             task.cancel()
@@ -259,6 +262,8 @@ class Run:
                     await asyncio.sleep(delay)
                 continue
             except BaseException as exc:
+                if node in self._unstarted:
+                    raise
                 if self._cancelled_by_run(exc):
                     self._record_attempt(node, (began, self._now(), CANCELLED, None, False))
                 else:
@@ -279,8 +284,19 @@ class Run:
         limit = self._limit
         if limit is not None:
             asked = self._now()
-            await limit.acquire()
+            try:
+                await limit.acquire()
+            except asyncio.CancelledError:
+                self._unstarted.add(node)  # cancelled while queued: this attempt never began
+                self._queued[node] += self._now() - asked
+                raise
             self._queued[node] += self._now() - asked
+        if self._halted:
+            # The run stopped while this attempt waited for a slot or for its first step.
+            if limit is not None:
+                limit.release()
+            self._unstarted.add(node)
+            raise asyncio.CancelledError
         try:
             timeout = spec.options.timeout
             if timeout is None:
@@ -382,7 +398,7 @@ class Run:
         if node in self.plan.tails:
             return
         if self.settings.on_failure == "fail_fast" or self._fatal is not None:
-            self._stopping = True
+            self._stopping = self._halted = True
             if not self._finished.done():
                 self._finished.set_result(None)
             return
@@ -493,8 +509,8 @@ class Run:
         start, end = self._start[node], self._end[node]
         raw = self._attempts[node]
         if raw is None:
-            # Attempts are recorded only once one fails; a lone attempt is implied.
-            implied = status in (COMPLETED, CANCELLED)
+            # Attempts are recorded only once one fails; a lone successful attempt is implied.
+            implied = status == COMPLETED
             raw = [(start, end, status, None, False)] if implied else []
         attempts = [
             TaskAttemptStatistics(
