@@ -114,9 +114,9 @@ class SchedulerRegistry:
             retry_jitter=retry_jitter,
             retry_on=retry_on if isinstance(retry_on, tuple) else (retry_on,),
             executor=executor,
-            tags=(tags,) if isinstance(tags, str) else tuple(tags),
+            tags=_tags(tags),
         )
-        dependencies = _dependency_ids(depends_on)
+        dependencies = _task_ids(depends_on, "depends_on")
 
         def decorator(function: _F) -> _F:
             self._register(function, task_id, dependencies, data, retry, options)
@@ -269,13 +269,8 @@ class SchedulerRegistry:
     ) -> list[str]:
         if target_tasks is None:
             return list(tasks)
-        if isinstance(target_tasks, str):
-            raise TypeError(
-                "target_tasks must be a list of task ids, not a string; "
-                f"write target_tasks=[{target_tasks!r}]."
-            )
         seen: set[str] = set()
-        stack = list(target_tasks)
+        stack = list(_task_ids(target_tasks, "target_tasks"))
         for target in stack:
             if target not in tasks:
                 raise TaskRegistrationError(
@@ -297,21 +292,38 @@ class _Build:
     task_data: dict[str, TaskData]
 
 
-def _dependency_ids(depends_on: Sequence[str] | None) -> tuple[str, ...]:
-    if depends_on is None:
+def _task_ids(value: Sequence[str] | None, what: str) -> tuple[str, ...]:
+    """``value`` as a tuple of task ids; ``what`` names the argument in errors."""
+    if value is None:
         return ()
-    if isinstance(depends_on, str):
+    if isinstance(value, str):
         raise TypeError(
-            "depends_on must be a list of task ids, not a string; "
-            f"write depends_on=[{depends_on!r}]."
+            f"{what} must be a list of task ids, not a string; write {what}=[{value!r}]."
         )
-    ids = tuple(depends_on)
-    for dep in ids:
-        if not isinstance(dep, str):
+    try:
+        ids = tuple(value)
+    except TypeError:
+        raise TypeError(
+            f"{what} must be a list of task ids, got {type(value).__name__}: {value!r}."
+        ) from None
+    for task_id in ids:
+        if not isinstance(task_id, str):
             raise TypeError(
-                f"depends_on must contain task ids (strings), got {type(dep).__name__}: {dep!r}."
+                f"{what} must contain task ids (strings), got "
+                f"{type(task_id).__name__}: {task_id!r}."
             )
     return ids
+
+
+def _tags(tags: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(tags, str):
+        return (tags,)
+    try:
+        return tuple(tags)
+    except TypeError:
+        raise TypeError(
+            f"tags must be a list of strings, got {type(tags).__name__}: {tags!r}."
+        ) from None
 
 
 # -- namespaces ---------------------------------------------------------------------
