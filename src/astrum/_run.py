@@ -301,15 +301,19 @@ class Run:
             timeout = spec.options.timeout
             if timeout is None:
                 return await self._body_of(spec, args, kwargs)
+            due = self._loop.time() + timeout
             try:
-                async with asyncio.timeout(timeout) as deadline:
-                    return await self._body_of(spec, args, kwargs)
+                async with asyncio.timeout_at(due) as deadline:
+                    value = await self._body_of(spec, args, kwargs)
             except TimeoutError as exc:
                 if not deadline.expired():
                     raise  # the body raised TimeoutError itself
-                raise TimeoutError(
-                    f"Task '{spec.task_id}' timed out after {timeout:g} s (attempt {attempt})."
-                ) from exc
+                raise _timed_out(spec, timeout, attempt) from exc
+            if self._loop.time() > due:
+                # A body that blocked the loop (an inline sync one) could not be
+                # interrupted; it still overran, so its result is discarded.
+                raise _timed_out(spec, timeout, attempt)
+            return value
         finally:
             if limit is not None:
                 limit.release()
@@ -582,6 +586,10 @@ async def _guarded(result: Awaitable[Any], listener: Listener) -> None:
         await result
     except Exception:
         logger.exception("Event listener %r failed; the run goes on.", listener)
+
+
+def _timed_out(spec: TaskSpec, timeout: float, attempt: int) -> TimeoutError:
+    return TimeoutError(f"Task '{spec.task_id}' timed out after {timeout:g} s (attempt {attempt}).")
 
 
 def _message(error: BaseException) -> str:
