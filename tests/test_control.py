@@ -167,6 +167,30 @@ async def test_sync_timeout_discards_the_result_and_the_thread_finishes_alone(
     assert new_threads(before) == []
 
 
+async def test_inline_body_that_overran_its_timeout_fails(registry: SchedulerRegistry) -> None:
+    """An inline sync body cannot be interrupted, but overrunning its timeout still fails it."""
+
+    @registry.task(timeout=0.05, executor="inline")
+    def blocks_the_loop() -> str:
+        time.sleep(0.2)
+        return "too late"
+
+    report = await registry.run()
+    assert report.task_return_set == {}
+    assert stats(report)["blocks_the_loop"].error_message == (
+        "Task 'blocks_the_loop' timed out after 0.05 s (attempt 1)."
+    )
+
+
+@pytest.mark.looptime
+async def test_timeout_does_not_count_the_wait_for_a_slot(registry: SchedulerRegistry) -> None:
+    """The per-attempt timeout measures the body, not the time queued for a concurrency slot."""
+    registry.task("first", timeout=1)(sleeper(0.8, 1))
+    registry.task("second", timeout=1)(sleeper(0.8, 2))
+    report = await registry.run(config=AstrumConfig(concurrency_limit=1))
+    assert report.task_return_set == {"first": 1, "second": 2}
+
+
 @pytest.mark.parametrize(
     "timeout", [0, -1, math.nan, math.inf, True, "1"], ids=["0", "-1", "nan", "inf", "bool", "str"]
 )
