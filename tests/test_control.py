@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import astrum
+from _support import sleeper
 from astrum import (
     AstrumConfig,
     ExecutionReport,
@@ -29,14 +30,6 @@ from astrum import (
     task,
     use_namespace,
 )
-
-
-def sleeper(seconds: float, value: Any = None) -> Callable[[], Awaitable[Any]]:
-    async def body() -> Any:
-        await asyncio.sleep(seconds)
-        return value
-
-    return body
 
 
 def stats(report: ExecutionReport) -> dict[str, TaskExecutionStatistics]:

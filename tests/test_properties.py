@@ -9,10 +9,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import looptime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _support import run_in_new_loop
 from astrum import (
     AstrumConfig,
     DynamicScheduler,
@@ -26,6 +26,7 @@ from strategies import (
     HANG_SECONDS,
     Dag,
     TaskBehaviour,
+    ancestors,
     config_kwargs,
     dag_task_behaviours,
     fuzz_function,
@@ -36,22 +37,6 @@ from strategies import (
 PROPERTY_SETTINGS = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-
-
-def run_on_virtual_time(make: Callable[[], Any]) -> Any:
-    """Run ``make()`` to completion in a fresh loop on virtual time, then check nothing is left."""
-    leftovers: list[set[asyncio.Task[Any]]] = []
-
-    async def main() -> Any:
-        try:
-            return await make()
-        finally:
-            leftovers.append(asyncio.all_tasks() - {asyncio.current_task()})
-
-    with asyncio.Runner(loop_factory=lambda: looptime.new_event_loop(start=0)) as runner:
-        result = runner.run(main())
-    assert leftovers == [set()]
-    return result
 
 
 # -- a workflow whose bodies record what happened -----------------------------------------------
@@ -198,7 +183,7 @@ def test_continue_runs_exactly_the_tasks_it_should(
     recorder = Recorder(dag.deps_of())
     registry = build(dag, behaviours, recorder)
     config = AstrumConfig(on_failure="continue", concurrency_limit=limit)
-    report = run_on_virtual_time(lambda: registry.run(config=config))
+    report = run_in_new_loop(lambda: registry.run(config=config), virtual=True)
     statuses = check_common(report, dag, behaviours, recorder, limit)
     graph_order = registry.build_scheduler().plan.ids
     expected: dict[str, str] = {}
@@ -215,7 +200,7 @@ def test_continue_runs_exactly_the_tasks_it_should(
             upstream = by_name[task].error_message or ""
             culprit = upstream.split("'")[1]
             assert statuses[culprit] == "failed"
-            assert culprit in ancestors_of(dag, task)
+            assert culprit in ancestors(dag.deps_of(), task)
             assert any(statuses[dep] in ("failed", "skipped") for dep in dag.deps_of()[task])
     assert len(report.error_summary) == report.failed_tasks
 
@@ -229,7 +214,8 @@ def test_fail_fast_stops_at_the_first_failure(
     dag, behaviours = case
     recorder = Recorder(dag.deps_of())
     registry = build(dag, behaviours, recorder)
-    report = run_on_virtual_time(lambda: registry.run(config=AstrumConfig(concurrency_limit=limit)))
+    config = AstrumConfig(concurrency_limit=limit)
+    report = run_in_new_loop(lambda: registry.run(config=config), virtual=True)
     statuses = check_common(report, dag, behaviours, recorder, limit)
     assert "skipped" not in statuses.values()
     if report.execution_state == "completed":
@@ -242,18 +228,6 @@ def test_fail_fast_stops_at_the_first_failure(
         assert not expected_success(behaviours[culprit])
         for task, status in statuses.items():  # listed: it ran, or was stopped while waiting
             assert recorder.calls.get(task) or status == "cancelled"
-
-
-def ancestors_of(dag: Dag, task: str) -> set[str]:
-    deps = dag.deps_of()
-    seen: set[str] = set()
-    stack = list(deps[task])
-    while stack:
-        node = stack.pop()
-        if node not in seen:
-            seen.add(node)
-            stack.extend(deps[node])
-    return seen
 
 
 # -- fuzzing the build -------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from _support import sleeper
 from astrum import (
     AstrumConfig,
     DynamicScheduler,
@@ -25,14 +26,6 @@ from astrum import (
     TaskOrder,
     TaskRegistrationError,
 )
-
-
-def sleeper(seconds: float, value: Any = None) -> Callable[[], Awaitable[Any]]:
-    async def body() -> Any:
-        await asyncio.sleep(seconds)
-        return value
-
-    return body
 
 
 def diamond() -> list[TaskOrder]:

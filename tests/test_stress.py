@@ -12,25 +12,11 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from _support import run_in_new_loop
 from astrum import DynamicScheduler, ExecutionReport, SchedulerRegistry, TaskOrder
 
 BIG_DAG = 100_000
 CONCURRENT_RUNS = 1_000
-
-
-def run_fast(main: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
-    """Run ``main()`` in a fresh loop without debug mode; check no task is left behind."""
-    leftovers: list[set[asyncio.Task[Any]]] = []
-
-    async def wrapper() -> Any:
-        try:
-            return await main()
-        finally:
-            leftovers.append(asyncio.all_tasks() - {asyncio.current_task()})
-
-    result = asyncio.run(wrapper(), debug=False)
-    assert leftovers == [set()]
-    return result
 
 
 def test_a_thousand_concurrent_runs_of_one_registry(registry: SchedulerRegistry) -> None:
@@ -64,7 +50,7 @@ def test_a_thousand_concurrent_runs_of_one_registry(registry: SchedulerRegistry)
     async def main() -> list[ExecutionReport]:
         return list(await asyncio.gather(*(registry.run() for _ in range(CONCURRENT_RUNS))))
 
-    reports = run_fast(main)
+    reports = run_in_new_loop(main)
     assert calls == {"fetch": CONCURRENT_RUNS, "parse": CONCURRENT_RUNS}
     assert len({report.run_id for report in reports}) == CONCURRENT_RUNS
     for report in reports:
@@ -106,7 +92,7 @@ def test_a_hundred_thousand_task_random_dag() -> None:
     scheduler = DynamicScheduler(
         [(f"n{node}", body(node)) for node in listing], [orders[node] for node in listing]
     )
-    report = run_fast(scheduler.execute)
+    report = run_in_new_loop(scheduler.execute)
     assert report.execution_state == "completed"
     assert report.successful_tasks == BIG_DAG
     assert early == []
