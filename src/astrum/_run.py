@@ -91,6 +91,7 @@ class Run:
         self._stopping = False
         self._halted = False  # stopped early: no body may begin any more
         self._fatal: BaseException | None = None
+        self._reported = False
         self._timed_out = False
         self._listener_tasks: set[asyncio.Task[Any]] = set()
         self._limit: asyncio.Semaphore | None = settings.semaphore
@@ -140,6 +141,7 @@ class Run:
         finally:
             cancelled_by_caller |= await self._wind_down()
         report = self._report(started)
+        self._reported = True
         self._emit("run_finished", None, state=report.execution_state)
         await self._await_listeners()
         if self._fatal is not None:
@@ -217,8 +219,10 @@ class Run:
             if not isinstance(exc, Exception) and self._fatal is None:
                 self._fatal = exc
             self._fail(node, exc)
-            if node in self.plan.tails and isinstance(exc, Exception):
-                raise  # whoever awaits the tail task sees its error
+            if node in self.plan.tails and (isinstance(exc, Exception) or self._reported):
+                # Whoever awaits the tail task sees its error; a KeyboardInterrupt after
+                # the report has no run left to stop, so asyncio's own handling applies.
+                raise
             return None
         self.values[node] = value
         self._settle(node, COMPLETED)
@@ -399,7 +403,7 @@ class Run:
         self._settle(node, FAILED)
         if self.settings.listeners:
             self._emit("task_failed", spec.task_id, error=error)
-        if node in self.plan.tails:
+        if node in self.plan.tails and self._fatal is None:
             return
         if self.settings.on_failure == "fail_fast" or self._fatal is not None:
             self._stopping = self._halted = True
