@@ -751,6 +751,43 @@ def test_keyboard_interrupt_and_system_exit_stop_the_run_and_propagate(
     assert new_threads(before) == []
 
 
+def test_keyboard_interrupt_in_a_tail_during_the_run_stops_it_at_once(
+    registry: SchedulerRegistry,
+) -> None:
+    """A tail raising KeyboardInterrupt while the run goes on stops the run and propagates."""
+
+    @registry.task()
+    async def tail() -> None:
+        await asyncio.sleep(0.01)
+        raise KeyboardInterrupt
+
+    registry.task("main")(sleeper(30))
+    config = AstrumConfig(ignore_tail_task=["tail"])
+    began = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(registry.run(config=config))
+    assert time.perf_counter() - began < 10
+
+
+def test_keyboard_interrupt_in_a_tail_after_the_run_is_not_swallowed(
+    registry: SchedulerRegistry,
+) -> None:
+    """A tail raising KeyboardInterrupt after run() returned propagates like any asyncio task's."""
+
+    @registry.task()
+    async def tail() -> None:
+        await asyncio.sleep(0.05)
+        raise KeyboardInterrupt
+
+    async def main() -> None:
+        report = await registry.run(config=AstrumConfig(ignore_tail_task=["tail"]))
+        assert report.execution_state == "completed"
+        await asyncio.sleep(5)
+
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(main())
+
+
 async def test_cancelled_error_raised_by_a_body_fails_that_task(
     registry: SchedulerRegistry,
 ) -> None:
