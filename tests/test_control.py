@@ -663,6 +663,17 @@ async def test_run_timeout_ends_cancelled_with_a_full_report(
 
 
 @pytest.mark.looptime
+async def test_run_timeout_argument_overrides_the_config(registry: SchedulerRegistry) -> None:
+    """run(timeout=...) takes precedence over AstrumConfig(run_timeout=...)."""
+    registry.task("slow")(sleeper(10))
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    report = await registry.run(config=AstrumConfig(run_timeout=5), timeout=1)
+    assert loop.time() - began == pytest.approx(1)
+    assert report.execution_state == "cancelled"
+
+
+@pytest.mark.looptime
 async def test_run_timeout_wins_over_earlier_failures(registry: SchedulerRegistry) -> None:
     """Under continue, a run that fails a task and then times out ends 'cancelled', listing both."""
 
