@@ -128,6 +128,78 @@ def test_public_modules_export_their_concepts() -> None:
     assert ExecutionReport is astrum.ExecutionReport
 
 
+def test_config_has_the_spec_fields_and_defaults() -> None:
+    """AstrumConfig is frozen and has SPEC §1's fields with their defaults."""
+    config = AstrumConfig()
+    expected = {
+        "skip_type_check": False,
+        "infer_via_ast": False,
+        "strict_topology": False,
+        "allow_no_dir_definition": True,
+        "auto_sync_dependencies": True,
+        "visualize": False,
+        "silence_warnings": False,
+        "silence": True,
+        "concurrency_limit": None,
+        "ignore_tail_task": [],
+        "class_instances": [],
+    }
+    assert {name: getattr(config, name) for name in expected} == expected
+    assert (config.executor, config.on_failure, config.run_timeout) == ("thread", "fail_fast", None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.silence = False  # type: ignore[misc]
+    assert config.build_semaphore() is None
+    semaphore = AstrumConfig(concurrency_limit=2).build_semaphore()
+    assert isinstance(semaphore, asyncio.Semaphore)
+    assert semaphore is not AstrumConfig(concurrency_limit=2).build_semaphore()
+
+
+@pytest.mark.parametrize("limit", [0, -1, True, 2.5, "2"], ids=repr)
+def test_non_positive_or_non_int_concurrency_limit_is_refused(limit: object) -> None:
+    """concurrency_limit must be a positive int (or None)."""
+    with pytest.raises(ValueError, match="concurrency_limit must be a positive integer"):
+        AstrumConfig(concurrency_limit=limit)
+
+
+@pytest.mark.parametrize(
+    ("cls", "fields"),
+    [
+        (
+            astrum.ExecutionReport,
+            "total_start_time total_end_time total_duration planning_duration "
+            "execution_duration total_tasks total_stages max_parallelism successful_tasks "
+            "failed_tasks stage_statistics task_statistics execution_state error_summary "
+            "original_tasks tail_tasks task_return_set",
+        ),
+        (
+            astrum.TaskExecutionStatistics,
+            "task_name stage_id start_time end_time duration status error_message retry "
+            "attempt_count attempt_statistics",
+        ),
+        (
+            astrum.ExecutionStage,
+            "stage_id parallel_tasks wait_for_tasks start_tasks",
+        ),
+    ],
+    ids=["ExecutionReport", "TaskExecutionStatistics", "ExecutionStage"],
+)
+def test_report_types_have_the_spec_fields_in_order(cls: type, fields: str) -> None:
+    """The report dataclasses start with SPEC §1's fields, in SPEC order."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    assert names[: len(fields.split())] == fields.split()
+
+
+def test_report_states_and_statuses() -> None:
+    """ExecutionState and StageStatus compare equal to their plain strings."""
+    assert astrum.ExecutionState.CANCELLED == "cancelled"
+    assert {s.value for s in astrum.StageStatus} >= {
+        "completed",
+        "failed",
+        "cancelled",
+        "skipped",
+    }
+
+
 # -- @task ------------------------------------------------------------------------------
 
 
