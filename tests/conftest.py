@@ -14,6 +14,13 @@ import pytest
 
 from astrum import SchedulerRegistry, clear_registry
 
+# looptime's pytest hook asks the policy for "the" event loop before every test;
+# if the session's first test is synchronous, that call would create a loop nobody
+# closes (an "unclosed event loop" ResourceWarning, an error under filterwarnings).
+# Marking the main thread's loop as explicitly unset makes that call raise instead,
+# which looptime handles; pytest-asyncio sets the loop of each async test itself.
+asyncio.get_event_loop_policy().set_event_loop(None)
+
 
 @pytest.fixture
 def registry(request: pytest.FixtureRequest) -> SchedulerRegistry:

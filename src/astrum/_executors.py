@@ -24,6 +24,7 @@ import inspect
 import logging
 import os
 import pickle
+import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
@@ -49,13 +50,32 @@ def default_thread_count() -> int:
     return min(32, (os.cpu_count() or 1) + 4)
 
 
+def _call_body(function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """Call a sync body; a StopIteration becomes a RuntimeError.
+
+    asyncio cannot put a StopIteration into a future: the result would never
+    arrive and the run would hang. Module-level so process pools can pickle it.
+    """
+    try:
+        return function(*args, **kwargs)
+    except StopIteration as exc:
+        name = getattr(function, "__qualname__", type(function).__name__)
+        raise RuntimeError(
+            f"{name}() raised StopIteration, which asyncio cannot pass on; catch it in the "
+            "task or use next(iterator, default)."
+        ) from exc
+
+
 class BodyRunner:
     """Calls task functions for one run and owns the threads, processes and clusters it starts."""
 
     __slots__ = (
+        "_busy",
+        "_closed",
         "_dask",
         "_default",
         "_implicit_dask",
+        "_lock",
         "_loop",
         "_max_workers",
         "_pool",
@@ -72,6 +92,9 @@ class BodyRunner:
         self._implicit_dask: DaskExecutor | None = None
         self._workers: dict[str, str | None] = {}
         self._loop = asyncio.get_running_loop()
+        self._lock = threading.Lock()
+        self._busy = 0  # bodies running in the pool's threads right now
+        self._closed = False
 
     async def start(self, specs: Sequence[TaskSpec]) -> None:
         """Connect to every Dask cluster a sync task of the plan will use."""
@@ -91,14 +114,16 @@ class BodyRunner:
         where = self._resolve(spec.options.executor)
         function = spec.function
         if where == "inline":
-            value = function(*args, **kwargs)
+            value = _call_body(function, *args, **kwargs)
         elif where == "thread":
             if self._pool is None:
                 self._pool = concurrent.futures.ThreadPoolExecutor(
                     self._max_workers or default_thread_count(), thread_name_prefix="astrum"
                 )
             # Copy the context so contextvars set by the caller are visible in the thread.
-            call = functools.partial(contextvars.copy_context().run, function, *args, **kwargs)
+            call = functools.partial(
+                contextvars.copy_context().run, self._in_thread, function, *args, **kwargs
+            )
             value = await self._loop.run_in_executor(self._pool, call)
         elif where == "process":
             value = await self._in_process(spec, args, kwargs, self._process_pool(), owned=True)
@@ -116,7 +141,7 @@ class BodyRunner:
         else:
             assert isinstance(where, concurrent.futures.Executor)
             value = await self._loop.run_in_executor(
-                where, functools.partial(function, *args, **kwargs)
+                where, functools.partial(_call_body, function, *args, **kwargs)
             )
         if inspect.isawaitable(value):
             # A plain function that returns an awaitable (a lambda around a coroutine
@@ -128,11 +153,32 @@ class BodyRunner:
         """Where the task's latest attempt ran: a Dask worker's address, a pid, or None."""
         return self._workers.get(task_id)
 
+    def _in_thread(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            if self._closed:
+                return None  # the run is over; nobody awaits this call any more
+            self._busy += 1
+        try:
+            return _call_body(function, *args, **kwargs)
+        finally:
+            with self._lock:
+                self._busy -= 1
+
     async def close(self) -> None:
-        """Stop what the run started: queued calls are dropped, the run's processes stopped."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop what the run started: queued calls are dropped, the run's processes stopped.
+
+        When no body is running in the thread pool, every worker is idle and
+        exits at once, so we wait for them: no thread of a finished run is left.
+        A body still running keeps its thread until it returns (threads cannot
+        be killed).
+        """
+        pool = self._pool
+        if pool is not None:
             self._pool = None
+            with self._lock:
+                self._closed = True
+                idle = not self._busy
+            pool.shutdown(wait=idle, cancel_futures=True)
         if self._processes is not None:
             processes, self._processes = self._processes, None
             await _stop_process_pool(processes)

@@ -7,6 +7,7 @@ sequential or concurrent, read the same plan.
 from __future__ import annotations
 
 import inspect
+import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -39,11 +40,13 @@ class TaskOptions:
         _check_timeout(f"{where}: timeout", self.timeout)
         for name in ("retry_delay", "retry_jitter"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise ValueError(f"{where}: {name} must be a number >= 0, got {value!r}.")
+            if not _is_finite_number(value) or value < 0:
+                raise ValueError(f"{where}: {name} must be a finite number >= 0, got {value!r}.")
         backoff = self.retry_backoff
-        if isinstance(backoff, bool) or not isinstance(backoff, int | float) or backoff < 1:
-            raise ValueError(f"{where}: retry_backoff must be a number >= 1, got {backoff!r}.")
+        if not _is_finite_number(backoff) or backoff < 1:
+            raise ValueError(
+                f"{where}: retry_backoff must be a finite number >= 1, got {backoff!r}."
+            )
         _check_timeout(f"{where}: retry_max_delay", self.retry_max_delay)
         if not all(isinstance(t, type) and issubclass(t, BaseException) for t in self.retry_on):
             raise TypeError(
@@ -63,7 +66,12 @@ class TaskOptions:
 
     def delay_before(self, attempt: int) -> float:
         """Seconds to wait before attempt number ``attempt`` (2 is the first retry)."""
-        delay = self.retry_delay * self.retry_backoff ** (attempt - 2)
+        delay = 0.0
+        if self.retry_delay:
+            try:
+                delay = self.retry_delay * self.retry_backoff ** (attempt - 2)
+            except OverflowError:  # after a thousand doublings or so; the cap (if any) applies
+                delay = math.inf
         if self.retry_max_delay is not None:
             delay = min(delay, self.retry_max_delay)
         if self.retry_jitter:
@@ -72,6 +80,10 @@ class TaskOptions:
 
 
 DEFAULT_OPTIONS = TaskOptions()
+
+
+def _is_finite_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True, slots=True)

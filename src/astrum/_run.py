@@ -108,6 +108,7 @@ class Run:
         self._start = [0.0] * n
         self._end = [0.0] * n
         self._queued = [0.0] * n
+        self._unstarted: set[int] = set()
         self._attempts: list[list[_Attempt] | None] = [None] * n
         self._errors: dict[int, BaseException] = {}
         self._skip_reason: dict[int, str] = {}
@@ -116,7 +117,9 @@ class Run:
         self._failures: list[int] = []
         self._to_settle = n - len(plan.tails)
         self._stopping = False
+        self._halted = False  # stopped early: no body may begin any more
         self._fatal: BaseException | None = None
+        self._reported = False
         self._timed_out = False
         self._listener_tasks: set[asyncio.Task[Any]] = set()
         self._limit: asyncio.Semaphore | None = settings.semaphore
@@ -254,6 +257,7 @@ class Run:
         finally:
             cancelled_by_caller |= await self._wind_down()
         report = self._report(started)
+        self._reported = True
         self._emit("run_finished", None, state=report.execution_state)
         await self._await_listeners()
         if self._fatal is not None:
@@ -271,6 +275,7 @@ class Run:
         interrupted = False
         # Tail tasks outlive a finished run; anything else still running is stopped.
         stop_all = bool(self._to_settle) or self._fatal is not None
+        self._halted |= stop_all
         pending = list(self._running.values()) if stop_all else []
         for task in pending:
             task.cancel()
@@ -334,9 +339,8 @@ class Run:
                     else:
                         value = await self._attempt_loop(node, spec, args, kwargs)
                         await cache.save(node, spec, value)
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if self._stopping or (task is not None and task.cancelling()):
+        except asyncio.CancelledError as exc:
+            if self._cancelled_by_run(exc):
                 self._settle(node, CANCELLED)
                 if self.settings.listeners:
                     self._emit("task_cancelled", spec.task_id)
@@ -351,8 +355,10 @@ class Run:
             if not isinstance(exc, Exception) and self._fatal is None:
                 self._fatal = exc
             self._fail(node, exc)
-            if node in self.plan.tails and isinstance(exc, Exception):
-                raise  # whoever awaits the tail task sees its error
+            if node in self.plan.tails and (isinstance(exc, Exception) or self._reported):
+                # Whoever awaits the tail task sees its error; a KeyboardInterrupt after
+                # the report has no run left to stop, so asyncio's own handling applies.
+                raise
             return None
         self.values[node] = value
         self._settle(node, outcome)
@@ -397,8 +403,15 @@ class Run:
                     await asyncio.sleep(delay)
                 continue
             except BaseException as exc:
+                if node in self._unstarted:
+                    raise
                 worker = self._body.worker_of(spec.task_id)
-                self._record_attempt(node, (began, self._now(), FAILED, exc, False, worker))
+                attempt_record: _Attempt
+                if self._cancelled_by_run(exc):
+                    attempt_record = (began, self._now(), CANCELLED, None, False, worker)
+                else:
+                    attempt_record = (began, self._now(), FAILED, exc, False, worker)
+                self._record_attempt(node, attempt_record)
                 raise
             if self._attempts[node] is not None:
                 worker = self._body.worker_of(spec.task_id)
@@ -421,24 +434,37 @@ class Run:
                 for gate in gates:
                     await gate.acquire()
                     held += 1
-            except BaseException:
+            except BaseException as exc:
                 for gate in gates[:held]:
                     gate.release()
+                if isinstance(exc, asyncio.CancelledError):
+                    self._unstarted.add(node)  # cancelled while queued: it never began
+                self._queued[node] += self._now() - asked
                 raise
             self._queued[node] += self._now() - asked
+        if self._halted:
+            # The run stopped while this attempt waited for a slot or for its first step.
+            for gate in gates:
+                gate.release()
+            self._unstarted.add(node)
+            raise asyncio.CancelledError
         try:
             timeout = spec.options.timeout
             if timeout is None:
                 return await self._body_of(spec, args, kwargs)
+            due = self._loop.time() + timeout
             try:
-                async with asyncio.timeout(timeout) as deadline:
-                    return await self._body_of(spec, args, kwargs)
+                async with asyncio.timeout_at(due) as deadline:
+                    value = await self._body_of(spec, args, kwargs)
             except TimeoutError as exc:
                 if not deadline.expired():
                     raise  # the body raised TimeoutError itself
-                raise TimeoutError(
-                    f"Task '{spec.task_id}' timed out after {timeout:g} s (attempt {attempt})."
-                ) from exc
+                raise _timed_out(spec, timeout, attempt) from exc
+            if self._loop.time() > due:
+                # A body that blocked the loop (an inline sync one) could not be
+                # interrupted; it still overran, so its result is discarded.
+                raise _timed_out(spec, timeout, attempt)
+            return value
         finally:
             for gate in gates:
                 gate.release()
@@ -504,6 +530,13 @@ class Run:
 
     # -- outcomes ----------------------------------------------------------------
 
+    def _cancelled_by_run(self, error: BaseException) -> bool:
+        """Whether ``error`` is the run (or its caller) cancelling us, not a body raising it."""
+        if not isinstance(error, asyncio.CancelledError):
+            return False
+        task = asyncio.current_task()
+        return self._stopping or (task is not None and task.cancelling() > 0)
+
     def _record_attempt(self, node: int, attempt: _Attempt) -> None:
         attempts = self._attempts[node]
         if attempts is None:
@@ -529,10 +562,10 @@ class Run:
         self._settle(node, FAILED)
         if self.settings.listeners:
             self._emit("task_failed", spec.task_id, error=error)
-        if node in self.plan.tails:
+        if node in self.plan.tails and self._fatal is None:
             return
         if self.settings.on_failure == "fail_fast" or self._fatal is not None:
-            self._stopping = True
+            self._stopping = self._halted = True
             if not self._finished.done():
                 self._finished.set_result(None)
             return
@@ -599,9 +632,11 @@ class Run:
                 returns[plan.ids[node]] = self.values[node]
         succeeded = sum(1 for s in stats if s.status in (COMPLETED, CACHED))
         failed = sum(1 for s in stats if s.status == FAILED)
-        if self._failures:
+        if self._timed_out:  # cut short, even if a task failed before (under "continue")
+            state = ExecutionState.CANCELLED
+        elif self._failures:
             state = ExecutionState.FAILED
-        elif self._timed_out or self._to_settle:
+        elif self._to_settle:
             state = ExecutionState.CANCELLED
         else:
             state = ExecutionState.COMPLETED
@@ -642,8 +677,8 @@ class Run:
         worker = self._body.worker_of(spec.task_id)
         raw = self._attempts[node]
         if raw is None:
-            # Attempts are recorded only once one fails; a lone attempt is implied.
-            implied = status in (COMPLETED, CANCELLED)
+            # Attempts are recorded only once one fails; a lone successful attempt is implied.
+            implied = status == COMPLETED
             raw = [(start, end, status, None, False, worker)] if implied else []
         attempts = [
             TaskAttemptStatistics(
@@ -717,6 +752,10 @@ async def _guarded(result: Awaitable[Any], listener: Listener) -> None:
         await result
     except Exception:
         logger.exception("Event listener %r failed; the run goes on.", listener)
+
+
+def _timed_out(spec: TaskSpec, timeout: float, attempt: int) -> TimeoutError:
+    return TimeoutError(f"Task '{spec.task_id}' timed out after {timeout:g} s (attempt {attempt}).")
 
 
 def _message(error: BaseException) -> str:

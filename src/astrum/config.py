@@ -103,11 +103,14 @@ class AstrumConfig:
                 raise TypeError(f"Pool names must be non-empty strings, got {name!r}.")
             if type(size) is not int or size < 1:
                 raise ValueError(f"Pool '{name}' must have a positive integer size, got {size!r}.")
-        if isinstance(self.ignore_tail_task, str):
+        tails = self.ignore_tail_task
+        if isinstance(tails, str):
             raise TypeError(
                 "ignore_tail_task must be a list of task ids, not a string; "
-                f"write ignore_tail_task=[{self.ignore_tail_task!r}]."
+                f"write ignore_tail_task=[{tails!r}]."
             )
+        if not isinstance(tails, list | tuple) or not all(isinstance(t, str) for t in tails):
+            raise TypeError(f"ignore_tail_task must be a list of task ids, got {tails!r}.")
 
     def build_semaphore(self) -> asyncio.Semaphore | None:
         """A new semaphore for ``concurrency_limit``, or None when unlimited."""

@@ -32,6 +32,7 @@ from ._plan import TaskOptions
 from .cache import CachePolicy, _policy_of
 from .config import AstrumConfig, ExecutorChoice
 from .models import ExecutionReport, TaskOrder
+from .planner import graph_of
 from .scheduler import DynamicScheduler
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ class SchedulerRegistry:
             tags=_tag_names(tags),
             cache=_policy_of(cache),
         )
-        dependencies = _dependency_ids(depends_on)
+        dependencies = _task_ids(depends_on, "depends_on")
 
         def decorator(function: _F) -> _F:
             self._register(function, task_id, dependencies, data, retry, options)
@@ -192,7 +193,9 @@ class SchedulerRegistry:
         self, target_tasks: Sequence[str] | None = None, config: AstrumConfig | None = None
     ) -> list[TaskOrder]:
         """Fresh, validated task orders for the targets and everything upstream of them."""
-        return self._build(target_tasks, config or AstrumConfig()).orders
+        orders = self._build(target_tasks, config or AstrumConfig()).orders
+        graph_of(orders)  # validates: a cycle raises here, as on every other build
+        return orders
 
     def build_tasks(
         self, target_tasks: Sequence[str] | None = None
@@ -319,13 +322,8 @@ class SchedulerRegistry:
     ) -> list[str]:
         if target_tasks is None:
             return list(tasks)
-        if isinstance(target_tasks, str):
-            raise TypeError(
-                "target_tasks must be a list of task ids, not a string; "
-                f"write target_tasks=[{target_tasks!r}]."
-            )
         seen: set[str] = set()
-        stack = list(target_tasks)
+        stack = list(_task_ids(target_tasks, "target_tasks"))
         for target in stack:
             if target not in tasks:
                 raise TaskRegistrationError(
@@ -350,26 +348,40 @@ class _Build:
 
 def _tag_names(tags: Sequence[str]) -> tuple[str, ...]:
     """Tags as a sorted tuple: pools are acquired in this order, which rules out deadlock."""
-    names = (tags,) if isinstance(tags, str) else tuple(tags)
+    if isinstance(tags, str):
+        names: tuple[object, ...] = (tags,)
+    else:
+        try:
+            names = tuple(tags)
+        except TypeError:
+            raise TypeError(
+                f"tags must be a list of strings, got {type(tags).__name__}: {tags!r}."
+            ) from None
     for name in names:
         if not isinstance(name, str) or not name:
             raise TypeError(f"Tags must be non-empty strings, got {name!r}.")
-    return tuple(sorted(set(names)))
+    return tuple(sorted(set(names)))  # type: ignore[arg-type]  # all checked to be str
 
 
-def _dependency_ids(depends_on: Sequence[str] | None) -> tuple[str, ...]:
-    if depends_on is None:
+def _task_ids(value: Sequence[str] | None, what: str) -> tuple[str, ...]:
+    """``value`` as a tuple of task ids; ``what`` names the argument in errors."""
+    if value is None:
         return ()
-    if isinstance(depends_on, str):
+    if isinstance(value, str):
         raise TypeError(
-            "depends_on must be a list of task ids, not a string; "
-            f"write depends_on=[{depends_on!r}]."
+            f"{what} must be a list of task ids, not a string; write {what}=[{value!r}]."
         )
-    ids = tuple(depends_on)
-    for dep in ids:
-        if not isinstance(dep, str):
+    try:
+        ids = tuple(value)
+    except TypeError:
+        raise TypeError(
+            f"{what} must be a list of task ids, got {type(value).__name__}: {value!r}."
+        ) from None
+    for task_id in ids:
+        if not isinstance(task_id, str):
             raise TypeError(
-                f"depends_on must contain task ids (strings), got {type(dep).__name__}: {dep!r}."
+                f"{what} must contain task ids (strings), got "
+                f"{type(task_id).__name__}: {task_id!r}."
             )
     return ids
 

@@ -92,7 +92,12 @@ class TaskOrder:
 
     def __repr__(self) -> str:
         # Names only: a recursive repr would overflow on long chains and loop on cycles.
-        names = [dep.task_name for dep in self.dependencies]
+        deps = self.dependencies
+        names = (
+            [getattr(dep, "task_name", dep) for dep in deps]
+            if isinstance(deps, list | tuple)
+            else deps
+        )
         return f"TaskOrder({self.task_name!r}, dependencies={names!r})"
 
 
