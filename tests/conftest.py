@@ -1,4 +1,4 @@
-"""Shared fixtures. Async tests run in asyncio debug mode (set before any loop exists)."""
+"""Shared fixtures. Async tests run in asyncio debug mode (asyncio_debug in pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import os
 
-os.environ.setdefault("PYTHONASYNCIODEBUG", "1")
+os.environ.setdefault("PYTHONASYNCIODEBUG", "1")  # loops made by asyncio.run() in sync tests
 
 from collections.abc import Iterator
 
