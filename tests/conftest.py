@@ -1,4 +1,4 @@
-"""Shared fixtures. Async tests run in asyncio debug mode (set before any loop exists)."""
+"""Shared fixtures. Async tests run in asyncio debug mode (asyncio_debug in pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,20 @@ import asyncio
 import inspect
 import os
 
-os.environ.setdefault("PYTHONASYNCIODEBUG", "1")
+os.environ.setdefault("PYTHONASYNCIODEBUG", "1")  # loops made by asyncio.run() in sync tests
 
 from collections.abc import Iterator
 
 import pytest
 
 from astrum import SchedulerRegistry, clear_registry
+
+# looptime's pytest hook asks the policy for "the" event loop before every test;
+# if the session's first test is synchronous, that call would create a loop nobody
+# closes (an "unclosed event loop" ResourceWarning, an error under filterwarnings).
+# Marking the main thread's loop as explicitly unset makes that call raise instead,
+# which looptime handles; pytest-asyncio sets the loop of each async test itself.
+asyncio.get_event_loop_policy().set_event_loop(None)
 
 
 @pytest.fixture

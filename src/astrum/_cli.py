@@ -1,4 +1,4 @@
-"""The ``astrum`` command: run a workflow file, draw its graph, or run the demo.
+"""The ``astrum`` command: run a workflow file, draw its graph, run the demo, manage a cache.
 
 Exit codes: 0 the run completed, 1 it failed or was cancelled, 2 the command
 line or the workflow file is wrong (it cannot be imported, names no tasks, the
@@ -12,12 +12,14 @@ import asyncio
 import importlib.util
 import json
 import sys
+import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ._errors import SchedulerError
+from ._sqlitestore import DEFAULT_PATH
 from .config import AstrumConfig
 from .decorators import SchedulerRegistry
 from .models import ExecutionReport
@@ -42,6 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "graph":
             return _graph(args)
+        if args.command == "cache":
+            return _cache(args)
         return _run(args)
     except _UsageError as problem:
         hint = ""
@@ -91,6 +95,12 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the bundled demo workflow")
     common(demo, with_file=False)
     run_options(demo)
+    cache = commands.add_parser("cache", help="show what a cache store holds, or empty it")
+    cache.add_argument("action", choices=("stats", "clear"))
+    cache.add_argument(
+        "--store", metavar="PATH", default=DEFAULT_PATH, help=f"default: {DEFAULT_PATH}"
+    )
+    cache.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     parser.set_defaults(debug=False)
     return parser
 
@@ -145,6 +155,28 @@ def _graph(args: argparse.Namespace) -> int:
                 f"{VIZ_EXTRA_HINT}, or use --format mermaid or --format dot."
             ) from None
         show_plan(scheduler.plan, f"workflow '{registry.name}'")
+    return 0
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from .cache import SqliteStore, clear, stats
+
+    try:
+        if args.action == "clear":
+            print(f"Removed {clear(args.store)} entries and every run record from {args.store}.")
+            return 0
+        summary = stats(args.store)
+        with SqliteStore(args.store) as store:
+            runs = store.runs()
+    except (OSError, ValueError) as error:
+        raise _UsageError(str(error)) from None  # the message says it all
+    print(f"Cache store {summary.path} ({summary.file_bytes / 1024:.1f} KiB on disk)")
+    print(f"  entries: {summary.entries} ({summary.payload_bytes / 1024:.1f} KiB of values)")
+    print(f"  recorded runs: {summary.runs} ({summary.recorded_tasks} task results)")
+    for recorded in runs[:5]:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(recorded.started))
+        resumed = f", resumed {recorded.resumed_from}" if recorded.resumed_from else ""
+        print(f"    {recorded.run_id}  {started}  {recorded.completed_tasks} completed{resumed}")
     return 0
 
 

@@ -1,9 +1,17 @@
 """How a task body is executed: async bodies on the loop, sync bodies where configured.
 
-A run owns one :class:`BodyRunner`. Its thread pool is created on the first
-sync call and shut down when the run closes it, so no idle worker outlives
-the run. A thread cannot be killed: a sync body that is cancelled or times out
-keeps its thread until the function returns, and its result is discarded.
+A run owns one :class:`BodyRunner`. It creates what the run's sync bodies need
+on first use (a thread pool, a process pool) or before the first task (a Dask
+connection, so starting a cluster counts against no task's timeout) and closes
+all of it when the run ends, so no idle worker outlives the run. A thread cannot
+be killed: a sync body that is cancelled or times out keeps its thread until the
+function returns, and its result is discarded. Processes the run started are
+stopped when it ends, so a cancelled body in a process dies with its pool.
+
+Bodies sent to another process go through :func:`run_remote`, which sends back
+an :class:`Outcome`: the value or the exception (with the remote traceback)
+and where it ran, pickled so that a value that cannot be pickled becomes a
+clear error naming the task instead of a broken pool.
 """
 
 from __future__ import annotations
@@ -13,13 +21,28 @@ import concurrent.futures
 import contextvars
 import functools
 import inspect
+import logging
 import os
+import pickle
+import threading
+import traceback
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING, Any, Literal
 
+from ._plan import TaskSpec
 from .config import ExecutorChoice
+from .executors import DaskExecutor, SerializationError, WorkerLostError
 
-__all__ = ["BodyRunner"]
+if TYPE_CHECKING:
+    from ._dask import DaskSession
+
+__all__ = ["BodyRunner", "Outcome", "describe_unpicklable", "run_remote", "unsendable"]
+
+logger = logging.getLogger("astrum")
+
+# Seconds idle pool processes get to exit by themselves before busy ones are terminated.
+_PROCESS_GRACE = 0.5
 
 
 def default_thread_count() -> int:
@@ -27,40 +50,98 @@ def default_thread_count() -> int:
     return min(32, (os.cpu_count() or 1) + 4)
 
 
-class BodyRunner:
-    """Calls task functions for one run and owns the threads it starts."""
+def _call_body(function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """Call a sync body; a StopIteration becomes a RuntimeError.
 
-    __slots__ = ("_default", "_loop", "_max_workers", "_pool")
+    asyncio cannot put a StopIteration into a future: the result would never
+    arrive and the run would hang. Module-level so process pools can pickle it.
+    """
+    try:
+        return function(*args, **kwargs)
+    except StopIteration as exc:
+        name = getattr(function, "__qualname__", type(function).__name__)
+        raise RuntimeError(
+            f"{name}() raised StopIteration, which asyncio cannot pass on; catch it in the "
+            "task or use next(iterator, default)."
+        ) from exc
+
+
+class BodyRunner:
+    """Calls task functions for one run and owns the threads, processes and clusters it starts."""
+
+    __slots__ = (
+        "_busy",
+        "_closed",
+        "_dask",
+        "_default",
+        "_implicit_dask",
+        "_lock",
+        "_loop",
+        "_max_workers",
+        "_pool",
+        "_processes",
+        "_workers",
+    )
 
     def __init__(self, default: ExecutorChoice, max_workers: int | None) -> None:
         self._default = default
-        self._max_workers = max_workers or default_thread_count()
+        self._max_workers = max_workers
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._processes: concurrent.futures.ProcessPoolExecutor | None = None
+        self._dask: dict[DaskExecutor, DaskSession] = {}
+        self._implicit_dask: DaskExecutor | None = None
+        self._workers: dict[str, str | None] = {}
         self._loop = asyncio.get_running_loop()
+        self._lock = threading.Lock()
+        self._busy = 0  # bodies running in the pool's threads right now
+        self._closed = False
+
+    async def start(self, specs: Sequence[TaskSpec]) -> None:
+        """Connect to every Dask cluster a sync task of the plan will use."""
+        executors = {
+            where
+            for spec in specs
+            if not spec.is_async
+            and isinstance(where := self._resolve(spec.options.executor), DaskExecutor)
+        }
+        if executors:
+            await asyncio.gather(*(self._session(executor).start() for executor in executors))
 
     async def call_sync(
-        self,
-        function: Callable[..., Any],
-        args: Sequence[Any],
-        kwargs: Mapping[str, Any],
-        choice: ExecutorChoice | None,
+        self, spec: TaskSpec, args: Sequence[Any], kwargs: Mapping[str, Any]
     ) -> Any:
-        """Run a plain function where ``choice`` (or the run's default) says."""
-        where = self._default if choice is None else choice
+        """Run a task's plain function where its options (or the run's default) say."""
+        where = self._resolve(spec.options.executor)
+        function = spec.function
         if where == "inline":
-            value = function(*args, **kwargs)
+            value = _call_body(function, *args, **kwargs)
         elif where == "thread":
             if self._pool is None:
                 self._pool = concurrent.futures.ThreadPoolExecutor(
-                    self._max_workers, thread_name_prefix="astrum"
+                    self._max_workers or default_thread_count(), thread_name_prefix="astrum"
                 )
             # Copy the context so contextvars set by the caller are visible in the thread.
-            call = functools.partial(contextvars.copy_context().run, function, *args, **kwargs)
+            call = functools.partial(
+                contextvars.copy_context().run, self._in_thread, function, *args, **kwargs
+            )
             value = await self._loop.run_in_executor(self._pool, call)
+        elif where == "process":
+            value = await self._in_process(spec, args, kwargs, self._process_pool(), owned=True)
+        elif isinstance(where, DaskExecutor):
+            session = self._session(where)
+            self._workers.pop(spec.task_id, None)
+            try:
+                outcome = await session.run(spec, args, kwargs)
+            except WorkerLostError as exc:
+                self._workers[spec.task_id] = exc.worker
+                raise
+            value = self._unpack(spec, session.place, outcome)
+        elif isinstance(where, concurrent.futures.ProcessPoolExecutor):
+            value = await self._in_process(spec, args, kwargs, where, owned=False)
         else:
             assert isinstance(where, concurrent.futures.Executor)
             value = await self._loop.run_in_executor(
-                where, functools.partial(function, *args, **kwargs)
+                where, functools.partial(_call_body, function, *args, **kwargs)
             )
         if inspect.isawaitable(value):
             # A plain function that returns an awaitable (a lambda around a coroutine
@@ -68,8 +149,307 @@ class BodyRunner:
             value = await value
         return value
 
-    def close(self) -> None:
-        """Stop the run's pool: queued calls are dropped, running threads finish alone."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+    def worker_of(self, task_id: str) -> str | None:
+        """Where the task's latest attempt ran: a Dask worker's address, a pid, or None."""
+        return self._workers.get(task_id)
+
+    def workers(self) -> dict[str, str | None]:
+        """A copy of where each task's latest attempt ran, for those that ran elsewhere."""
+        return dict(self._workers)
+
+    def _in_thread(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            if self._closed:
+                return None  # the run is over; nobody awaits this call any more
+            self._busy += 1
+        try:
+            return _call_body(function, *args, **kwargs)
+        finally:
+            with self._lock:
+                self._busy -= 1
+
+    async def close(self) -> None:
+        """Stop what the run started: queued calls are dropped, the run's processes stopped.
+
+        When no body is running in the thread pool, every worker is idle and
+        exits at once, so we wait for them: no thread of a finished run is left.
+        A body still running keeps its thread until it returns (threads cannot
+        be killed).
+        """
+        pool = self._pool
+        if pool is not None:
             self._pool = None
+            with self._lock:
+                self._closed = True
+                idle = not self._busy
+            pool.shutdown(wait=idle, cancel_futures=True)
+        if self._processes is not None:
+            processes, self._processes = self._processes, None
+            await _stop_process_pool(processes)
+        sessions = list(self._dask.values())
+        self._dask.clear()
+        for session in sessions:
+            await session.close()
+
+    # -- where -------------------------------------------------------------------
+
+    def _resolve(self, choice: ExecutorChoice | None) -> ExecutorChoice:
+        where = self._default if choice is None else choice
+        if where != "dask":
+            return where
+        # "dask" means the run's DaskExecutor, or else one local cluster for the run.
+        if isinstance(self._default, DaskExecutor):
+            return self._default
+        if self._implicit_dask is None:
+            self._implicit_dask = DaskExecutor()
+        return self._implicit_dask
+
+    def _session(self, executor: DaskExecutor) -> DaskSession:
+        session = self._dask.get(executor)
+        if session is None:
+            from ._dask import DaskSession
+
+            session = self._dask[executor] = DaskSession(executor)
+        return session
+
+    # -- processes ---------------------------------------------------------------
+
+    def _process_pool(self) -> concurrent.futures.ProcessPoolExecutor:
+        if self._processes is None:
+            import multiprocessing
+
+            # Spawned, not forked: forking a process that runs threads (ours, the
+            # loop's, a Dask client's) can deadlock the child.
+            self._processes = concurrent.futures.ProcessPoolExecutor(
+                self._max_workers or os.cpu_count() or 1,
+                mp_context=multiprocessing.get_context("spawn"),
+            )
+        return self._processes
+
+    async def _in_process(
+        self,
+        spec: TaskSpec,
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        pool: concurrent.futures.ProcessPoolExecutor,
+        *,
+        owned: bool,
+    ) -> Any:
+        place = "a worker process"
+        self._workers.pop(spec.task_id, None)
+        try:
+            future = pool.submit(run_remote, spec.function, list(args), dict(kwargs), "process")
+            outcome: Outcome = await asyncio.wrap_future(future)
+        except BrokenProcessPool as exc:
+            if owned and pool is self._processes:
+                # The pool is unusable now; the next attempt gets a fresh one.
+                self._processes = None
+                await _stop_process_pool(pool)
+            raise WorkerLostError(
+                f"Task '{spec.task_id}' failed because a process of the pool running it died "
+                "abruptly (killed, out of memory, os._exit or a crash in native code). "
+                "Add retry= to run it again in a new process."
+            ) from exc
+        except Exception as exc:
+            # Bodies report their own errors inside the outcome, so this is about the call.
+            problem = describe_unpicklable(spec.function, args, kwargs, pickle.dumps)
+            if problem is None:
+                raise
+            raise unsendable(spec.task_id, place, problem) from exc
+        return self._unpack(spec, place, outcome)
+
+    # -- outcomes ----------------------------------------------------------------
+
+    def _unpack(self, spec: TaskSpec, place: str, outcome: Outcome) -> Any:
+        self._workers[spec.task_id] = outcome.worker
+        if outcome.problem is not None:
+            raise SerializationError(
+                f"Task '{spec.task_id}' {outcome.problem}, so it cannot come back from "
+                f"{place}. Return plain data (built-in types, dataclasses, anything pickle "
+                "takes), or run this task with executor='thread'."
+            )
+        error = outcome.error
+        if error is not None:
+            if outcome.trace:
+                error.__cause__ = _RemoteTraceback(outcome.trace)
+            raise error
+        return outcome.value
+
+
+def unsendable(task_id: str, place: str, problem: str) -> SerializationError:
+    """The error for a call that cannot be pickled to where it should run."""
+    return SerializationError(
+        f"Task '{task_id}' cannot be sent to {place}: {problem}. Pass plain data between "
+        "such tasks (built-in types, dataclasses, anything pickle takes), define the "
+        "function at module level, or run this task with executor='thread'."
+    )
+
+
+def describe_unpicklable(
+    function: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    dumps: Callable[[Any], Any],
+) -> str | None:
+    """Which part of a call ``dumps`` cannot pickle, in words, or None when all of it can."""
+    parts: list[tuple[str, Any]] = [(f"its function {_name_of(function)}", function)]
+    parts += [(f"positional argument {number}", value) for number, value in enumerate(args, 1)]
+    parts += [(f"parameter '{name}'", value) for name, value in kwargs.items()]
+    for label, value in parts:
+        try:
+            dumps(value)
+        except Exception as exc:  # noqa: BLE001 - pickling fails with many exception types
+            return f"{label} (of type {_type_name(value)}) cannot be pickled: {_message(exc)}"
+    return None
+
+
+# -- the remote side -------------------------------------------------------------
+
+
+class Outcome:
+    """What a body run in another process sends back.
+
+    Exactly one of ``value``, ``error`` and ``problem`` matters: the value, the
+    exception the body raised, or why either could not be pickled. ``worker``
+    says where it ran.
+    """
+
+    __slots__ = ("error", "problem", "trace", "value", "worker")
+
+    def __init__(
+        self,
+        value: Any = None,
+        error: BaseException | None = None,
+        *,
+        trace: str = "",
+        worker: str | None = None,
+        problem: str | None = None,
+    ) -> None:
+        self.value = value
+        self.error = error
+        self.trace = trace
+        self.worker = worker
+        self.problem = problem
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The payload is pickled here, by itself, so that a failure is caught and
+        # described instead of breaking the pool or the cluster's connection.
+        failed = self.error is not None
+        try:
+            payload = _dumps(self.error if failed else self.value)
+        except Exception as exc:  # noqa: BLE001 - pickling fails with many exception types
+            culprit = self.error if failed else self.value
+            if failed:
+                problem = (
+                    f"raised {_type_name(culprit)}: {_message(self.error)}; that exception "
+                    f"cannot be pickled ({_message(exc)})"
+                )
+            else:
+                problem = (
+                    f"returned a value of type {_type_name(culprit)} that cannot be pickled "
+                    f"({_message(exc)})"
+                )
+            return (_failed_outcome, (problem, self.trace, self.worker))
+        return (_load_outcome, (payload, failed, self.trace, self.worker))
+
+
+def run_remote(
+    function: Callable[..., Any],
+    args: list[Any],
+    kwargs: dict[str, Any],
+    where: Literal["dask", "process"],
+) -> Outcome:
+    """Call ``function`` in a worker; never raises for an ``Exception`` of the body."""
+    # Arguments that were Dask futures arrive as the outcome their task stored.
+    args = [value.value if type(value) is Outcome else value for value in args]
+    kwargs = {
+        name: value.value if type(value) is Outcome else value for name, value in kwargs.items()
+    }
+    if where == "dask":
+        from distributed import get_worker
+
+        worker: str = get_worker().address
+    else:
+        worker = f"pid {os.getpid()}"
+    try:
+        value = function(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - the body's error travels back inside the outcome
+        return Outcome(error=exc, trace="".join(traceback.format_exception(exc)), worker=worker)
+    return Outcome(value, worker=worker)
+
+
+class _RemoteTraceback(Exception):  # noqa: N818 - not an error: the cause line of one
+    """Carries the traceback text of a body that failed in another process."""
+
+    def __init__(self, trace: str) -> None:
+        super().__init__(trace)
+        self.trace = trace
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.trace}"""'
+
+
+def _load_outcome(payload: bytes, failed: bool, trace: str, worker: str | None) -> Outcome:
+    try:
+        # Trusted: the payload is what our own worker pickled a moment ago.
+        loaded = pickle.loads(payload)  # noqa: S301
+    except Exception as exc:  # noqa: BLE001 - unpickling fails with many exception types
+        what = "raised an exception" if failed else "returned a value"
+        problem = f"{what} that cannot be unpickled here ({_message(exc)})"
+        return Outcome(trace=trace, worker=worker, problem=problem)
+    if failed:
+        return Outcome(error=loaded, trace=trace, worker=worker)
+    return Outcome(loaded, trace=trace, worker=worker)
+
+
+def _failed_outcome(problem: str, trace: str, worker: str | None) -> Outcome:
+    return Outcome(trace=trace, worker=worker, problem=problem)
+
+
+def _dumps(value: Any) -> bytes:
+    try:
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        try:
+            # Dask's workers have cloudpickle, which also takes lambdas and local classes.
+            import cloudpickle  # type: ignore[import-untyped]  # it ships no type hints
+        except ImportError:
+            cloudpickle = None
+        if cloudpickle is None:
+            raise
+        result: bytes = cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        return result
+
+
+async def _stop_process_pool(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Shut the pool down and make sure none of its processes outlives it."""
+    # The pool keeps its processes private and offers no way to stop a busy one.
+    processes = list((pool._processes or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    step = 0.01
+    waited = 0.0
+    while any(process.is_alive() for process in processes):
+        if waited >= _PROCESS_GRACE * 10:
+            logger.warning("Processes of the run's pool did not stop: %s", processes)
+            return
+        if waited >= _PROCESS_GRACE:
+            # Idle processes left on the shutdown signal; these still run a cancelled body.
+            for process in processes:
+                if process.is_alive():
+                    process.terminate()
+        await asyncio.sleep(step)
+        waited += step
+
+
+def _name_of(function: Callable[..., Any]) -> str:
+    return getattr(function, "__qualname__", None) or type(function).__name__
+
+
+def _type_name(value: object) -> str:
+    return type(value).__qualname__
+
+
+def _message(error: BaseException | None) -> str:
+    if error is None:
+        return ""
+    return str(error) or type(error).__name__

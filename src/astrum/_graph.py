@@ -86,7 +86,7 @@ def find_cycle(candidates: Iterable[int], preds: Sequence[Sequence[int]]) -> lis
 
     Every such node has an unordered predecessor, so walking predecessors must
     revisit a node; the walk from there is the cycle, returned in dependency
-    order with its first node repeated at the end (``a -> b -> a``).
+    order from its lowest-numbered node, repeated at the end (``a -> b -> a``).
     """
     stuck = set(candidates)
     node = next(iter(stuck))
@@ -98,6 +98,10 @@ def find_cycle(candidates: Iterable[int], preds: Sequence[Sequence[int]]) -> lis
         node = next(p for p in preds[node] if p in stuck)
     loop = walk[seen[node] :]
     loop.reverse()  # we walked against the edges; report in the order tasks run
+    # Start at the first-listed task of the cycle, so the message is stable and
+    # reads in the order the user declared the tasks.
+    first = loop.index(min(loop))
+    loop = loop[first:] + loop[:first]
     return [*loop, loop[0]]
 
 

@@ -7,6 +7,7 @@ sequential or concurrent, read the same plan.
 from __future__ import annotations
 
 import inspect
+import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from types import FunctionType
 from typing import Any, NamedTuple
 
 from ._graph import Graph
+from .cache import CachePolicy
 from .config import ExecutorChoice, _check_executor, _check_timeout
 
 __all__ = ["DEFAULT_OPTIONS", "Binding", "Plan", "TaskOptions", "TaskSpec", "is_async_callable"]
@@ -31,6 +33,7 @@ class TaskOptions:
     retry_on: tuple[type[BaseException], ...] = (Exception,)
     executor: ExecutorChoice | None = None
     tags: tuple[str, ...] = ()
+    cache: CachePolicy | None = None
 
     def validate(self, task_id: str) -> None:
         """Raise ``ValueError``/``TypeError`` naming the task for any bad setting."""
@@ -38,11 +41,13 @@ class TaskOptions:
         _check_timeout(f"{where}: timeout", self.timeout)
         for name in ("retry_delay", "retry_jitter"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise ValueError(f"{where}: {name} must be a number >= 0, got {value!r}.")
+            if not _is_finite_number(value) or value < 0:
+                raise ValueError(f"{where}: {name} must be a finite number >= 0, got {value!r}.")
         backoff = self.retry_backoff
-        if isinstance(backoff, bool) or not isinstance(backoff, int | float) or backoff < 1:
-            raise ValueError(f"{where}: retry_backoff must be a number >= 1, got {backoff!r}.")
+        if not _is_finite_number(backoff) or backoff < 1:
+            raise ValueError(
+                f"{where}: retry_backoff must be a finite number >= 1, got {backoff!r}."
+            )
         _check_timeout(f"{where}: retry_max_delay", self.retry_max_delay)
         if not all(isinstance(t, type) and issubclass(t, BaseException) for t in self.retry_on):
             raise TypeError(
@@ -52,10 +57,22 @@ class TaskOptions:
             _check_executor(self.executor, f"{where}: executor")
         if not all(isinstance(tag, str) and tag for tag in self.tags):
             raise TypeError(f"{where}: tags must be non-empty strings, got {self.tags!r}.")
+        if self.cache is not None:
+            if not isinstance(self.cache, CachePolicy):
+                raise TypeError(
+                    f"{where}: cache must be a CachePolicy or None, "
+                    f"got {type(self.cache).__name__}."
+                )
+            self.cache.validate(task_id)
 
     def delay_before(self, attempt: int) -> float:
         """Seconds to wait before attempt number ``attempt`` (2 is the first retry)."""
-        delay = self.retry_delay * self.retry_backoff ** (attempt - 2)
+        delay = 0.0
+        if self.retry_delay:
+            try:
+                delay = self.retry_delay * self.retry_backoff ** (attempt - 2)
+            except OverflowError:  # after a thousand doublings or so; the cap (if any) applies
+                delay = math.inf
         if self.retry_max_delay is not None:
             delay = min(delay, self.retry_max_delay)
         if self.retry_jitter:
@@ -64,6 +81,10 @@ class TaskOptions:
 
 
 DEFAULT_OPTIONS = TaskOptions()
+
+
+def _is_finite_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True, slots=True)

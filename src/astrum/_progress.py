@@ -105,7 +105,7 @@ class ProgressDisplay:
                 self.running[name] = self._clock()
             elif kind == "attempt_failed" and event.will_retry:
                 self._retrying[name] = event.attempt + 1
-            elif kind == "task_completed":
+            elif kind in ("task_completed", "task_cached"):
                 self.running.pop(name, None)
                 self.done += 1
             elif kind == "task_failed":

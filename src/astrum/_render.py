@@ -37,6 +37,7 @@ VIZ_EXTRA_HINT = "pip install 'astrum[viz]'"
 
 _STATUS_STYLES = {
     "completed": "green",
+    "cached": "cyan",
     "failed": "bold red",
     "cancelled": "yellow",
     "skipped": "dim",

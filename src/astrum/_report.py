@@ -22,11 +22,11 @@ from .models import (
 __all__ = ["Attempt", "RunRecord", "describe", "message"]
 
 COMPLETED = StageStatus.COMPLETED
-CANCELLED = StageStatus.CANCELLED
 RUNNING = StageStatus.RUNNING
 
-Attempt = tuple[float, float, str, BaseException | None, bool]
-"""One attempt as the run records it: start, end, outcome, error, whether a retry follows."""
+Attempt = tuple[float, float, str, BaseException | None, bool, str | None]
+"""One attempt as the run records it: start, end, outcome, error, whether a retry follows,
+and where it ran (a Dask worker, a process; None on the loop or in a thread)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,8 @@ class RunRecord:
     attempts: Sequence[list[Attempt] | None]
     errors: Mapping[int, BaseException]
     skip_reasons: Mapping[int, str]
+    workers: Mapping[str, str | None]
+    """Where each task's latest attempt ran, for tasks that ran outside the process."""
 
     def settled(self) -> list[int]:
         """Nodes that finished (in any way) before the report, in plan order."""
@@ -63,11 +65,11 @@ class RunRecord:
         status = self.status[node]
         assert status is not None
         start, end = self.start[node], self.end[node]
+        worker = self.workers.get(spec.task_id)
         raw = self.attempts[node]
         if raw is None:
-            # Attempts are recorded only once one fails; a lone attempt is implied.
-            implied = status in (COMPLETED, CANCELLED)
-            raw = [(start, end, status, None, False)] if implied else []
+            # Attempts are recorded only once one fails; a lone successful attempt is implied.
+            raw = [(start, end, status, None, False, worker)] if status == COMPLETED else []
         attempts = [
             TaskAttemptStatistics(
                 task_name=spec.task_id,
@@ -79,8 +81,9 @@ class RunRecord:
                 status=outcome,
                 error_message=None if error is None else message(error),
                 will_retry=will_retry,
+                worker=where,
             )
-            for number, (began, ended, outcome, error, will_retry) in enumerate(raw, 1)
+            for number, (began, ended, outcome, error, will_retry, where) in enumerate(raw, 1)
         ]
         error = self.errors.get(node)
         return TaskExecutionStatistics(
@@ -96,6 +99,7 @@ class RunRecord:
             attempt_statistics=attempts,
             exception=error,
             queued_duration=self.queued[node],
+            worker=worker,
         )
 
     def stage_statistics(self) -> list[TaskStageStatistics]:

@@ -15,8 +15,9 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ._cacherun import RunCache
 from ._errors import InputError, TaskNotFoundError
 from ._executors import BodyRunner
 from ._plan import Binding, Plan, TaskSpec
@@ -25,6 +26,9 @@ from ._typecheck import compatible, type_name
 from .config import ExecutorChoice, FailurePolicy
 from .events import Event, EventKind
 from .models import ExecutionReport, ExecutionState, StageStatus, _deferred
+
+if TYPE_CHECKING:
+    from .cache import CacheStore
 
 __all__ = ["Run", "RunSettings", "TransportError"]
 
@@ -35,6 +39,7 @@ FAILED = StageStatus.FAILED
 CANCELLED = StageStatus.CANCELLED
 SKIPPED = StageStatus.SKIPPED
 RUNNING = StageStatus.RUNNING
+CACHED = StageStatus.CACHED
 
 Listener = Callable[[Event], Any]
 
@@ -52,6 +57,10 @@ class RunSettings:
     run_timeout: float | None = None
     listeners: tuple[Listener, ...] = ()
     silence: bool = True
+    store: CacheStore | None = None
+    """Where cached results are looked up and stored; None when nothing is cached."""
+    record_runs: bool = False
+    """Record each completed task's value per run, so the run can be resumed."""
     pools: Mapping[str, int] = field(default_factory=dict)
     """Slots per resource tag: at most that many tasks carrying the tag run at once."""
     check_input_types: bool = True
@@ -70,10 +79,17 @@ class Run:
         settings: RunSettings,
         overrides: Mapping[str, Any] | None = None,
         inputs: Mapping[str, Any] | None = None,
+        *,
+        resume: str | None = None,
     ) -> None:
         self.plan = plan
         self.settings = settings
         self.run_id = uuid.uuid4().hex
+        self._cache: RunCache | None = None
+        if settings.store is not None:
+            self._cache = RunCache(
+                plan, settings.store, record=settings.record_runs, run_id=self.run_id, resume=resume
+            )
         n = len(plan.specs)
         self._waiting = [len(preds) for preds in plan.graph.preds]
         self.values: list[Any] = [None] * n
@@ -81,6 +97,7 @@ class Run:
         self._start = [0.0] * n
         self._end = [0.0] * n
         self._queued = [0.0] * n
+        self._unstarted: set[int] = set()
         self._attempts: list[list[Attempt] | None] = [None] * n
         self._errors: dict[int, BaseException] = {}
         self._skip_reason: dict[int, str] = {}
@@ -89,7 +106,9 @@ class Run:
         self._failures: list[int] = []
         self._to_settle = n - len(plan.tails)
         self._stopping = False
+        self._halted = False  # stopped early: no body may begin any more
         self._fatal: BaseException | None = None
+        self._reported = False
         self._timed_out = False
         self._listener_tasks: set[asyncio.Task[Any]] = set()
         self._limit: asyncio.Semaphore | None = settings.semaphore
@@ -104,6 +123,7 @@ class Run:
         self._loop: asyncio.AbstractEventLoop
         self._finished: asyncio.Future[None]
         self._body: BodyRunner
+        self._closing: asyncio.Task[None] | None = None
         self._epoch = 0.0
 
     def _prune(self, overrides: Mapping[str, Any]) -> None:
@@ -188,6 +208,8 @@ class Run:
         self._loop = asyncio.get_running_loop()
         self._epoch = time.time() - self._loop.time()
         self._finished = self._loop.create_future()
+        if self._cache is not None:
+            await self._cache.start()
         settings = self.settings
         if self._limit is None and settings.concurrency_limit is not None:
             self._limit = asyncio.Semaphore(settings.concurrency_limit)
@@ -201,6 +223,10 @@ class Run:
             self._finished.set_result(None)
         cancelled_by_caller = False
         try:
+            # Connecting to (or starting) a Dask cluster happens before any task starts:
+            # it counts against the run's timeout, and against no task's.
+            async with asyncio.timeout(settings.run_timeout) as deadline:
+                await self._body.start(self.plan.specs)
             needed = self._needed
             for node, preds in enumerate(self.plan.graph.preds):
                 if needed is None:
@@ -211,7 +237,7 @@ class Run:
             if settings.run_timeout is None:
                 await self._finished
             else:
-                async with asyncio.timeout(settings.run_timeout):
+                async with asyncio.timeout_at(deadline.when()):
                     await self._finished
         except TimeoutError:
             self._timed_out = True
@@ -220,6 +246,7 @@ class Run:
         finally:
             cancelled_by_caller |= await self._wind_down()
         report = self._report(started)
+        self._reported = True
         self._emit("run_finished", None, state=report.execution_state)
         await self._await_listeners()
         if self._fatal is not None:
@@ -237,6 +264,7 @@ class Run:
         interrupted = False
         # Tail tasks outlive a finished run; anything else still running is stopped.
         stop_all = bool(self._to_settle) or self._fatal is not None
+        self._halted |= stop_all
         pending = list(self._running.values()) if stop_all else []
         for task in pending:
             task.cancel()
@@ -255,12 +283,17 @@ class Run:
                 nonlocal remaining
                 remaining -= 1
                 if not remaining:
-                    self._body.close()
+                    self._closing = self._loop.create_task(self._body.close())
 
             for task in live_tails:
                 task.add_done_callback(release)
         else:
-            self._body.close()
+            closing = self._loop.create_task(self._body.close())
+            while not closing.done():
+                try:
+                    await asyncio.wait([closing])
+                except asyncio.CancelledError:
+                    interrupted = True  # processes and clusters must stop all the same
         return interrupted
 
     def _launch(self, node: int) -> None:
@@ -278,16 +311,26 @@ class Run:
         self._start[node] = self._now()
         if self.settings.listeners:
             self._emit("task_started", spec.task_id, attempt=1)
+        outcome = COMPLETED
         try:
             if node in self._overrides:
                 value = self._overrides[node]
                 self._attempts[node] = []  # it was never called
             else:
                 args, kwargs = await self._arguments(spec) if spec.bindings else ((), {})
-                value = await self._attempt_loop(node, spec, args, kwargs)
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if self._stopping or (task is not None and task.cancelling()):
+                cache = self._cache
+                if cache is None:
+                    value = await self._attempt_loop(node, spec, args, kwargs)
+                else:
+                    # After the arguments are known (they are part of the key), before any attempt.
+                    hit, value = await cache.lookup(node, spec, args, kwargs)
+                    if hit:
+                        outcome = CACHED
+                    else:
+                        value = await self._attempt_loop(node, spec, args, kwargs)
+                        await cache.save(node, spec, value)
+        except asyncio.CancelledError as exc:
+            if self._cancelled_by_run(exc):
                 self._settle(node, CANCELLED)
                 if self.settings.listeners:
                     self._emit("task_cancelled", spec.task_id)
@@ -302,13 +345,15 @@ class Run:
             if not isinstance(exc, Exception) and self._fatal is None:
                 self._fatal = exc
             self._fail(node, exc)
-            if node in self.plan.tails and isinstance(exc, Exception):
-                raise  # whoever awaits the tail task sees its error
+            if node in self.plan.tails and (isinstance(exc, Exception) or self._reported):
+                # Whoever awaits the tail task sees its error; a KeyboardInterrupt after
+                # the report has no run left to stop, so asyncio's own handling applies.
+                raise
             return None
         self.values[node] = value
-        self._settle(node, COMPLETED)
+        self._settle(node, outcome)
         if self.settings.listeners:
-            self._emit("task_completed", spec.task_id)
+            self._emit("task_completed" if outcome is COMPLETED else "task_cached", spec.task_id)
         if not self._stopping:
             waiting = self._waiting
             status = self.status
@@ -331,7 +376,8 @@ class Run:
             except Exception as exc:
                 ended = self._now()
                 will_retry = attempt <= spec.retry and isinstance(exc, options.retry_on)
-                self._record_attempt(node, (began, ended, FAILED, exc, will_retry))
+                worker = self._body.worker_of(spec.task_id)
+                self._record_attempt(node, (began, ended, FAILED, exc, will_retry, worker))
                 if self.settings.listeners:
                     self._emit(
                         "attempt_failed",
@@ -348,10 +394,19 @@ class Run:
                     await asyncio.sleep(delay)
                 continue
             except BaseException as exc:
-                self._record_attempt(node, (began, self._now(), FAILED, exc, False))
+                if node in self._unstarted:
+                    raise
+                worker = self._body.worker_of(spec.task_id)
+                attempt_record: Attempt
+                if self._cancelled_by_run(exc):
+                    attempt_record = (began, self._now(), CANCELLED, None, False, worker)
+                else:
+                    attempt_record = (began, self._now(), FAILED, exc, False, worker)
+                self._record_attempt(node, attempt_record)
                 raise
             if self._attempts[node] is not None:
-                self._record_attempt(node, (began, self._now(), COMPLETED, None, False))
+                worker = self._body.worker_of(spec.task_id)
+                self._record_attempt(node, (began, self._now(), COMPLETED, None, False, worker))
             return value
 
     def _call(
@@ -362,9 +417,9 @@ class Run:
         kwargs: Mapping[str, Any],
         attempt: int,
     ) -> Awaitable[Any]:
-        """One attempt: the body itself, or the body behind its gates and timeout."""
+        """One attempt: the body itself, or the body behind its gates, checks and timeout."""
         gates = self._gates(spec)
-        if not gates and spec.options.timeout is None:
+        if not gates and spec.options.timeout is None and not self._halted:
             return self._body_of(spec, args, kwargs)
         return self._guarded_call(node, spec, args, kwargs, attempt, gates)
 
@@ -384,24 +439,37 @@ class Run:
                 for gate in gates:
                     await gate.acquire()
                     held += 1
-            except BaseException:
+            except BaseException as exc:
                 for gate in gates[:held]:
                     gate.release()
+                if isinstance(exc, asyncio.CancelledError):
+                    self._unstarted.add(node)  # cancelled while queued: it never began
+                self._queued[node] += self._now() - asked
                 raise
             self._queued[node] += self._now() - asked
+        if self._halted:
+            # The run stopped while this attempt waited for a slot or for its first step.
+            for gate in gates:
+                gate.release()
+            self._unstarted.add(node)
+            raise asyncio.CancelledError
         try:
             timeout = spec.options.timeout
             if timeout is None:
                 return await self._body_of(spec, args, kwargs)
+            due = self._loop.time() + timeout
             try:
-                async with asyncio.timeout(timeout) as deadline:
-                    return await self._body_of(spec, args, kwargs)
+                async with asyncio.timeout_at(due) as deadline:
+                    value = await self._body_of(spec, args, kwargs)
             except TimeoutError as exc:
                 if not deadline.expired():
                     raise  # the body raised TimeoutError itself
-                raise TimeoutError(
-                    f"Task '{spec.task_id}' timed out after {timeout:g} s (attempt {attempt})."
-                ) from exc
+                raise _timed_out(spec, timeout, attempt) from exc
+            if self._loop.time() > due:
+                # A body that blocked the loop (an inline sync one) could not be
+                # interrupted; it still overran, so its result is discarded.
+                raise _timed_out(spec, timeout, attempt)
+            return value
         finally:
             for gate in gates:
                 gate.release()
@@ -423,7 +491,7 @@ class Run:
         if spec.is_async:
             awaitable: Awaitable[Any] = spec.function(*args, **kwargs)
             return awaitable
-        return self._body.call_sync(spec.function, args, kwargs, spec.options.executor)
+        return self._body.call_sync(spec, args, kwargs)
 
     async def _arguments(self, spec: TaskSpec) -> tuple[list[Any], dict[str, Any]]:
         args: list[Any] = []
@@ -450,6 +518,13 @@ class Run:
 
     # -- outcomes ----------------------------------------------------------------
 
+    def _cancelled_by_run(self, error: BaseException) -> bool:
+        """Whether ``error`` is the run (or its caller) cancelling us, not a body raising it."""
+        if not isinstance(error, asyncio.CancelledError):
+            return False
+        task = asyncio.current_task()
+        return self._stopping or (task is not None and task.cancelling() > 0)
+
     def _record_attempt(self, node: int, attempt: Attempt) -> None:
         attempts = self._attempts[node]
         if attempts is None:
@@ -475,10 +550,10 @@ class Run:
         self._settle(node, FAILED)
         if self.settings.listeners:
             self._emit("task_failed", spec.task_id, error=error)
-        if node in self.plan.tails:
+        if node in self.plan.tails and self._fatal is None:
             return
         if self.settings.on_failure == "fail_fast" or self._fatal is not None:
-            self._stopping = True
+            self._stopping = self._halted = True
             if not self._finished.done():
                 self._finished.set_result(None)
             return
@@ -544,16 +619,19 @@ class Run:
             attempts=self._attempts,
             errors=self._errors,
             skip_reasons=self._skip_reason,
+            workers=self._body.workers(),
         )
         values = self.values
         returns = {
             plan.ids[node]: values[node]
             for node, status in enumerate(record.status)
-            if status == COMPLETED
+            if status in (COMPLETED, CACHED)
         }
-        if self._failures:
+        if self._timed_out:  # cut short, even if a task failed before (under "continue")
+            state = ExecutionState.CANCELLED
+        elif self._failures:
             state = ExecutionState.FAILED
-        elif self._timed_out or self._to_settle:
+        elif self._to_settle:
             state = ExecutionState.CANCELLED
         else:
             state = ExecutionState.COMPLETED
@@ -617,6 +695,10 @@ async def _guarded(result: Awaitable[Any], listener: Listener) -> None:
         await result
     except Exception:
         logger.exception("Event listener %r failed; the run goes on.", listener)
+
+
+def _timed_out(spec: TaskSpec, timeout: float, attempt: int) -> TimeoutError:
+    return TimeoutError(f"Task '{spec.task_id}' timed out after {timeout:g} s (attempt {attempt}).")
 
 
 def _widest_level(levels: Sequence[int]) -> int:

@@ -4,7 +4,8 @@ Open the file in https://ui.perfetto.dev or chrome://tracing. Track ``run``
 holds one slice for the whole run and a mark for every skipped task; every
 other track is one concurrent slot. Each task that ran is a slice on the
 first slot free when it started, with one nested slice per attempt carrying
-its status and error. Times are microseconds from the start of the run.
+its status and error, and the worker that ran it when that was a Dask worker or
+a pool process. Times are microseconds from the start of the run.
 """
 
 from __future__ import annotations
@@ -130,6 +131,14 @@ def _task_slices(
 ) -> list[dict[str, Any]]:
     """The task's slice and, nested inside it, one slice per attempt."""
     start, end = micros(stats.start_time), micros(stats.end_time)
+    task_args: dict[str, Any] = {
+        "status": stats.status,
+        "error": stats.error_message,
+        "attempts": stats.attempt_count,
+        "queued_ms": round(stats.queued_duration * 1e3, 3),
+    }
+    if stats.worker is not None:
+        task_args["worker"] = stats.worker
     slices: list[dict[str, Any]] = [
         {
             "name": stats.task_name,
@@ -139,18 +148,23 @@ def _task_slices(
             "dur": round(end - start, 3),
             "pid": _PID,
             "tid": tid,
-            "args": {
-                "status": stats.status,
-                "error": stats.error_message,
-                "attempts": stats.attempt_count,
-                "queued_ms": round(stats.queued_duration * 1e3, 3),
-            },
+            "args": task_args,
         }
     ]
     for attempt in stats.attempt_statistics:
         # Clamped so rounding can never push a child outside its parent.
         began = min(max(micros(attempt.start_time), start), end)
         ended = min(max(micros(attempt.end_time), began), end)
+        attempt_args: dict[str, Any] = {
+            "task": stats.task_name,
+            "attempt": attempt.attempt_number,
+            "status": attempt.status,
+            "error": attempt.error_message,
+            "will_retry": attempt.will_retry,
+        }
+        if attempt.worker is not None:
+            # Where a Dask worker or a pool process ran it; absent on the loop and in threads.
+            attempt_args["worker"] = attempt.worker
         slices.append(
             {
                 "name": f"{stats.task_name} #{attempt.attempt_number}",
@@ -160,13 +174,7 @@ def _task_slices(
                 "dur": round(ended - began, 3),
                 "pid": _PID,
                 "tid": tid,
-                "args": {
-                    "task": stats.task_name,
-                    "attempt": attempt.attempt_number,
-                    "status": attempt.status,
-                    "error": attempt.error_message,
-                    "will_retry": attempt.will_retry,
-                },
+                "args": attempt_args,
             }
         )
     return slices

@@ -7,16 +7,28 @@ import concurrent.futures
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from .cache import CacheStore
+
+from .executors import DaskExecutor, require_dask
 
 __all__ = ["AstrumConfig", "ExecutorChoice", "FailurePolicy"]
 
-ExecutorChoice = Literal["thread", "inline"] | concurrent.futures.Executor
-"""Where sync task bodies run: a per-run thread pool, on the loop, or your executor."""
+ExecutorChoice = (
+    Literal["thread", "inline", "process", "dask"] | concurrent.futures.Executor | DaskExecutor
+)
+"""Where sync task bodies run: a per-run thread pool, on the loop, a per-run process
+pool, a Dask cluster (``"dask"`` is the run's DaskExecutor, or a local cluster), or
+your own executor."""
 
 FailurePolicy = Literal["fail_fast", "continue"]
 
-_EXECUTOR_NAMES = ("thread", "inline")
+_EXECUTOR_NAMES = ("thread", "inline", "process", "dask")
+_EXECUTOR_CHOICES = (
+    "'thread', 'inline', 'process', 'dask', a DaskExecutor or a concurrent.futures.Executor"
+)
 _FAILURE_POLICIES = ("fail_fast", "continue")
 
 
@@ -45,7 +57,8 @@ class AstrumConfig:
     executor: ExecutorChoice = "thread"
     """Where plain ``def`` task bodies run. Async tasks always run on the loop."""
     max_workers: int | None = None
-    """Threads in the per-run pool; None means ``concurrency_limit`` or ``min(32, cores + 4)``."""
+    """Threads (or processes) in the per-run pool; None means ``concurrency_limit``, else
+    ``min(32, cores + 4)`` threads or one process per core."""
     on_failure: FailurePolicy = "fail_fast"
     """``fail_fast`` stops the run at the first failure; ``continue`` lets independent
     branches finish and skips what depends on a failed task."""
@@ -53,6 +66,10 @@ class AstrumConfig:
     """Seconds the whole run may take; when exceeded the run ends ``cancelled``."""
     on_event: Callable[[Any], Any] | Sequence[Callable[[Any], Any]] | None = None
     """A listener (or a list of them) called with every run and task event."""
+    store: CacheStore | None = None
+    """Where ``cache=True`` results go, and where every run is recorded so it can be
+    resumed (``SqliteStore(path)``, ``MemoryStore()``). None: cached results go to
+    a process-wide MemoryStore and runs are not recorded."""
     pools: Mapping[str, int] = field(default_factory=dict)
     """Resource pools: ``{"db": 2}`` lets at most two tasks tagged "db" run at once."""
     progress: bool = False
@@ -73,16 +90,27 @@ class AstrumConfig:
             )
         _check_timeout("run_timeout", self.run_timeout)
         _check_executor(self.executor, "AstrumConfig.executor")
+        if self.store is not None:
+            from .cache import CacheStore
+
+            if not isinstance(self.store, CacheStore):
+                raise TypeError(
+                    "AstrumConfig.store must be a cache store such as SqliteStore(path) or "
+                    f"MemoryStore(), got {type(self.store).__name__}."
+                )
         for name, size in self.pools.items():
             if not isinstance(name, str) or not name:
                 raise TypeError(f"Pool names must be non-empty strings, got {name!r}.")
             if type(size) is not int or size < 1:
                 raise ValueError(f"Pool '{name}' must have a positive integer size, got {size!r}.")
-        if isinstance(self.ignore_tail_task, str):
+        tails = self.ignore_tail_task
+        if isinstance(tails, str):
             raise TypeError(
                 "ignore_tail_task must be a list of task ids, not a string; "
-                f"write ignore_tail_task=[{self.ignore_tail_task!r}]."
+                f"write ignore_tail_task=[{tails!r}]."
             )
+        if not isinstance(tails, list | tuple) or not all(isinstance(t, str) for t in tails):
+            raise TypeError(f"ignore_tail_task must be a list of task ids, got {tails!r}.")
 
     def build_semaphore(self) -> asyncio.Semaphore | None:
         """A new semaphore for ``concurrency_limit``, or None when unlimited."""
@@ -102,15 +130,14 @@ def _check_timeout(name: str, value: float | None) -> None:
 
 
 def _check_executor(value: object, where: str) -> None:
-    """Reject executor choices that are neither a known name nor an Executor."""
+    """Reject executor choices that are neither a known name nor an executor."""
     if isinstance(value, str):
         if value not in _EXECUTOR_NAMES:
-            raise ValueError(
-                f"{where} must be 'thread', 'inline' or a concurrent.futures.Executor, "
-                f"got {value!r}."
-            )
-    elif not isinstance(value, concurrent.futures.Executor):
-        raise TypeError(
-            f"{where} must be 'thread', 'inline' or a concurrent.futures.Executor, "
-            f"got {type(value).__name__}."
-        )
+            raise ValueError(f"{where} must be {_EXECUTOR_CHOICES}, got {value!r}.")
+        if value == "dask":
+            require_dask(f"{where}='dask'")
+    elif not isinstance(value, concurrent.futures.Executor | DaskExecutor):
+        hint = ""
+        if type(value).__module__.partition(".")[0] == "distributed":
+            hint = "; to use a Dask client, pass DaskExecutor(client=client)"
+        raise TypeError(f"{where} must be {_EXECUTOR_CHOICES}, got {type(value).__name__}{hint}.")

@@ -29,8 +29,10 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from ._bindings import bind_task_data, data_dependencies, resolve_functions, task_data_for
 from ._errors import TaskRegistrationError
 from ._plan import DEFAULT_OPTIONS, TaskOptions
+from .cache import CachePolicy, _policy_of
 from .config import AstrumConfig, ExecutorChoice
 from .models import ExecutionReport, TaskOrder
+from .planner import graph_of
 from .scheduler import DynamicScheduler
 
 if TYPE_CHECKING:
@@ -97,6 +99,7 @@ class SchedulerRegistry:
         retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
         executor: ExecutorChoice | None = None,
         tags: Sequence[str] = (),
+        cache: bool | CachePolicy = False,
     ) -> Callable[[_F], _F]:
         """Register a function as a task of this registry; the function is returned unchanged.
 
@@ -104,7 +107,8 @@ class SchedulerRegistry:
         whose exception is one of ``retry_on``, after ``retry_delay`` seconds
         growing by ``retry_backoff`` per attempt (at most ``retry_max_delay``,
         plus up to ``retry_jitter`` at random). ``executor`` overrides where a
-        sync body runs.
+        sync body runs. ``cache=True`` (or a :class:`~astrum.cache.CachePolicy`)
+        reuses stored results for the same code and inputs.
         """
         options = TaskOptions(
             timeout=timeout,
@@ -115,10 +119,11 @@ class SchedulerRegistry:
             retry_on=retry_on if isinstance(retry_on, tuple) else (retry_on,),
             executor=executor,
             tags=_tag_names(tags),
+            cache=_policy_of(cache),
         )
         if options == DEFAULT_OPTIONS:
             options = DEFAULT_OPTIONS  # shared: a build then knows it is valid without checking
-        dependencies = _dependency_ids(depends_on)
+        dependencies = _task_ids(depends_on, "depends_on")
 
         def decorator(function: _F) -> _F:
             self._register(function, task_id, dependencies, data, retry, options)
@@ -190,7 +195,9 @@ class SchedulerRegistry:
         self, target_tasks: Sequence[str] | None = None, config: AstrumConfig | None = None
     ) -> list[TaskOrder]:
         """Fresh, validated task orders for the targets and everything upstream of them."""
-        return self._build(target_tasks, config or AstrumConfig()).orders
+        orders = self._build(target_tasks, config or AstrumConfig()).orders
+        graph_of(orders)  # validates: a cycle raises here, as on every other build
+        return orders
 
     def build_tasks(
         self, target_tasks: Sequence[str] | None = None
@@ -272,6 +279,7 @@ class SchedulerRegistry:
         timeout: float | None = None,
         overrides: Mapping[str, Any] | None = None,
         inputs: Mapping[str, Any] | None = None,
+        resume: ExecutionReport | str | None = None,
     ) -> ExecutionReport:
         """Build and run the workflow.
 
@@ -279,9 +287,13 @@ class SchedulerRegistry:
         to values used as their results without running them (nor anything
         upstream that only they needed), e.g. to stub a task in a test.
         ``inputs`` gives the values of parameters marked ``Ref[T, Input(name)]``.
+        ``resume`` (an earlier run's report or run id) takes what that run
+        completed from ``config.store`` and runs only the rest.
         """
         scheduler = self.build_scheduler(target_tasks, config=config)
-        return await scheduler.execute(timeout=timeout, overrides=overrides, inputs=inputs)
+        return await scheduler.execute(
+            timeout=timeout, overrides=overrides, inputs=inputs, resume=resume
+        )
 
     def _build(self, target_tasks: Sequence[str] | None, config: AstrumConfig) -> _Build:
         tasks = dict(self._tasks)  # a snapshot: registration may go on in other threads
@@ -316,13 +328,8 @@ class SchedulerRegistry:
     ) -> list[str]:
         if target_tasks is None:
             return list(tasks)
-        if isinstance(target_tasks, str):
-            raise TypeError(
-                "target_tasks must be a list of task ids, not a string; "
-                f"write target_tasks=[{target_tasks!r}]."
-            )
         seen: set[str] = set()
-        stack = list(target_tasks)
+        stack = list(_task_ids(target_tasks, "target_tasks"))
         for target in stack:
             if target not in tasks:
                 raise TaskRegistrationError(
@@ -347,26 +354,40 @@ class _Build:
 
 def _tag_names(tags: Sequence[str]) -> tuple[str, ...]:
     """Tags as a sorted tuple: pools are acquired in this order, which rules out deadlock."""
-    names = (tags,) if isinstance(tags, str) else tuple(tags)
+    if isinstance(tags, str):
+        names: tuple[object, ...] = (tags,)
+    else:
+        try:
+            names = tuple(tags)
+        except TypeError:
+            raise TypeError(
+                f"tags must be a list of strings, got {type(tags).__name__}: {tags!r}."
+            ) from None
     for name in names:
         if not isinstance(name, str) or not name:
             raise TypeError(f"Tags must be non-empty strings, got {name!r}.")
-    return tuple(sorted(set(names)))
+    return tuple(sorted(set(names)))  # type: ignore[arg-type]  # all checked to be str
 
 
-def _dependency_ids(depends_on: Sequence[str] | None) -> tuple[str, ...]:
-    if depends_on is None:
+def _task_ids(value: Sequence[str] | None, what: str) -> tuple[str, ...]:
+    """``value`` as a tuple of task ids; ``what`` names the argument in errors."""
+    if value is None:
         return ()
-    if isinstance(depends_on, str):
+    if isinstance(value, str):
         raise TypeError(
-            "depends_on must be a list of task ids, not a string; "
-            f"write depends_on=[{depends_on!r}]."
+            f"{what} must be a list of task ids, not a string; write {what}=[{value!r}]."
         )
-    ids = tuple(depends_on)
-    for dep in ids:
-        if not isinstance(dep, str):
+    try:
+        ids = tuple(value)
+    except TypeError:
+        raise TypeError(
+            f"{what} must be a list of task ids, got {type(value).__name__}: {value!r}."
+        ) from None
+    for task_id in ids:
+        if not isinstance(task_id, str):
             raise TypeError(
-                f"depends_on must contain task ids (strings), got {type(dep).__name__}: {dep!r}."
+                f"{what} must contain task ids (strings), got "
+                f"{type(task_id).__name__}: {task_id!r}."
             )
     return ids
 
@@ -461,6 +482,7 @@ def task(
     retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
     executor: ExecutorChoice | None = None,
     tags: Sequence[str] = (),
+    cache: bool | CachePolicy = False,
 ) -> Callable[[_F], _F]: ...
 @overload
 def task(task_id: _F) -> _F: ...
@@ -479,6 +501,7 @@ def task(
     retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
     executor: ExecutorChoice | None = None,
     tags: Sequence[str] = (),
+    cache: bool | CachePolicy = False,
 ) -> Any:
     """Register a function as a task; it is returned unchanged.
 
@@ -506,6 +529,7 @@ def task(
             retry_on=retry_on,
             executor=executor,
             tags=tags,
+            cache=cache,
             task_id=task_id,
         )(function)
 
@@ -524,16 +548,23 @@ async def run(
     timeout: float | None = None,
     overrides: Mapping[str, Any] | None = None,
     inputs: Mapping[str, Any] | None = None,
+    resume: ExecutionReport | str | None = None,
 ) -> ExecutionReport:
     """Build and run the workflow of ``namespace`` (default: the active one).
 
-    See :meth:`SchedulerRegistry.run` for ``timeout``, ``overrides`` and ``inputs``.
+    See :meth:`SchedulerRegistry.run` for ``timeout``, ``overrides``, ``inputs``
+    and ``resume``.
     """
     if config is None:
         config = AstrumConfig(visualize=visualize)
     registry = _HUB.get(namespace)
     return await registry.run(
-        target_tasks, config=config, timeout=timeout, overrides=overrides, inputs=inputs
+        target_tasks,
+        config=config,
+        timeout=timeout,
+        overrides=overrides,
+        inputs=inputs,
+        resume=resume,
     )
 
 
@@ -545,6 +576,7 @@ def run_sync(
     timeout: float | None = None,
     overrides: Mapping[str, Any] | None = None,
     inputs: Mapping[str, Any] | None = None,
+    resume: ExecutionReport | str | None = None,
 ) -> ExecutionReport:
     """Run a workflow from synchronous code, in a new event loop.
 
@@ -561,7 +593,14 @@ def run_sync(
         )
     registry = _HUB.get(namespace)  # resolve the namespace here, not inside the new loop
     return asyncio.run(
-        registry.run(target_tasks, config, timeout=timeout, overrides=overrides, inputs=inputs)
+        registry.run(
+            target_tasks,
+            config,
+            timeout=timeout,
+            overrides=overrides,
+            inputs=inputs,
+            resume=resume,
+        )
     )
 
 

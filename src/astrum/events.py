@@ -20,6 +20,7 @@ EventKind = Literal[
     "task_started",
     "attempt_failed",
     "task_completed",
+    "task_cached",
     "task_failed",
     "task_cancelled",
     "task_skipped",

@@ -68,6 +68,8 @@ class StageStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
+    CACHED = "cached"
+    """Completed without running: the value came from a cache store or a resumed run."""
 
 
 @dataclass(eq=False)
@@ -93,7 +95,12 @@ class TaskOrder:
 
     def __repr__(self) -> str:
         # Names only: a recursive repr would overflow on long chains and loop on cycles.
-        names = [dep.task_name for dep in self.dependencies]
+        deps = self.dependencies
+        names = (
+            [getattr(dep, "task_name", dep) for dep in deps]
+            if isinstance(deps, list | tuple)
+            else deps
+        )
         return f"TaskOrder({self.task_name!r}, dependencies={names!r})"
 
 
@@ -161,6 +168,9 @@ class TaskAttemptStatistics:
     status: str
     error_message: str | None = None
     will_retry: bool = False
+    worker: str | None = None
+    """Where this attempt ran: a Dask worker's address, ``"pid N"`` for a process pool,
+    None on the loop or in a thread."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +189,9 @@ class TaskExecutionStatistics:
     attempt_statistics: list[TaskAttemptStatistics] = field(default_factory=list)
     exception: BaseException | None = field(default=None, repr=False, compare=False)
     queued_duration: float = 0.0
+    worker: str | None = None
+    """Where the last attempt ran: a Dask worker's address, ``"pid N"`` for a process
+    pool, None on the loop or in a thread."""
 
 
 @dataclass(frozen=True)

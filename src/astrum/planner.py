@@ -51,6 +51,10 @@ def graph_of(orders: Sequence[TaskOrder]) -> Graph:
             raise TypeError(
                 f"task_order must contain TaskOrder objects, got {type(order).__name__}."
             )
+        if not isinstance(order.task_name, str) or not order.task_name:
+            raise TypeError(
+                f"A TaskOrder's task name must be a non-empty string, got {order.task_name!r}."
+            )
         if order.task_name in seen:
             raise TaskDuplicateExecutionError(
                 f"Task '{order.task_name}' appears more than once in task_order; "
@@ -60,7 +64,13 @@ def graph_of(orders: Sequence[TaskOrder]) -> Graph:
         ids.append(order.task_name)
     deps: list[list[str]] = []
     for order in orders:
-        names = [dep.task_name for dep in order.dependencies]
+        try:
+            names = [dep.task_name for dep in order.dependencies]
+        except (AttributeError, TypeError):
+            raise TypeError(
+                f"The dependencies of task '{order.task_name}' must be a list of TaskOrder "
+                f"objects, got {order.dependencies!r}."
+            ) from None
         unknown = [name for name in names if name not in seen]
         if unknown:
             listed = ", ".join(f"'{name}'" for name in unknown)

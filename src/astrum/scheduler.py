@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from ._cacherun import resume_id
 from ._errors import (
     TaskDependencyError,
     TaskDuplicateExecutionError,
@@ -17,6 +18,7 @@ from ._errors import (
 )
 from ._plan import DEFAULT_OPTIONS, Binding, Plan, TaskOptions, TaskSpec, is_async_callable
 from ._run import Run, RunSettings
+from .cache import default_store
 from .config import AstrumConfig, _check_timeout
 from .models import ExecutionPlan, ExecutionReport, TaskOrder
 from .planner import graph_of, plan_view
@@ -113,6 +115,9 @@ class DynamicScheduler:
             planning_duration=time.perf_counter() - began,
             inputs=_input_uses(specs),
         )
+        store = config.store
+        if store is None and any(spec.options.cache is not None for spec in specs):
+            store = default_store()
         listeners = config.on_event
         if listeners is None:
             listeners = ()
@@ -127,6 +132,8 @@ class DynamicScheduler:
             run_timeout=config.run_timeout,
             listeners=tuple(listeners),
             silence=config.silence,
+            store=store,
+            record_runs=config.store is not None,
             pools=dict(config.pools),
             check_input_types=not config.skip_type_check,
         )
@@ -142,6 +149,7 @@ class DynamicScheduler:
         timeout: float | None = None,
         overrides: Mapping[str, Any] | None = None,
         inputs: Mapping[str, Any] | None = None,
+        resume: ExecutionReport | str | None = None,
     ) -> ExecutionReport:
         """Run the DAG once and return its report.
 
@@ -150,11 +158,22 @@ class DynamicScheduler:
         is ``cancelled``. ``overrides`` maps task ids to values used as their
         results without calling them; tasks only they needed do not run.
         ``inputs`` gives the values of parameters marked ``Ref[T, Input(name)]``.
+        ``resume`` (an earlier run's report or run id) takes the results that
+        run completed from ``AstrumConfig.store`` and runs the rest.
         """
         settings = self._settings
         if timeout is not None:
             _check_timeout("timeout", timeout)
             settings = replace(settings, run_timeout=timeout)
+        run_id = None
+        if resume is not None:
+            run_id = resume_id(resume)
+            if not settings.record_runs:
+                raise ValueError(
+                    f"Cannot resume run '{run_id}': no store recorded it. Configure one, e.g. "
+                    "AstrumConfig(store=SqliteStore('.astrum-cache.db')), for the run and "
+                    "for its resume."
+                )
         display = None
         if self.config.progress:
             from ._progress import display_for_run
@@ -163,7 +182,7 @@ class DynamicScheduler:
         if display is not None:
             settings = replace(settings, listeners=(*settings.listeners, display))
         try:
-            return await Run(self._plan, settings, overrides, inputs).execute()
+            return await Run(self._plan, settings, overrides, inputs, resume=run_id).execute()
         finally:
             if display is not None:
                 display.close()  # also when the run raised before run_finished

@@ -1,0 +1,191 @@
+"""Cache lookups and resume records for one run (used by :mod:`astrum._run`).
+
+Each task gets two keys once its arguments are known:
+
+- its *task key*: task id + code + inputs. ``cache=True`` tasks are stored
+  and looked up under it.
+- its *lineage key*: the task key combined with the lineage keys of the
+  tasks it waits for. A run with a configured store records, per run id, the
+  lineage key and value of every task as it completes. Resuming a run takes a
+  task's value from that record when its lineage key is unchanged and none of
+  its upstream tasks had to run again; so a task whose code changed runs
+  again together with everything downstream of it, even downstream tasks
+  that only wait for it without taking its value.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from ._cachekey import KeyMaker, UnstableValueError, lineage_key, type_name
+from ._plan import Plan, TaskSpec
+from .cache import CacheStore, CacheWarning
+from .models import ExecutionReport
+
+__all__ = ["RunCache", "resume_id"]
+
+logger = logging.getLogger("astrum")
+
+
+def resume_id(resume: ExecutionReport | str) -> str:
+    """The run id that ``resume=`` names."""
+    if isinstance(resume, ExecutionReport):
+        if not resume.run_id:
+            raise ValueError("resume= was given a report without a run_id; pass the run's id.")
+        return resume.run_id
+    if isinstance(resume, str) and resume:
+        return resume
+    raise TypeError(
+        f"resume= takes the report of an earlier run or its run_id, got {type(resume).__name__}."
+    )
+
+
+class RunCache:
+    """The cache side of one run: keys, lookups, and writes of completed results."""
+
+    __slots__ = (
+        "_fresh",
+        "_keys",
+        "_lineage",
+        "_plan",
+        "_previous",
+        "_record",
+        "_resume",
+        "_run_id",
+        "_store",
+        "_store_broken",
+        "_task_keys",
+    )
+
+    def __init__(
+        self, plan: Plan, store: CacheStore, *, record: bool, run_id: str, resume: str | None
+    ) -> None:
+        count = len(plan.specs)
+        self._plan = plan
+        self._store = store
+        self._record = record
+        self._run_id = run_id
+        self._resume = resume
+        self._keys = KeyMaker()
+        self._task_keys: list[str | None] = [None] * count
+        self._lineage: list[str | None] = [None] * count
+        self._fresh = [False] * count
+        self._previous: dict[str, tuple[str, str]] = {}
+        self._store_broken = False
+
+    async def start(self) -> None:
+        """Load what the resumed run recorded, and note this run in the store."""
+        if self._resume is not None:
+            previous = await self._store.recorded(self._resume)
+            if previous is None:
+                raise LookupError(
+                    f"Cannot resume run '{self._resume}': {self._store!r} has no record of it. "
+                    "Resume with the store that run used (AstrumConfig(store=...))."
+                )
+            self._previous = previous
+        if self._record:
+            try:
+                await self._store.begin_run(self._run_id, self._resume)
+            except Exception as exc:  # noqa: BLE001 - a failing store must not fail the run
+                self._broken(exc)
+                self._record = False
+
+    async def lookup(
+        self, node: int, spec: TaskSpec, args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> tuple[bool, Any]:
+        """``(True, value)`` when the task's value can be taken from the store."""
+        policy = spec.options.cache
+        tracking = self._record or bool(self._previous)
+        if policy is None and not tracking:
+            return False, None
+        try:
+            task_key = self._keys.task_key(
+                spec.task_id, spec.function, args, kwargs, None if policy is None else policy.key
+            )
+        except UnstableValueError as exc:
+            where = "; ".join(getattr(exc, "__notes__", ())) or "an input"
+            self._not_stored(spec, f"{where} holds {exc}")
+            return False, None
+        self._task_keys[node] = task_key
+        preds = self._plan.graph.preds[node]
+        if tracking:
+            upstream = [self._lineage[pred] for pred in preds]
+            if None not in upstream:
+                lineage = lineage_key(task_key, cast("list[str]", upstream))
+                self._lineage[node] = lineage
+                previous = self._previous.get(spec.task_id)
+                if (
+                    previous is not None
+                    and previous[0] == lineage
+                    and not any(self._fresh[pred] for pred in preds)
+                ):
+                    found = await self._load(previous[1], None)
+                    if found[0]:
+                        return found
+        if policy is not None:
+            return await self._load(task_key, policy.ttl)
+        return False, None
+
+    async def save(self, node: int, spec: TaskSpec, value: Any) -> None:
+        """Store a freshly computed value; returns once the store has it."""
+        self._fresh[node] = True
+        task_key = self._task_keys[node]
+        policy = spec.options.cache
+        lineage = self._lineage[node] if self._record else None
+        if task_key is None or (policy is None and lineage is None):
+            return
+        try:
+            payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # noqa: BLE001 - pickle raises many types; all mean "not storable"
+            self._not_stored(
+                spec, f"its result of type '{type_name(value)}' cannot be pickled ({exc})"
+            )
+            return
+        try:
+            if lineage is not None:
+                ref = task_key if policy is not None else f"{self._run_id}/{spec.task_id}"
+                await self._store.record(self._run_id, spec.task_id, lineage, ref, payload)
+            else:
+                await self._store.put(task_key, payload)
+        except Exception as exc:  # noqa: BLE001 - a failing store must not fail the run
+            self._broken(exc)
+
+    async def _load(self, key: str, max_age: float | None) -> tuple[bool, Any]:
+        try:
+            payload = await self._store.get(key, max_age)
+        except Exception as exc:  # noqa: BLE001 - a failing store must not fail the run
+            self._broken(exc)
+            return False, None
+        if payload is None:
+            return False, None
+        try:
+            return True, pickle.loads(payload)  # noqa: S301 - the store holds our own pickles
+        except Exception:  # noqa: BLE001 - an entry that does not load is a miss
+            logger.debug("A stored value under %s could not be unpickled; recomputing.", key)
+            return False, None
+
+    def _not_stored(self, spec: TaskSpec, why: str) -> None:
+        if spec.options.cache is not None:
+            warnings.warn(
+                CacheWarning(
+                    f"Task '{spec.task_id}' is not cached in this run: {why}. Pass "
+                    "CachePolicy(key=...) to build its key from other values, or drop cache=True."
+                ),
+                stacklevel=1,
+            )
+        else:
+            logger.info("Task '%s' cannot be resumed from this run: %s.", spec.task_id, why)
+
+    def _broken(self, error: Exception) -> None:
+        if not self._store_broken:
+            self._store_broken = True
+            logger.warning(
+                "The cache store %r failed (%s: %s); this run goes on without it where needed.",
+                self._store,
+                type(error).__name__,
+                error,
+            )
