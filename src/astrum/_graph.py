@@ -42,12 +42,15 @@ def make_graph(ids: Sequence[str], deps: Sequence[Sequence[str]]) -> Graph:
     :class:`TaskOrderLoopError` (with the cycle) when the graph is not acyclic.
     Ties keep the given order, so the numbering is deterministic.
     """
-    position = {task_id: i for i, task_id in enumerate(ids)}
+    position_of = {task_id: i for i, task_id in enumerate(ids)}.__getitem__
     n = len(ids)
-    # Positions of each task's dependencies, each once (a TaskOrder may list one twice).
-    preds = [tuple(dict.fromkeys(map(position.__getitem__, node_deps))) for node_deps in deps]
+    preds: list[tuple[int, ...]] = []
     succs: list[list[int]] = [[] for _ in range(n)]
-    for node, node_preds in enumerate(preds):
+    for node, node_deps in enumerate(deps):
+        node_preds = tuple(map(position_of, node_deps))
+        if len(node_preds) > 1 and len(set(node_preds)) < len(node_preds):
+            node_preds = tuple(dict.fromkeys(node_preds))  # a TaskOrder listed one twice
+        preds.append(node_preds)
         for pred in node_preds:
             succs[pred].append(node)
     waiting = list(map(len, preds))
@@ -65,12 +68,15 @@ def make_graph(ids: Sequence[str], deps: Sequence[Sequence[str]]) -> Graph:
     rank = [0] * n
     for position_in_order, node in enumerate(order):
         rank[node] = position_in_order
-    renumber = rank.__getitem__
-    new_preds = tuple(tuple(sorted(map(renumber, preds[node]))) for node in order)
-    new_succs = tuple(tuple(sorted(map(renumber, succs[node]))) for node in order)
+    new_preds = tuple(_renumbered(preds[node], rank) for node in order)
+    new_succs = tuple(_renumbered(succs[node], rank) for node in order)
     levels: list[int] = []
     for node_preds in new_preds:  # predecessors come first, so their levels are known
-        levels.append(1 + max(map(levels.__getitem__, node_preds), default=-1))
+        level = 0
+        for pred in node_preds:
+            if levels[pred] >= level:
+                level = levels[pred] + 1
+        levels.append(level)
     new_ids = tuple(ids[node] for node in order)
     return Graph(
         ids=new_ids,
@@ -79,6 +85,15 @@ def make_graph(ids: Sequence[str], deps: Sequence[Sequence[str]]) -> Graph:
         succs=new_succs,
         levels=tuple(levels),
     )
+
+
+def _renumbered(nodes: Sequence[int], rank: Sequence[int]) -> tuple[int, ...]:
+    """``nodes`` in the new numbering, ascending; most lists hold one node or none."""
+    if not nodes:
+        return ()
+    if len(nodes) == 1:
+        return (rank[nodes[0]],)
+    return tuple(sorted([rank[node] for node in nodes]))
 
 
 def find_cycle(candidates: Iterable[int], preds: Sequence[Sequence[int]]) -> list[int]:
