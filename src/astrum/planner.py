@@ -71,8 +71,8 @@ def graph_of(orders: Sequence[TaskOrder]) -> Graph:
                 f"The dependencies of task '{order.task_name}' must be a list of TaskOrder "
                 f"objects, got {order.dependencies!r}."
             ) from None
-        unknown = [name for name in names if name not in seen]
-        if unknown:
+        if not seen.issuperset(names):
+            unknown = [name for name in names if name not in seen]
             listed = ", ".join(f"'{name}'" for name in unknown)
             raise TaskDependencyError(
                 f"Task '{order.task_name}' depends on {listed}, which "
