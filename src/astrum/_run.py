@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._cacherun import RunCache
-from ._errors import InputError, TaskNotFoundError
 from ._executors import BodyRunner
 from ._plan import Binding, Plan, TaskSpec
 from ._report import Attempt, RunRecord, describe
-from ._typecheck import compatible, type_name
+from ._run_inputs import check_inputs, needed_with_overrides
 from .config import ExecutorChoice, FailurePolicy
 from .events import Event, EventKind
 from .models import ExecutionReport, ExecutionState, StageStatus, _deferred
@@ -116,83 +115,24 @@ class Run:
         self._overrides: dict[int, Any] = {}
         self._needed: list[bool] | None = None
         if overrides:
-            self._prune(overrides)
-        self._inputs: Mapping[str, Any] = {}
+            self._overrides, self._needed = needed_with_overrides(plan, overrides)
+            self._to_settle = sum(
+                1 for node, want in enumerate(self._needed) if want and node not in plan.tails
+            )
+        self._inputs: Mapping[str, Any] = inputs or {}
         if inputs or plan.inputs:
-            self._take_inputs(inputs or {})
+            check_inputs(
+                plan,
+                self._inputs,
+                self._overrides,
+                self._needed,
+                check_types=settings.check_input_types,
+            )
         self._loop: asyncio.AbstractEventLoop
         self._finished: asyncio.Future[None]
         self._body: BodyRunner
         self._closing: asyncio.Task[None] | None = None
         self._epoch = 0.0
-
-    def _prune(self, overrides: Mapping[str, Any]) -> None:
-        """Take overridden values as given, and skip what only they needed.
-
-        A task is needed when some path from it to a final task avoids every
-        overridden task; the others never start and are not in the report.
-        """
-        graph = self.plan.graph
-        for task_id, value in overrides.items():
-            if task_id not in graph.index:
-                raise TaskNotFoundError(
-                    f"overrides names '{task_id}', which is not a task of this workflow."
-                )
-            self._overrides[graph.index[task_id]] = value
-        needed = [False] * len(graph)
-        stack = [node for node, succs in enumerate(graph.succs) if not succs]
-        while stack:
-            node = stack.pop()
-            if not needed[node]:
-                needed[node] = True
-                if node not in self._overrides:
-                    stack.extend(graph.preds[node])
-        self._needed = needed
-        self._to_settle = sum(
-            1 for node, want in enumerate(needed) if want and node not in self.plan.tails
-        )
-
-    def _take_inputs(self, inputs: Mapping[str, Any]) -> None:
-        """Check the run-time inputs against what the tasks declare, before anything starts."""
-        uses = self.plan.inputs
-        ids = self.plan.ids
-        unknown = [name for name in inputs if name not in uses]
-        if unknown:
-            declared = ", ".join(f"'{name}'" for name in sorted(uses)) or "none"
-            raise InputError(
-                f"Input '{unknown[0]}' is not declared by any task of this workflow "
-                f"(declared inputs: {declared}); mark a parameter Ref[..., Input("
-                f"'{unknown[0]}')] or drop the input."
-            )
-        needed = self._needed
-        for name, found in uses.items():
-            if name not in inputs:
-                wanting = [
-                    ids[node]
-                    for node, binding in found
-                    if not binding.has_default
-                    and node not in self._overrides
-                    and (needed is None or needed[node])
-                ]
-                if wanting:
-                    tasks = ", ".join(f"'{task_id}'" for task_id in wanting)
-                    raise InputError(
-                        f"Input '{name}' is required by task {tasks} but was not given; "
-                        f"pass inputs={{'{name}': ...}} to run()."
-                    )
-            elif self.settings.check_input_types:
-                value = inputs[name]
-                for node, binding in found:
-                    if binding.expected is not None and not compatible(
-                        type(value), binding.expected
-                    ):
-                        raise InputError(
-                            f"Input '{name}' is {type(value).__name__}, but task "
-                            f"'{ids[node]}' parameter '{binding.param}' expects "
-                            f"{type_name(binding.expected)}; pass a value of that type, or "
-                            "AstrumConfig(skip_type_check=True) to skip type checks."
-                        )
-        self._inputs = inputs
 
     # -- clock -------------------------------------------------------------------
 
