@@ -20,7 +20,7 @@ from ._errors import TaskDependencyError, TaskNotFoundError, TaskRegistrationErr
 from ._graph import Graph
 from ._methods import parameters, resolve_functions
 from ._plan import Binding
-from ._relations import reference_names, summary, task_data_for
+from ._relations import annotations_for, summary, task_data_for
 from ._typecheck import Annotations, compatible, located, return_type, strip
 from ._typecheck import type_name as _name
 from .config import AstrumConfig
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .decorators import RegisteredTask
 
 __all__ = [
+    "annotations_for",
     "bind_task_data",
     "bindings_from_task_data",
     "data_dependencies",
@@ -168,10 +169,12 @@ def bind_task_data(
     functions: Mapping[str, Callable[..., Any]],
     tasks: Mapping[str, RegisteredTask],
     config: AstrumConfig,
+    annotations: Annotations | None = None,
 ) -> dict[str, tuple[Binding, ...]]:
     """The bindings of the selected tasks, after checking their relations.
 
-    ``functions`` are the selected tasks' resolved callables. Missing
+    ``functions`` are the selected tasks' resolved callables; ``annotations``
+    is the build's :func:`annotations_for` ``tasks``. Missing
     ``depends_on`` (with ``auto_sync_dependencies`` off) and parameters no
     relation can fill are always problems; types are compared unless
     ``skip_type_check``. Every problem comes in one TaskRegistrationError.
@@ -186,13 +189,14 @@ def bind_task_data(
             for edge in edges
             if edge.source is not None and not _declared_upstream(tasks, edge.receiver, edge.source)
         )
-    annotations = Annotations(reference_names(tasks))
+    if annotations is None:
+        annotations = annotations_for(tasks)
     for task_id, function in functions.items():
         edges.extend(_input_edges(task_id, function, annotations))
     by_receiver: dict[str, list[_Edge]] = {}
     for edge in edges:
         by_receiver.setdefault(edge.receiver, []).append(edge)
-    types = None if config.skip_type_check else _TypeChecker(tasks, config, problems)
+    types = None if config.skip_type_check else _TypeChecker(tasks, config, problems, annotations)
     result = {}
     for task_id, function in functions.items():
         params = parameters(function)
@@ -224,10 +228,14 @@ class _TypeChecker:
     """Compares each bound parameter's declared type with what its source provides."""
 
     def __init__(
-        self, tasks: Mapping[str, RegisteredTask], config: AstrumConfig, problems: list[str]
+        self,
+        tasks: Mapping[str, RegisteredTask],
+        config: AstrumConfig,
+        problems: list[str],
+        annotations: Annotations,
     ) -> None:
         self.tasks = tasks
-        self.annotations = Annotations(reference_names(tasks))
+        self.annotations = annotations
         self.infer = config.infer_via_ast
         self.silence = config.silence_warnings
         self.problems = problems

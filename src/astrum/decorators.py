@@ -26,7 +26,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from ._bindings import bind_task_data, data_dependencies, resolve_functions, task_data_for
+from ._bindings import (
+    annotations_for,
+    bind_task_data,
+    data_dependencies,
+    resolve_functions,
+    task_data_for,
+)
 from ._errors import TaskRegistrationError
 from ._plan import DEFAULT_OPTIONS, TaskOptions
 from .cache import CachePolicy, _policy_of
@@ -297,7 +303,8 @@ class SchedulerRegistry:
 
     def _build(self, target_tasks: Sequence[str] | None, config: AstrumConfig) -> _Build:
         tasks = dict(self._tasks)  # a snapshot: registration may go on in other threads
-        task_data = task_data_for(tasks, config)
+        annotations = annotations_for(tasks)  # one reader, so each function is read once
+        task_data = task_data_for(tasks, config, annotations)
         data_deps = data_dependencies(task_data) if config.auto_sync_dependencies else {}
         for entry in tasks.values():
             for dep in entry.depends_on:
@@ -317,7 +324,7 @@ class SchedulerRegistry:
             orders=list(orders.values()),
             functions=functions,
             task_data=selected_data,
-            bindings=bind_task_data(selected_data, functions, tasks, config),
+            bindings=bind_task_data(selected_data, functions, tasks, config, annotations),
         )
 
     def _select(
