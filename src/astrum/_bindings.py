@@ -35,6 +35,7 @@ __all__ = [
     "bindings_from_task_data",
     "data_dependencies",
     "describe_relations",
+    "edges_by_task",
     "resolve_functions",
     "task_data_for",
 ]
@@ -86,40 +87,51 @@ def _path(source: str, locator: Locator) -> str:
     return f"{source}[{locator!r}]"
 
 
+def edges_by_task(task_data: Mapping[str, TaskData]) -> dict[str, list[_Edge]]:
+    """Each task's relations, by the task whose TaskData declares them.
+
+    A build computes them once for :func:`data_dependencies` and :func:`bind_task_data`.
+    """
+    return {task_id: _task_edges(task_id, data) for task_id, data in task_data.items()}
+
+
 def _edges(task_data: Mapping[str, TaskData]) -> list[_Edge]:
+    return [edge for task_id, data in task_data.items() for edge in _task_edges(task_id, data)]
+
+
+def _task_edges(task_id: str, data: TaskData) -> list[_Edge]:
     edges = []
-    for task_id, data in task_data.items():
-        for item in data.input_data_item:
-            source = item.from_relation
-            if source is None or (source.from_function is None and not source.related_task):
-                continue
-            target = item.to_relation.locator if item.to_relation is not None else None
-            edges.append(
-                _Edge(
-                    receiver=task_id,
-                    target=target,
-                    source=None if source.from_function else source.related_task,
-                    provider=source.from_function,
-                    locator=source.locator,
-                    expected=item.allow_data_model,
-                    produced=None,
-                )
+    for item in data.input_data_item:
+        source = item.from_relation
+        if source is None or (source.from_function is None and not source.related_task):
+            continue
+        target = item.to_relation.locator if item.to_relation is not None else None
+        edges.append(
+            _Edge(
+                receiver=task_id,
+                target=target,
+                source=None if source.from_function else source.related_task,
+                provider=source.from_function,
+                locator=source.locator,
+                expected=item.allow_data_model,
+                produced=None,
             )
-        for item in data.output_data_item:
-            target_end = item.to_relation
-            if target_end is None or not target_end.related_task:
-                continue
-            edges.append(
-                _Edge(
-                    receiver=target_end.related_task,
-                    target=target_end.locator,
-                    source=task_id,
-                    provider=None,
-                    locator=item.from_relation.locator if item.from_relation else None,
-                    expected=None,
-                    produced=item.allow_data_model,
-                )
+        )
+    for item in data.output_data_item:
+        target_end = item.to_relation
+        if target_end is None or not target_end.related_task:
+            continue
+        edges.append(
+            _Edge(
+                receiver=target_end.related_task,
+                target=target_end.locator,
+                source=task_id,
+                provider=None,
+                locator=item.from_relation.locator if item.from_relation else None,
+                expected=None,
+                produced=item.allow_data_model,
             )
+        )
     return edges
 
 
@@ -147,12 +159,18 @@ def _input_edges(
     ]
 
 
-def data_dependencies(task_data: Mapping[str, TaskData]) -> dict[str, list[str]]:
-    """The tasks each task takes data from, which it must therefore wait for."""
+def data_dependencies(
+    task_data: Mapping[str, TaskData], edges: Mapping[str, list[_Edge]] | None = None
+) -> dict[str, list[str]]:
+    """The tasks each task takes data from, which it must therefore wait for.
+
+    ``edges`` is :func:`edges_by_task` of ``task_data``, when already computed.
+    """
     deps: dict[str, dict[str, None]] = {}
-    for edge in _edges(task_data):
-        if edge.source is not None:
-            deps.setdefault(edge.receiver, {})[edge.source] = None
+    for owned in (edges_by_task(task_data) if edges is None else edges).values():
+        for edge in owned:
+            if edge.source is not None:
+                deps.setdefault(edge.receiver, {})[edge.source] = None
     for task_id, data in task_data.items():
         for source in data.from_tasks or ():
             deps.setdefault(task_id, {})[source] = None
@@ -170,17 +188,23 @@ def bind_task_data(
     tasks: Mapping[str, RegisteredTask],
     config: AstrumConfig,
     annotations: Annotations | None = None,
+    all_edges: Mapping[str, list[_Edge]] | None = None,
 ) -> dict[str, tuple[Binding, ...]]:
     """The bindings of the selected tasks, after checking their relations.
 
     ``functions`` are the selected tasks' resolved callables; ``annotations``
-    is the build's :func:`annotations_for` ``tasks``. Missing
+    is the build's :func:`annotations_for` ``tasks`` and ``all_edges`` its
+    :func:`edges_by_task` (which may cover more tasks than ``task_data``). Missing
     ``depends_on`` (with ``auto_sync_dependencies`` off) and parameters no
     relation can fill are always problems; types are compared unless
     ``skip_type_check``. Every problem comes in one TaskRegistrationError.
     """
     problems: list[str] = []
-    edges = [edge for edge in _edges(task_data) if edge.receiver in functions]
+    if all_edges is None:
+        all_edges = edges_by_task(task_data)
+    edges = [
+        edge for task_id in task_data for edge in all_edges[task_id] if edge.receiver in functions
+    ]
     if not config.auto_sync_dependencies:
         problems.extend(
             f"Task '{edge.receiver}' takes data from task '{edge.source}' but does not depend "

@@ -30,6 +30,7 @@ from ._bindings import (
     annotations_for,
     bind_task_data,
     data_dependencies,
+    edges_by_task,
     resolve_functions,
     task_data_for,
 )
@@ -305,7 +306,8 @@ class SchedulerRegistry:
         tasks = dict(self._tasks)  # a snapshot: registration may go on in other threads
         annotations = annotations_for(tasks)  # one reader, so each function is read once
         task_data = task_data_for(tasks, config, annotations)
-        data_deps = data_dependencies(task_data) if config.auto_sync_dependencies else {}
+        edges = edges_by_task(task_data)  # computed once, for dependencies and bindings
+        data_deps = data_dependencies(task_data, edges) if config.auto_sync_dependencies else {}
         for entry in tasks.values():
             for dep in entry.depends_on:
                 if dep not in tasks:
@@ -324,7 +326,7 @@ class SchedulerRegistry:
             orders=list(orders.values()),
             functions=functions,
             task_data=selected_data,
-            bindings=bind_task_data(selected_data, functions, tasks, config, annotations),
+            bindings=bind_task_data(selected_data, functions, tasks, config, annotations, edges),
         )
 
     def _select(
