@@ -263,6 +263,8 @@ class _TypeChecker:
         self.infer = config.infer_via_ast
         self.silence = config.silence_warnings
         self.problems = problems
+        # What each producer returns, by id(producer): many tasks read the same one.
+        self._returns: dict[int, Any] = {}
 
     def check(
         self,
@@ -302,8 +304,11 @@ class _TypeChecker:
             what = f"task '{edge.source}'"
         whole = edge.produced
         if whole is None:
+            whole = self._returns.get(id(producer))
+        if whole is None:
             annotation = self.annotations.get(producer, "return")
             whole = return_type(producer, annotation, infer_via_ast=self.infer)
+            self._returns[id(producer)] = whole  # producers are the build's tasks: alive
         whole = strip(whole)
         if whole is Any:
             if self.infer and not self.silence:

@@ -219,6 +219,8 @@ def _is_union(origin: Any) -> bool:
 
 def compatible(found: Any, expected: Any) -> bool:
     """Whether a value of type ``found`` may go where ``expected`` is declared."""
+    if found is expected:
+        return True  # the common case (int and int), without unpacking either
     found, expected = strip(found), strip(expected)
     if found is Any or expected is Any or expected is object or found is expected:
         return True
