@@ -20,7 +20,7 @@ from .data_transport import DataItem, DTRela, F, From, Ref, T, TaskData, To
 if TYPE_CHECKING:
     from .decorators import RegisteredTask
 
-__all__ = ["reference_names", "summary", "task_data_for"]
+__all__ = ["annotations_for", "reference_names", "summary", "task_data_for"]
 
 logger = logging.getLogger("astrum")
 
@@ -35,12 +35,19 @@ def summary(problems: Sequence[str]) -> str:
     return f"The workflow's data relations have {len(problems)} problems:\n- {listed}"
 
 
-def task_data_for(tasks: Mapping[str, RegisteredTask], config: AstrumConfig) -> dict[str, TaskData]:
+def task_data_for(
+    tasks: Mapping[str, RegisteredTask],
+    config: AstrumConfig,
+    annotations: Annotations | None = None,
+) -> dict[str, TaskData]:
     """Each task's data relations: its explicit TaskData merged with its annotations.
 
-    The result holds new objects; every problem found is raised at once.
+    ``annotations`` is the build's :func:`annotations_for` ``tasks``, shared so
+    that each function's annotations are read once. The result holds new
+    objects; every problem found is raised at once.
     """
-    annotations = Annotations(reference_names(tasks))
+    if annotations is None:
+        annotations = annotations_for(tasks)
     owners: dict[int, list[str]] = {}
     for task_id, entry in tasks.items():
         owners.setdefault(id(plain_function(entry.function)), []).append(task_id)
@@ -55,6 +62,11 @@ def task_data_for(tasks: Mapping[str, RegisteredTask], config: AstrumConfig) -> 
     if problems:
         raise TaskRegistrationError(summary(problems))
     return result
+
+
+def annotations_for(tasks: Mapping[str, RegisteredTask]) -> Annotations:
+    """One build's reader of annotations, which may name the ``tasks`` by id or function."""
+    return Annotations(reference_names(tasks))
 
 
 def reference_names(tasks: Mapping[str, RegisteredTask]) -> dict[str, Any]:

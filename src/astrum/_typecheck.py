@@ -101,6 +101,8 @@ class _Names(dict[str, Any]):
 
 def _target(function: Callable[..., Any]) -> Any:
     """The object whose annotations describe ``function``'s parameters."""
+    if type(function) is types.FunctionType:
+        return function  # the common case, without the checks below
     while True:
         if isinstance(function, types.MethodType | staticmethod | classmethod):
             function = function.__func__
@@ -136,11 +138,19 @@ class Annotations:
     def __init__(self, names: Mapping[str, Any]) -> None:
         self.names = names
         self._cache: dict[tuple[int, str], Any] = {}
+        # Keyed by id(): each entry keeps its function alive so the id cannot be reused.
+        self._raw: dict[int, tuple[Callable[..., Any], Mapping[str, Any]]] = {}
+        self._marked: dict[int, list[tuple[str, Any]]] = {}
 
     def raw(self, function: Callable[..., Any]) -> Mapping[str, Any]:
         """The annotations as written: objects, or strings under postponed evaluation."""
+        known = self._raw.get(id(function))
+        if known is not None:
+            return known[1]
         found = getattr(_target(function), "__annotations__", None)
-        return found if isinstance(found, dict) else {}
+        result: Mapping[str, Any] = found if isinstance(found, dict) else {}
+        self._raw[id(function)] = (function, result)
+        return result
 
     def get(self, function: Callable[..., Any], key: str) -> Any:
         """The evaluated annotation ``key`` (a parameter or ``return``), ``Any`` when absent."""
@@ -152,11 +162,15 @@ class Annotations:
 
     def marked(self, function: Callable[..., Any]) -> list[tuple[str, Any]]:
         """``(key, annotation)`` for the annotations that may carry ``F``/``T`` markers."""
-        return [
-            (key, self.get(function, key))
-            for key, value in self.raw(function).items()
-            if (isinstance(value, str) and "(" in value) or get_origin(value) is Annotated
-        ]
+        found = self._marked.get(id(function))
+        if found is None:
+            found = [
+                (key, self.get(function, key))
+                for key, value in self.raw(function).items()
+                if (isinstance(value, str) and "(" in value) or get_origin(value) is Annotated
+            ]
+            self._marked[id(function)] = found  # raw() keeps the function alive
+        return found
 
     def _evaluate(self, function: Callable[..., Any], annotation: Any) -> Any:
         if isinstance(annotation, str):
@@ -205,6 +219,8 @@ def _is_union(origin: Any) -> bool:
 
 def compatible(found: Any, expected: Any) -> bool:
     """Whether a value of type ``found`` may go where ``expected`` is declared."""
+    if found is expected:
+        return True  # the common case (int and int), without unpacking either
     found, expected = strip(found), strip(expected)
     if found is Any or expected is Any or expected is object or found is expected:
         return True
