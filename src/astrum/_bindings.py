@@ -9,11 +9,9 @@ A run then resolves each binding from its own values.
 
 from __future__ import annotations
 
-import gc
 import inspect
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import FunctionType
 from typing import TYPE_CHECKING, Annotated, Any, get_origin
@@ -38,7 +36,6 @@ __all__ = [
     "data_dependencies",
     "describe_relations",
     "edges_by_task",
-    "paused_gc",
     "resolve_functions",
     "task_data_for",
 ]
@@ -88,25 +85,6 @@ def _path(source: str, locator: Locator) -> str:
     if locator is None:
         return source
     return f"{source}[{locator!r}]"
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Keeps the cyclic garbage collector off while a build runs, if it was on.
-
-    A build makes several small objects per task, none of them garbage; each
-    automatic collection of the older generations walks every one made so
-    far, which was about 40% of a 10,000-task build. Reference counting still
-    frees everything meanwhile; collections resume afterwards.
-    """
-    enabled = gc.isenabled()
-    if enabled:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def edges_by_task(task_data: Mapping[str, TaskData]) -> dict[str, list[_Edge]]:

@@ -31,7 +31,6 @@ from ._bindings import (
     bind_task_data,
     data_dependencies,
     edges_by_task,
-    paused_gc,
     resolve_functions,
     task_data_for,
 )
@@ -304,34 +303,31 @@ class SchedulerRegistry:
         )
 
     def _build(self, target_tasks: Sequence[str] | None, config: AstrumConfig) -> _Build:
-        with paused_gc():  # many objects, no garbage: see paused_gc
-            tasks = dict(self._tasks)  # a snapshot: registration may go on in other threads
-            annotations = annotations_for(tasks)  # one reader, so each function is read once
-            task_data = task_data_for(tasks, config, annotations)
-            edges = edges_by_task(task_data)  # computed once, for dependencies and bindings
-            data_deps = data_dependencies(task_data, edges) if config.auto_sync_dependencies else {}
-            for entry in tasks.values():
-                for dep in entry.depends_on:
-                    if dep not in tasks:
-                        raise TaskRegistrationError(
-                            f"Task '{entry.task_id}' depends on '{dep}', which is not registered "
-                            f"in namespace '{self.name}'."
-                        )
-            selected = self._select(tasks, target_tasks, data_deps)
-            orders = {task_id: TaskOrder(task_id) for task_id in selected}
-            for task_id, order in orders.items():
-                deps = dict.fromkeys((*tasks[task_id].depends_on, *data_deps.get(task_id, ())))
-                order.dependencies = [orders[dep] for dep in deps if dep in orders]
-            functions = resolve_functions({tid: tasks[tid] for tid in selected}, config)
-            selected_data = {tid: data for tid, data in task_data.items() if tid in orders}
-            return _Build(
-                orders=list(orders.values()),
-                functions=functions,
-                task_data=selected_data,
-                bindings=bind_task_data(
-                    selected_data, functions, tasks, config, annotations, edges
-                ),
-            )
+        tasks = dict(self._tasks)  # a snapshot: registration may go on in other threads
+        annotations = annotations_for(tasks)  # one reader, so each function is read once
+        task_data = task_data_for(tasks, config, annotations)
+        edges = edges_by_task(task_data)  # computed once, for dependencies and bindings
+        data_deps = data_dependencies(task_data, edges) if config.auto_sync_dependencies else {}
+        for entry in tasks.values():
+            for dep in entry.depends_on:
+                if dep not in tasks:
+                    raise TaskRegistrationError(
+                        f"Task '{entry.task_id}' depends on '{dep}', which is not registered "
+                        f"in namespace '{self.name}'."
+                    )
+        selected = self._select(tasks, target_tasks, data_deps)
+        orders = {task_id: TaskOrder(task_id) for task_id in selected}
+        for task_id, order in orders.items():
+            deps = dict.fromkeys((*tasks[task_id].depends_on, *data_deps.get(task_id, ())))
+            order.dependencies = [orders[dep] for dep in deps if dep in orders]
+        functions = resolve_functions({tid: tasks[tid] for tid in selected}, config)
+        selected_data = {tid: data for tid, data in task_data.items() if tid in orders}
+        return _Build(
+            orders=list(orders.values()),
+            functions=functions,
+            task_data=selected_data,
+            bindings=bind_task_data(selected_data, functions, tasks, config, annotations, edges),
+        )
 
     def _select(
         self,
