@@ -27,7 +27,7 @@ from .config import AstrumConfig
 from .data_transport import Input, TaskData
 
 if TYPE_CHECKING:
-    from .decorators import RegisteredTask
+    from ._registry import RegisteredTask
 
 __all__ = [
     "annotations_for",

@@ -17,7 +17,7 @@ from ._errors import TaskRegistrationError
 from .config import AstrumConfig
 
 if TYPE_CHECKING:
-    from .decorators import RegisteredTask
+    from ._registry import RegisteredTask
 
 __all__ = ["parameters", "plain_function", "resolve_functions"]
 

@@ -18,7 +18,7 @@ from .config import AstrumConfig
 from .data_transport import DataItem, DTRela, F, From, Ref, T, TaskData, To
 
 if TYPE_CHECKING:
-    from .decorators import RegisteredTask
+    from ._registry import RegisteredTask
 
 __all__ = ["annotations_for", "reference_names", "summary", "task_data_for"]
 

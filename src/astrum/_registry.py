@@ -1,0 +1,377 @@
+"""Task registries: :class:`SchedulerRegistry` and the :class:`RegisteredTask` records.
+
+Registration only records plain entries. Building turns a registry's entries
+into a fresh, validated :class:`DynamicScheduler` without changing them, so a
+registry builds and runs any number of times. The public names are exported
+from :mod:`astrum.decorators` and :mod:`astrum`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._bindings import (
+    annotations_for,
+    bind_task_data,
+    data_dependencies,
+    edges_by_task,
+    resolve_functions,
+    task_data_for,
+)
+from ._errors import TaskRegistrationError
+from ._plan import DEFAULT_OPTIONS, TaskOptions
+from .cache import CachePolicy, _policy_of
+from .config import AstrumConfig, ExecutorChoice
+from .models import ExecutionReport, TaskOrder
+from .planner import graph_of
+from .scheduler import DynamicScheduler
+
+if TYPE_CHECKING:
+    from ._plan import Binding
+    from .data_transport import TaskData
+
+__all__ = ["DEFAULT_NAMESPACE", "RegisteredTask", "SchedulerRegistry"]
+
+DEFAULT_NAMESPACE = "default"
+
+_F = TypeVar("_F")
+
+
+@dataclass(frozen=True)
+class RegisteredTask:
+    """What ``@task`` recorded about one function."""
+
+    task_id: str
+    function: Callable[..., Any]
+    depends_on: tuple[str, ...]
+    retry: int
+    data: TaskData | None = None
+    options: TaskOptions = field(default_factory=TaskOptions)
+
+
+class SchedulerRegistry:
+    """A named set of tasks that build into one workflow."""
+
+    def __init__(self, name: str = DEFAULT_NAMESPACE) -> None:
+        self.name = name
+        self._tasks: dict[str, RegisteredTask] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SchedulerRegistry({self.name!r}, tasks={len(self._tasks)})"
+
+    # -- registration ------------------------------------------------------------
+
+    def task(
+        self,
+        task_id: str | None = None,
+        *,
+        depends_on: Sequence[str] | None = None,
+        data: TaskData | None = None,
+        retry: int = 0,
+        timeout: float | None = None,
+        retry_delay: float = 0.0,
+        retry_backoff: float = 1.0,
+        retry_max_delay: float | None = None,
+        retry_jitter: float = 0.0,
+        retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
+        executor: ExecutorChoice | None = None,
+        tags: Sequence[str] = (),
+        cache: bool | CachePolicy = False,
+    ) -> Callable[[_F], _F]:
+        """Register a function as a task of this registry; the function is returned unchanged.
+
+        ``timeout`` limits each attempt; ``retry`` more attempts follow a failure
+        whose exception is one of ``retry_on``, after ``retry_delay`` seconds
+        growing by ``retry_backoff`` per attempt (at most ``retry_max_delay``,
+        plus up to ``retry_jitter`` at random). ``executor`` overrides where a
+        sync body runs. ``cache=True`` (or a :class:`~astrum.cache.CachePolicy`)
+        reuses stored results for the same code and inputs.
+        """
+        options = TaskOptions(
+            timeout=timeout,
+            retry_delay=retry_delay,
+            retry_backoff=retry_backoff,
+            retry_max_delay=retry_max_delay,
+            retry_jitter=retry_jitter,
+            retry_on=retry_on if isinstance(retry_on, tuple) else (retry_on,),
+            executor=executor,
+            tags=_tag_names(tags),
+            cache=_policy_of(cache),
+        )
+        if options == DEFAULT_OPTIONS:
+            options = DEFAULT_OPTIONS  # shared: a build then knows it is valid without checking
+        dependencies = _task_ids(depends_on, "depends_on")
+
+        def decorator(function: _F) -> _F:
+            self._register(function, task_id, dependencies, data, retry, options)
+            return function
+
+        return decorator
+
+    def _register(
+        self,
+        obj: object,
+        task_id: str | None,
+        depends_on: tuple[str, ...],
+        data: TaskData | None,
+        retry: int,
+        options: TaskOptions,
+    ) -> None:
+        function = obj.__func__ if isinstance(obj, staticmethod | classmethod) else obj
+        if inspect.iscoroutine(function):
+            function.close()  # it will never run; closing avoids a "never awaited" warning
+            raise TypeError(
+                "@task decorates a function, but was given a coroutine object; "
+                "decorate the function definition instead."
+            )
+        if not callable(function):
+            raise TypeError(f"@task can only decorate functions, got {type(obj).__name__}.")
+        name = task_id if task_id is not None else getattr(function, "__name__", None)
+        if not isinstance(name, str) or not name:
+            raise TaskRegistrationError(
+                f"Task ids must be non-empty strings, got {name!r}; pass task_id='...'."
+            )
+        if type(retry) is not int or retry < 0:
+            raise TaskRegistrationError(
+                f"Task '{name}': retry must be a non-negative integer, got {retry!r}."
+            )
+        options.validate(name)
+        entry = RegisteredTask(name, function, depends_on, retry, data, options)
+        with self._lock:
+            if name in self._tasks:
+                raise TaskRegistrationError(
+                    f"Task '{name}' is already registered in namespace '{self.name}'; "
+                    "give one of them another task_id."
+                )
+            self._tasks[name] = entry
+
+    def _swap(self, entry: RegisteredTask) -> None:
+        """Put ``entry`` in place of the task with its id (for ``astrum.testing.patch``)."""
+        with self._lock:
+            self._tasks[entry.task_id] = entry
+
+    def get_task(self, task_id: str) -> RegisteredTask:
+        try:
+            return self._tasks[task_id]
+        except KeyError:
+            raise TaskRegistrationError(
+                f"Task '{task_id}' is not registered in namespace '{self.name}'."
+            ) from None
+
+    def get_all_tasks(self) -> dict[str, RegisteredTask]:
+        """A copy of the registered tasks, by id."""
+        return dict(self._tasks)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tasks.clear()
+
+    # -- building ----------------------------------------------------------------
+
+    def build_task_orders(
+        self, target_tasks: Sequence[str] | None = None, config: AstrumConfig | None = None
+    ) -> list[TaskOrder]:
+        """Fresh, validated task orders for the targets and everything upstream of them."""
+        orders = self._build(target_tasks, config or AstrumConfig()).orders
+        graph_of(orders)  # validates: a cycle raises here, as on every other build
+        return orders
+
+    def build_tasks(
+        self, target_tasks: Sequence[str] | None = None
+    ) -> list[tuple[str, Callable[..., Any]]]:
+        """``(task_id, function)`` pairs for the selected tasks; the functions are not called."""
+        build = self._build(target_tasks, AstrumConfig(skip_type_check=True))
+        return list(build.functions.items())
+
+    def build_scheduler(
+        self,
+        target_tasks: Sequence[str] | None = None,
+        *,
+        config: AstrumConfig | None = None,
+        ignore_tail_task: Sequence[str] | None = None,
+        concurrency_context: asyncio.Semaphore | None = None,
+        silence: bool = True,
+        visualize: bool = False,
+    ) -> DynamicScheduler:
+        """A scheduler for the targets and everything upstream of them.
+
+        The loose keywords are the original API's; they are used only when
+        ``config`` is None (``concurrency_context`` always applies).
+        """
+        if config is None:
+            config = AstrumConfig(
+                visualize=visualize, silence=silence, ignore_tail_task=list(ignore_tail_task or [])
+            )
+        build = self._build(target_tasks, config)
+        tasks = self._tasks
+        scheduler = DynamicScheduler(
+            list(build.functions.items()),
+            build.orders,
+            None,  # the build already turned the data relations into bindings
+            concurrency_context=concurrency_context,
+            task_retries={tid: tasks[tid].retry for tid in build.functions if tasks[tid].retry},
+            task_options={
+                tid: tasks[tid].options
+                for tid in build.functions
+                if tasks[tid].options is not DEFAULT_OPTIONS
+            },
+            config=config,
+            bindings=build.bindings,
+        )
+        if config.visualize:
+            from ._render import show_plan
+
+            show_plan(scheduler.plan, title=f"workflow '{self.name}'")
+        return scheduler
+
+    def to_mermaid(
+        self, target_tasks: Sequence[str] | None = None, *, config: AstrumConfig | None = None
+    ) -> str:
+        """The workflow (targets and what they need) as a Mermaid ``flowchart``.
+
+        ``config`` matters only for building, e.g. ``class_instances``.
+        """
+        return self._export_scheduler(target_tasks, config).to_mermaid()
+
+    def to_dot(
+        self, target_tasks: Sequence[str] | None = None, *, config: AstrumConfig | None = None
+    ) -> str:
+        """The workflow as a Graphviz ``digraph`` named after the registry."""
+        from ._export import to_dot
+
+        return to_dot(self._export_scheduler(target_tasks, config).plan, name=self.name)
+
+    def _export_scheduler(
+        self, target_tasks: Sequence[str] | None, config: AstrumConfig | None
+    ) -> DynamicScheduler:
+        # Drawing must not print the plan or show progress, whatever the caller's config says.
+        config = replace(config or AstrumConfig(), visualize=False, progress=False)
+        return self.build_scheduler(target_tasks, config=config)
+
+    async def run(
+        self,
+        target_tasks: Sequence[str] | None = None,
+        config: AstrumConfig | None = None,
+        *,
+        timeout: float | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        resume: ExecutionReport | str | None = None,
+    ) -> ExecutionReport:
+        """Build and run the workflow.
+
+        ``timeout`` bounds the whole run in seconds. ``overrides`` maps task ids
+        to values used as their results without running them (nor anything
+        upstream that only they needed), e.g. to stub a task in a test.
+        ``inputs`` gives the values of parameters marked ``Ref[T, Input(name)]``.
+        ``resume`` (an earlier run's report or run id) takes what that run
+        completed from ``config.store`` and runs only the rest.
+        """
+        scheduler = self.build_scheduler(target_tasks, config=config)
+        return await scheduler.execute(
+            timeout=timeout, overrides=overrides, inputs=inputs, resume=resume
+        )
+
+    def _build(self, target_tasks: Sequence[str] | None, config: AstrumConfig) -> _Build:
+        tasks = dict(self._tasks)  # a snapshot: registration may go on in other threads
+        annotations = annotations_for(tasks)  # one reader, so each function is read once
+        task_data = task_data_for(tasks, config, annotations)
+        edges = edges_by_task(task_data)  # computed once, for dependencies and bindings
+        data_deps = data_dependencies(task_data, edges) if config.auto_sync_dependencies else {}
+        for entry in tasks.values():
+            for dep in entry.depends_on:
+                if dep not in tasks:
+                    raise TaskRegistrationError(
+                        f"Task '{entry.task_id}' depends on '{dep}', which is not registered "
+                        f"in namespace '{self.name}'."
+                    )
+        selected = self._select(tasks, target_tasks, data_deps)
+        orders = {task_id: TaskOrder(task_id) for task_id in selected}
+        for task_id, order in orders.items():
+            deps = dict.fromkeys((*tasks[task_id].depends_on, *data_deps.get(task_id, ())))
+            order.dependencies = [orders[dep] for dep in deps if dep in orders]
+        functions = resolve_functions({tid: tasks[tid] for tid in selected}, config)
+        selected_data = {tid: data for tid, data in task_data.items() if tid in orders}
+        return _Build(
+            orders=list(orders.values()),
+            functions=functions,
+            task_data=selected_data,
+            bindings=bind_task_data(selected_data, functions, tasks, config, annotations, edges),
+        )
+
+    def _select(
+        self,
+        tasks: Mapping[str, RegisteredTask],
+        target_tasks: Sequence[str] | None,
+        data_deps: Mapping[str, Sequence[str]],
+    ) -> list[str]:
+        if target_tasks is None:
+            return list(tasks)
+        seen: set[str] = set()
+        stack = list(_task_ids(target_tasks, "target_tasks"))
+        for target in stack:
+            if target not in tasks:
+                raise TaskRegistrationError(
+                    f"Target task '{target}' is not registered in namespace '{self.name}'."
+                )
+        while stack:
+            task_id = stack.pop()
+            if task_id not in seen:
+                seen.add(task_id)
+                stack.extend(tasks[task_id].depends_on)
+                stack.extend(data_deps.get(task_id, ()))
+        return [task_id for task_id in tasks if task_id in seen]  # registration order
+
+
+@dataclass(frozen=True)
+class _Build:
+    orders: list[TaskOrder]
+    functions: dict[str, Callable[..., Any]]
+    task_data: dict[str, TaskData]
+    bindings: dict[str, tuple[Binding, ...]]
+
+
+def _tag_names(tags: Sequence[str]) -> tuple[str, ...]:
+    """Tags as a sorted tuple: pools are acquired in this order, which rules out deadlock."""
+    if isinstance(tags, str):
+        names: tuple[object, ...] = (tags,)
+    else:
+        try:
+            names = tuple(tags)
+        except TypeError:
+            raise TypeError(
+                f"tags must be a list of strings, got {type(tags).__name__}: {tags!r}."
+            ) from None
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"Tags must be non-empty strings, got {name!r}.")
+    return tuple(sorted(set(names)))  # type: ignore[arg-type]  # all checked to be str
+
+
+def _task_ids(value: Sequence[str] | None, what: str) -> tuple[str, ...]:
+    """``value`` as a tuple of task ids; ``what`` names the argument in errors."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        raise TypeError(
+            f"{what} must be a list of task ids, not a string; write {what}=[{value!r}]."
+        )
+    try:
+        ids = tuple(value)
+    except TypeError:
+        raise TypeError(
+            f"{what} must be a list of task ids, got {type(value).__name__}: {value!r}."
+        ) from None
+    for task_id in ids:
+        if not isinstance(task_id, str):
+            raise TypeError(
+                f"{what} must contain task ids (strings), got "
+                f"{type(task_id).__name__}: {task_id!r}."
+            )
+    return ids
