@@ -12,17 +12,16 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from types import FunctionType
 from typing import TYPE_CHECKING, Annotated, Any, get_origin
 
+from ._edges import Edge, TypeChecker, path
 from ._errors import TaskDependencyError, TaskNotFoundError, TaskRegistrationError
 from ._graph import Graph
 from ._methods import parameters, resolve_functions
 from ._plan import Binding
 from ._relations import annotations_for, summary, task_data_for
-from ._typecheck import Annotations, compatible, located, return_type, strip
-from ._typecheck import type_name as _name
+from ._typecheck import Annotations, strip
 from .config import AstrumConfig
 from .data_transport import Input, TaskData
 
@@ -42,52 +41,11 @@ __all__ = [
 
 logger = logging.getLogger("astrum")
 
-Locator = str | int | None
-_SKIP = "or pass AstrumConfig(skip_type_check=True) to skip type checks"
 _VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
-@dataclass(frozen=True, slots=True)
-class _Edge:
-    """One relation, whichever way it was declared: a value for one parameter."""
-
-    receiver: str
-    target: Locator
-    """The parameter's name, its position, or None for the first parameter."""
-    source: str | None
-    provider: Callable[[], Any] | None
-    locator: Locator
-    expected: Any
-    """The parameter's declared type (an input item's ``allow_data_model``), or None."""
-    produced: Any
-    """The source's declared result type (an output item's ``allow_data_model``), or None."""
-    input_name: str | None = None
-    """Set for a parameter marked ``Input(name)``: the value comes from the run's inputs."""
-
-    def origin(self) -> str:
-        if self.input_name is not None:
-            return f"run-time input '{self.input_name}'"
-        if self.provider is not None:
-            return f"from_function {getattr(self.provider, '__name__', repr(self.provider))}"
-        return _path(f"task '{self.source}'", self.locator)
-
-    def same_value(self, other: _Edge) -> bool:
-        return (self.source, self.provider, self.locator, self.input_name) == (
-            other.source,
-            other.provider,
-            other.locator,
-            other.input_name,
-        )
-
-
-def _path(source: str, locator: Locator) -> str:
-    if locator is None:
-        return source
-    return f"{source}[{locator!r}]"
-
-
-def edges_by_task(task_data: Mapping[str, TaskData]) -> dict[str, list[_Edge]]:
+def edges_by_task(task_data: Mapping[str, TaskData]) -> dict[str, list[Edge]]:
     """Each task's relations, by the task whose TaskData declares them.
 
     A build computes them once for :func:`data_dependencies` and :func:`bind_task_data`.
@@ -95,11 +53,11 @@ def edges_by_task(task_data: Mapping[str, TaskData]) -> dict[str, list[_Edge]]:
     return {task_id: _task_edges(task_id, data) for task_id, data in task_data.items()}
 
 
-def _edges(task_data: Mapping[str, TaskData]) -> list[_Edge]:
+def _edges(task_data: Mapping[str, TaskData]) -> list[Edge]:
     return [edge for task_id, data in task_data.items() for edge in _task_edges(task_id, data)]
 
 
-def _task_edges(task_id: str, data: TaskData) -> list[_Edge]:
+def _task_edges(task_id: str, data: TaskData) -> list[Edge]:
     edges = []
     for item in data.input_data_item:
         source = item.from_relation
@@ -107,7 +65,7 @@ def _task_edges(task_id: str, data: TaskData) -> list[_Edge]:
             continue
         target = item.to_relation.locator if item.to_relation is not None else None
         edges.append(
-            _Edge(
+            Edge(
                 receiver=task_id,
                 target=target,
                 source=None if source.from_function else source.related_task,
@@ -122,7 +80,7 @@ def _task_edges(task_id: str, data: TaskData) -> list[_Edge]:
         if target_end is None or not target_end.related_task:
             continue
         edges.append(
-            _Edge(
+            Edge(
                 receiver=target_end.related_task,
                 target=target_end.locator,
                 source=task_id,
@@ -137,12 +95,12 @@ def _task_edges(task_id: str, data: TaskData) -> list[_Edge]:
 
 def _input_edges(
     task_id: str, function: Callable[..., Any], annotations: Annotations
-) -> list[_Edge]:
+) -> list[Edge]:
     """An edge for each parameter annotated ``Ref[T, Input("name")]``."""
     if type(function) is FunctionType and function.__annotations__.keys() <= {"return"}:
         return []  # no parameter annotations: the common case, answered without reading them
     return [
-        _Edge(
+        Edge(
             receiver=task_id,
             target=param,
             source=None,
@@ -160,7 +118,7 @@ def _input_edges(
 
 
 def data_dependencies(
-    task_data: Mapping[str, TaskData], edges: Mapping[str, list[_Edge]] | None = None
+    task_data: Mapping[str, TaskData], edges: Mapping[str, list[Edge]] | None = None
 ) -> dict[str, list[str]]:
     """The tasks each task takes data from, which it must therefore wait for.
 
@@ -188,7 +146,7 @@ def bind_task_data(
     tasks: Mapping[str, RegisteredTask],
     config: AstrumConfig,
     annotations: Annotations | None = None,
-    all_edges: Mapping[str, list[_Edge]] | None = None,
+    all_edges: Mapping[str, list[Edge]] | None = None,
 ) -> dict[str, tuple[Binding, ...]]:
     """The bindings of the selected tasks, after checking their relations.
 
@@ -217,10 +175,10 @@ def bind_task_data(
         annotations = annotations_for(tasks)
     for task_id, function in functions.items():
         edges.extend(_input_edges(task_id, function, annotations))
-    by_receiver: dict[str, list[_Edge]] = {}
+    by_receiver: dict[str, list[Edge]] = {}
     for edge in edges:
         by_receiver.setdefault(edge.receiver, []).append(edge)
-    types = None if config.skip_type_check else _TypeChecker(tasks, config, problems, annotations)
+    types = None if config.skip_type_check else TypeChecker(tasks, config, problems, annotations)
     result = {}
     for task_id, function in functions.items():
         params = parameters(function)
@@ -248,107 +206,6 @@ def _declared_upstream(tasks: Mapping[str, RegisteredTask], receiver: str, sourc
     return False
 
 
-class _TypeChecker:
-    """Compares each bound parameter's declared type with what its source provides."""
-
-    def __init__(
-        self,
-        tasks: Mapping[str, RegisteredTask],
-        config: AstrumConfig,
-        problems: list[str],
-        annotations: Annotations,
-    ) -> None:
-        self.tasks = tasks
-        self.annotations = annotations
-        self.infer = config.infer_via_ast
-        self.silence = config.silence_warnings
-        self.problems = problems
-        # What each producer returns, by id(producer): many tasks read the same one.
-        self._returns: dict[int, Any] = {}
-
-    def check(
-        self,
-        task_id: str,
-        function: Callable[..., Any],
-        params: Sequence[inspect.Parameter] | None,
-        bound: Sequence[tuple[str, _Edge]],
-    ) -> None:
-        fed = set()
-        for param, edge in bound:
-            fed.add(param)
-            if edge.input_name is not None:
-                continue  # checked against the given value when a run starts
-            expected = edge.expected
-            if expected is None:
-                expected = self.annotations.get(function, param)
-            self._edge(task_id, param, edge, strip(expected))
-        for parameter in params or ():
-            if parameter.name in fed or parameter.kind in _VARIADIC:
-                continue
-            if parameter.default is inspect.Parameter.empty:
-                self.problems.append(
-                    f"Task '{task_id}' parameter '{parameter.name}' gets no value: no data "
-                    "relation feeds it and it has no default; feed it with "
-                    f"Ref[..., F('task')] or give it a default, {_SKIP}."
-                )
-
-    def _edge(self, task_id: str, param: str, edge: _Edge, expected: Any) -> None:
-        if expected is Any:
-            return
-        if edge.provider is not None:
-            producer: Callable[..., Any] = edge.provider
-            what = f"from_function {getattr(producer, '__name__', repr(producer))}"
-        else:
-            assert edge.source is not None
-            producer = self.tasks[edge.source].function
-            what = f"task '{edge.source}'"
-        whole = edge.produced
-        if whole is None:
-            whole = self._returns.get(id(producer))
-        if whole is None:
-            annotation = self.annotations.get(producer, "return")
-            whole = return_type(producer, annotation, infer_via_ast=self.infer)
-            self._returns[id(producer)] = whole  # producers are the build's tasks: alive
-        whole = strip(whole)
-        if whole is Any:
-            if self.infer and not self.silence:
-                logger.warning(
-                    "Task '%s' parameter '%s': the type %s returns is unknown, so it is not "
-                    "checked; annotate its return type.",
-                    task_id,
-                    param,
-                    what,
-                )
-            return
-        found, problem = located(whole, edge.locator)
-        where = f"Task '{task_id}' parameter '{param}'"
-        if problem is not None:
-            self.problems.append(
-                f"{where} reads {_part(whole, edge.locator)} of {what}, but {what} returns "
-                f"{_name(whole)}, which {problem}; fix the locator or the annotation, {_SKIP}."
-            )
-        elif not compatible(found, expected):
-            if edge.locator is None:
-                gives = f"{what} returns {_name(found)}"
-            else:
-                gives = (
-                    f"{what} returns {_name(whole)}, whose {_part(whole, edge.locator)} is "
-                    f"{_name(found)}"
-                )
-            self.problems.append(
-                f"{where} expects {_name(expected)}, but {gives}; change one of the "
-                f"annotations{' or the locator' if edge.locator is not None else ''}, {_SKIP}."
-            )
-
-
-def _part(whole: Any, locator: Locator) -> str:
-    if isinstance(locator, int):
-        return f"item {locator}"
-    origin = get_origin(whole) or whole
-    mapping = isinstance(origin, type) and issubclass(origin, Mapping)
-    return f"{'key' if mapping else 'field'} {locator!r}"
-
-
 # -- bindings ------------------------------------------------------------------------
 
 
@@ -364,7 +221,7 @@ def bindings_from_task_data(
                 f"task_data_refs has data for task '{task_id}', which is not in task_order."
             )
     annotations = Annotations({})
-    by_receiver: dict[str, list[_Edge]] = {}
+    by_receiver: dict[str, list[Edge]] = {}
     for task_id, function in functions.items():
         for edge in _input_edges(task_id, function, annotations):
             by_receiver.setdefault(task_id, []).append(edge)
@@ -410,11 +267,11 @@ def _check_upstream(graph: Graph, receiver: str, source: str) -> None:
 
 
 def _bind(
-    receiver: str, params: Sequence[inspect.Parameter] | None, edges: Iterable[_Edge]
-) -> tuple[list[tuple[str, _Edge]], list[str]]:
+    receiver: str, params: Sequence[inspect.Parameter] | None, edges: Iterable[Edge]
+) -> tuple[list[tuple[str, Edge]], list[str]]:
     """Which parameter each relation feeds, with a problem for each that cannot work."""
     problems: list[str] = []
-    slots: dict[str, _Edge] = {}
+    slots: dict[str, Edge] = {}
     for edge in edges:
         name = _parameter(receiver, params, edge, problems)
         if name is None:
@@ -443,7 +300,7 @@ def _bind(
 
 
 def _parameter(
-    receiver: str, params: Sequence[inspect.Parameter] | None, edge: _Edge, problems: list[str]
+    receiver: str, params: Sequence[inspect.Parameter] | None, edge: Edge, problems: list[str]
 ) -> str | None:
     """The name of the parameter ``edge`` feeds, or None after noting why it cannot."""
     target = edge.target
@@ -483,7 +340,7 @@ def _parameter(
 
 
 def _bindings(
-    params: Sequence[inspect.Parameter] | None, bound: Sequence[tuple[str, _Edge]]
+    params: Sequence[inspect.Parameter] | None, bound: Sequence[tuple[str, Edge]]
 ) -> tuple[Binding, ...]:
     defaults: dict[str, Any] = {}
     if params is None:
@@ -521,6 +378,6 @@ def describe_relations(task_data: Mapping[str, TaskData]) -> list[tuple[str | No
             label = getattr(edge.provider, "__name__", repr(edge.provider))
             source = f"{label}()" if edge.locator is None else f"{label}()[{edge.locator!r}]"
         else:
-            source = _path(edge.source or "", edge.locator)
+            source = path(edge.source or "", edge.locator)
         lines.append((edge.source, edge.receiver, f"{source} -> {edge.receiver}({target})"))
     return lines

@@ -1,0 +1,170 @@
+"""Relation edges and their type checks: one value feeding one parameter.
+
+Every way of declaring a relation (``Ref[T, F(...)]``, ``T(...)`` on a
+return, explicit :class:`TaskData`, ``Input(...)``) becomes an :class:`Edge`;
+:class:`TypeChecker` compares each edge's declared parameter type with what
+its source returns, at build time.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, get_origin
+
+from ._typecheck import Annotations, compatible, located, return_type, strip
+from ._typecheck import type_name as _name
+from .config import AstrumConfig
+
+if TYPE_CHECKING:
+    from ._registry import RegisteredTask
+
+__all__ = ["SKIP_HINT", "Edge", "Locator", "TypeChecker", "path"]
+
+logger = logging.getLogger("astrum")
+
+Locator = str | int | None
+SKIP_HINT = "or pass AstrumConfig(skip_type_check=True) to skip type checks"
+_VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """One relation, whichever way it was declared: a value for one parameter."""
+
+    receiver: str
+    target: Locator
+    """The parameter's name, its position, or None for the first parameter."""
+    source: str | None
+    provider: Callable[[], Any] | None
+    locator: Locator
+    expected: Any
+    """The parameter's declared type (an input item's ``allow_data_model``), or None."""
+    produced: Any
+    """The source's declared result type (an output item's ``allow_data_model``), or None."""
+    input_name: str | None = None
+    """Set for a parameter marked ``Input(name)``: the value comes from the run's inputs."""
+
+    def origin(self) -> str:
+        if self.input_name is not None:
+            return f"run-time input '{self.input_name}'"
+        if self.provider is not None:
+            return f"from_function {getattr(self.provider, '__name__', repr(self.provider))}"
+        return path(f"task '{self.source}'", self.locator)
+
+    def same_value(self, other: Edge) -> bool:
+        return (self.source, self.provider, self.locator, self.input_name) == (
+            other.source,
+            other.provider,
+            other.locator,
+            other.input_name,
+        )
+
+
+def path(source: str, locator: Locator) -> str:
+    if locator is None:
+        return source
+    return f"{source}[{locator!r}]"
+
+
+class TypeChecker:
+    """Compares each bound parameter's declared type with what its source provides."""
+
+    def __init__(
+        self,
+        tasks: Mapping[str, RegisteredTask],
+        config: AstrumConfig,
+        problems: list[str],
+        annotations: Annotations,
+    ) -> None:
+        self.tasks = tasks
+        self.annotations = annotations
+        self.infer = config.infer_via_ast
+        self.silence = config.silence_warnings
+        self.problems = problems
+        # What each producer returns, by id(producer): many tasks read the same one.
+        self._returns: dict[int, Any] = {}
+
+    def check(
+        self,
+        task_id: str,
+        function: Callable[..., Any],
+        params: Sequence[inspect.Parameter] | None,
+        bound: Sequence[tuple[str, Edge]],
+    ) -> None:
+        fed = set()
+        for param, edge in bound:
+            fed.add(param)
+            if edge.input_name is not None:
+                continue  # checked against the given value when a run starts
+            expected = edge.expected
+            if expected is None:
+                expected = self.annotations.get(function, param)
+            self._edge(task_id, param, edge, strip(expected))
+        for parameter in params or ():
+            if parameter.name in fed or parameter.kind in _VARIADIC:
+                continue
+            if parameter.default is inspect.Parameter.empty:
+                self.problems.append(
+                    f"Task '{task_id}' parameter '{parameter.name}' gets no value: no data "
+                    "relation feeds it and it has no default; feed it with "
+                    f"Ref[..., F('task')] or give it a default, {SKIP_HINT}."
+                )
+
+    def _edge(self, task_id: str, param: str, edge: Edge, expected: Any) -> None:
+        if expected is Any:
+            return
+        if edge.provider is not None:
+            producer: Callable[..., Any] = edge.provider
+            what = f"from_function {getattr(producer, '__name__', repr(producer))}"
+        else:
+            assert edge.source is not None
+            producer = self.tasks[edge.source].function
+            what = f"task '{edge.source}'"
+        whole = edge.produced
+        if whole is None:
+            whole = self._returns.get(id(producer))
+        if whole is None:
+            annotation = self.annotations.get(producer, "return")
+            whole = return_type(producer, annotation, infer_via_ast=self.infer)
+            self._returns[id(producer)] = whole  # producers are the build's tasks: alive
+        whole = strip(whole)
+        if whole is Any:
+            if self.infer and not self.silence:
+                logger.warning(
+                    "Task '%s' parameter '%s': the type %s returns is unknown, so it is not "
+                    "checked; annotate its return type.",
+                    task_id,
+                    param,
+                    what,
+                )
+            return
+        found, problem = located(whole, edge.locator)
+        where = f"Task '{task_id}' parameter '{param}'"
+        if problem is not None:
+            self.problems.append(
+                f"{where} reads {_part(whole, edge.locator)} of {what}, but {what} returns "
+                f"{_name(whole)}, which {problem}; fix the locator or the annotation, {SKIP_HINT}."
+            )
+        elif not compatible(found, expected):
+            if edge.locator is None:
+                gives = f"{what} returns {_name(found)}"
+            else:
+                gives = (
+                    f"{what} returns {_name(whole)}, whose {_part(whole, edge.locator)} is "
+                    f"{_name(found)}"
+                )
+            self.problems.append(
+                f"{where} expects {_name(expected)}, but {gives}; change one of the "
+                f"annotations{' or the locator' if edge.locator is not None else ''}, {SKIP_HINT}."
+            )
+
+
+def _part(whole: Any, locator: Locator) -> str:
+    if isinstance(locator, int):
+        return f"item {locator}"
+    origin = get_origin(whole) or whole
+    mapping = isinstance(origin, type) and issubclass(origin, Mapping)
+    return f"{'key' if mapping else 'field'} {locator!r}"
