@@ -31,6 +31,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._plan import TaskSpec
+from ._report import message
 from .config import ExecutorChoice
 from .executors import DaskExecutor, SerializationError, WorkerLostError
 
@@ -299,7 +300,7 @@ def describe_unpicklable(
         try:
             dumps(value)
         except Exception as exc:  # noqa: BLE001 - pickling fails with many exception types
-            return f"{label} (of type {_type_name(value)}) cannot be pickled: {_message(exc)}"
+            return f"{label} (of type {_type_name(value)}) cannot be pickled: {message(exc)}"
     return None
 
 
@@ -339,15 +340,15 @@ class Outcome:
             payload = _dumps(self.error if failed else self.value)
         except Exception as exc:  # noqa: BLE001 - pickling fails with many exception types
             culprit = self.error if failed else self.value
-            if failed:
+            if self.error is not None:
                 problem = (
-                    f"raised {_type_name(culprit)}: {_message(self.error)}; that exception "
-                    f"cannot be pickled ({_message(exc)})"
+                    f"raised {_type_name(culprit)}: {message(self.error)}; that exception "
+                    f"cannot be pickled ({message(exc)})"
                 )
             else:
                 problem = (
                     f"returned a value of type {_type_name(culprit)} that cannot be pickled "
-                    f"({_message(exc)})"
+                    f"({message(exc)})"
                 )
             return (_failed_outcome, (problem, self.trace, self.worker))
         return (_load_outcome, (payload, failed, self.trace, self.worker))
@@ -395,7 +396,7 @@ def _load_outcome(payload: bytes, failed: bool, trace: str, worker: str | None) 
         loaded = pickle.loads(payload)  # noqa: S301
     except Exception as exc:  # noqa: BLE001 - unpickling fails with many exception types
         what = "raised an exception" if failed else "returned a value"
-        problem = f"{what} that cannot be unpickled here ({_message(exc)})"
+        problem = f"{what} that cannot be unpickled here ({message(exc)})"
         return Outcome(trace=trace, worker=worker, problem=problem)
     if failed:
         return Outcome(error=loaded, trace=trace, worker=worker)
@@ -447,9 +448,3 @@ def _name_of(function: Callable[..., Any]) -> str:
 
 def _type_name(value: object) -> str:
     return type(value).__qualname__
-
-
-def _message(error: BaseException | None) -> str:
-    if error is None:
-        return ""
-    return str(error) or type(error).__name__
