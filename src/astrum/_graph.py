@@ -24,12 +24,16 @@ class Graph:
     succs: tuple[tuple[int, ...], ...]
     levels: tuple[int, ...]
     """Length of the longest path from a root to each task."""
+    depth: int = 0
+    """How many levels there are."""
+    width: int = 0
+    """How many tasks the widest level holds."""
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def level_groups(self) -> list[list[int]]:
-        groups: list[list[int]] = [[] for _ in range(max(self.levels, default=-1) + 1)]
+        groups: list[list[int]] = [[] for _ in range(self.depth)]
         for node, level in enumerate(self.levels):
             groups[level].append(node)
         return groups
@@ -78,12 +82,19 @@ def make_graph(ids: Sequence[str], deps: Sequence[Sequence[str]]) -> Graph:
                 level = levels[pred] + 1
         levels.append(level)
     new_ids = tuple(ids[node] for node in order)
+    per_level: list[int] = []  # tasks per level, for the plan's depth and width
+    for level in levels:
+        if level == len(per_level):
+            per_level.append(0)
+        per_level[level] += 1
     return Graph(
         ids=new_ids,
         index={task_id: i for i, task_id in enumerate(new_ids)},
         preds=new_preds,
         succs=new_succs,
         levels=tuple(levels),
+        depth=len(per_level),
+        width=max(per_level, default=0),
     )
 
 

@@ -549,7 +549,6 @@ class Run:
         plan = self.plan
         graph = plan.graph
         ended = self._now()
-        levels = graph.levels
         record = RunRecord(
             plan=plan,
             status=list(self.status),
@@ -592,8 +591,8 @@ class Run:
             planning_duration=planning,
             execution_duration=ended - started,
             total_tasks=len(graph),
-            total_stages=max(levels, default=-1) + 1,
-            max_parallelism=_widest_level(levels),
+            total_stages=graph.depth,
+            max_parallelism=graph.width,
             successful_tasks=len(returns),
             failed_tasks=record.status.count(FAILED),
             stage_statistics=_deferred(record.stage_statistics),
@@ -639,10 +638,3 @@ async def _guarded(result: Awaitable[Any], listener: Listener) -> None:
 
 def _timed_out(spec: TaskSpec, timeout: float, attempt: int) -> TimeoutError:
     return TimeoutError(f"Task '{spec.task_id}' timed out after {timeout:g} s (attempt {attempt}).")
-
-
-def _widest_level(levels: Sequence[int]) -> int:
-    counts: dict[int, int] = {}
-    for level in levels:
-        counts[level] = counts.get(level, 0) + 1
-    return max(counts.values(), default=0)

@@ -93,7 +93,7 @@ def plan_view(graph: Graph, orders: Sequence[TaskOrder] = ()) -> ExecutionPlan:
     plan = ExecutionPlan(
         stages=stages,
         total_tasks=len(graph),
-        max_parallelism=max((len(stage.parallel_tasks) for stage in stages), default=0),
+        max_parallelism=graph.width,
     )
     if orders:
         plan.set_original_tasks(list(orders))
