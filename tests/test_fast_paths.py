@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import inspect
 from typing import Any
@@ -10,15 +9,7 @@ from typing import Any
 import pytest
 
 from astrum import AstrumConfig, SchedulerRegistry
-from astrum._plan import DEFAULT_OPTIONS, Binding, TaskSpec, is_async_callable
-
-
-def test_with_source_is_replace_for_every_field() -> None:
-    """Binding.with_source keeps every field, exactly as dataclasses.replace does."""
-    # A distinct marker in every field: a field with_source forgets comes back as its default.
-    values: dict[str, Any] = {field.name: object() for field in dataclasses.fields(Binding)}
-    binding = Binding(**values)
-    assert binding.with_source(3) == dataclasses.replace(binding, source=3)
+from astrum._plan import DEFAULT_OPTIONS, TaskSpec, is_async_callable
 
 
 async def _coroutine_function() -> None:

@@ -8,31 +8,33 @@ its source returns, at build time.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, get_origin
+from types import FunctionType
+from typing import TYPE_CHECKING, Any, NamedTuple, get_origin
 
+from ._methods import EMPTY, VARIADIC, Param
 from ._typecheck import Annotations, compatible, located, return_type, strip
 from ._typecheck import type_name as _name
 from .config import AstrumConfig
 
 if TYPE_CHECKING:
     from ._registry import RegisteredTask
+    from .data_transport import DataItem
 
-__all__ = ["SKIP_HINT", "Edge", "Locator", "TypeChecker", "path"]
+__all__ = ["SKIP_HINT", "Edge", "Locator", "TypeChecker", "input_edge", "output_edge", "path"]
 
 logger = logging.getLogger("astrum")
 
 Locator = str | int | None
 SKIP_HINT = "or pass AstrumConfig(skip_type_check=True) to skip type checks"
-_VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
 
-@dataclass(frozen=True, slots=True)
-class Edge:
-    """One relation, whichever way it was declared: a value for one parameter."""
+class Edge(NamedTuple):
+    """One relation, whichever way it was declared: a value for one parameter.
+
+    A named tuple: a build makes one per relation, and tuples are cheap to make.
+    """
 
     receiver: str
     target: Locator
@@ -63,6 +65,30 @@ class Edge:
         )
 
 
+def input_edge(task_id: str, item: DataItem) -> Edge | None:
+    """The edge an input item of task ``task_id`` declares, or None if it names no source."""
+    source = item.from_relation
+    if source is None or (source.from_function is None and not source.related_task):
+        return None
+    target = item.to_relation.locator if item.to_relation is not None else None
+    if source.from_function is not None:
+        return Edge(
+            task_id, target, None, source.from_function, source.locator, item.allow_data_model, None
+        )
+    return Edge(
+        task_id, target, source.related_task, None, source.locator, item.allow_data_model, None
+    )
+
+
+def output_edge(task_id: str, item: DataItem) -> Edge | None:
+    """The edge an output item of task ``task_id`` declares, or None if it names no target."""
+    end = item.to_relation
+    if end is None or not end.related_task:
+        return None
+    local = item.from_relation.locator if item.from_relation is not None else None
+    return Edge(end.related_task, end.locator, task_id, None, local, None, item.allow_data_model)
+
+
 def path(source: str, locator: Locator) -> str:
     if locator is None:
         return source
@@ -91,12 +117,10 @@ class TypeChecker:
         self,
         task_id: str,
         function: Callable[..., Any],
-        params: Sequence[inspect.Parameter] | None,
+        params: Sequence[Param] | None,
         bound: Sequence[tuple[str, Edge]],
     ) -> None:
-        fed = set()
         for param, edge in bound:
-            fed.add(param)
             if edge.input_name is not None:
                 continue  # checked against the given value when a run starts
             expected = edge.expected
@@ -104,9 +128,9 @@ class TypeChecker:
                 expected = self.annotations.get(function, param)
             self._edge(task_id, param, edge, strip(expected))
         for parameter in params or ():
-            if parameter.name in fed or parameter.kind in _VARIADIC:
+            if parameter.default is not EMPTY or parameter.kind in VARIADIC:
                 continue
-            if parameter.default is inspect.Parameter.empty:
+            if not any(name == parameter.name for name, _ in bound):
                 self.problems.append(
                     f"Task '{task_id}' parameter '{parameter.name}' gets no value: no data "
                     "relation feeds it and it has no default; feed it with "
@@ -116,21 +140,21 @@ class TypeChecker:
     def _edge(self, task_id: str, param: str, edge: Edge, expected: Any) -> None:
         if expected is Any:
             return
-        if edge.provider is not None:
-            producer: Callable[..., Any] = edge.provider
-            what = f"from_function {getattr(producer, '__name__', repr(producer))}"
-        else:
+        producer = edge.provider
+        if producer is None:
             assert edge.source is not None
             producer = self.tasks[edge.source].function
-            what = f"task '{edge.source}'"
         whole = edge.produced
         if whole is None:
-            whole = self._returns.get(id(producer))
-        if whole is None:
-            annotation = self.annotations.get(producer, "return")
-            whole = return_type(producer, annotation, infer_via_ast=self.infer)
-            self._returns[id(producer)] = whole  # producers are the build's tasks: alive
+            whole = self._returned(producer)
+        if whole is expected and edge.locator is None:
+            return  # the same type at both ends (int and int): the common case, in short
         whole = strip(whole)
+        what = (
+            f"task '{edge.source}'"
+            if edge.provider is None
+            else f"from_function {getattr(producer, '__name__', repr(producer))}"
+        )
         if whole is Any:
             if self.infer and not self.silence:
                 logger.warning(
@@ -160,6 +184,19 @@ class TypeChecker:
                 f"{where} expects {_name(expected)}, but {gives}; change one of the "
                 f"annotations{' or the locator' if edge.locator is not None else ''}, {SKIP_HINT}."
             )
+
+    def _returned(self, producer: Callable[..., Any]) -> Any:
+        """The type ``producer`` returns, as far as its annotation (or source) tells."""
+        if type(producer) is FunctionType:
+            written = producer.__annotations__.get("return", Any)
+            if type(written) is type:
+                return written  # an evaluated plain class: nothing to look up or infer
+        whole = self._returns.get(id(producer))
+        if whole is None:
+            annotation = self.annotations.get(producer, "return")
+            whole = return_type(producer, annotation, infer_via_ast=self.infer)
+            self._returns[id(producer)] = whole  # producers are the build's tasks: alive
+        return whole
 
 
 def _part(whole: Any, locator: Locator) -> str:

@@ -6,7 +6,7 @@ O(tasks + edges), so a 100,000-task chain neither recurses nor rescans.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ._errors import TaskOrderLoopError, TaskOrderNoExitError
@@ -39,7 +39,7 @@ class Graph:
         return groups
 
 
-def make_graph(ids: Sequence[str], deps: Sequence[Sequence[str]]) -> Graph:
+def make_graph(ids: Sequence[str], deps: Sequence[Collection[str]]) -> Graph:
     """Number the tasks topologically; ``deps[i]`` are the ids task ``ids[i]`` waits for.
 
     Callers check ids are unique and every dependency is known; this raises
@@ -69,11 +69,18 @@ def make_graph(ids: Sequence[str], deps: Sequence[Sequence[str]]) -> Graph:
         cycle = [ids[node] for node in find_cycle(stuck, preds)]
         error = TaskOrderNoExitError if not any(not p for p in preds) else TaskOrderLoopError
         raise error(cycle)
-    rank = [0] * n
-    for position_in_order, node in enumerate(order):
-        rank[node] = position_in_order
-    new_preds = tuple(_renumbered(preds[node], rank) for node in order)
-    new_succs = tuple(_renumbered(succs[node], rank) for node in order)
+    if all(map(int.__eq__, order, range(n))):
+        # Already topological, as registration order usually is: nothing to renumber.
+        new_preds = tuple(
+            node_preds if len(node_preds) < 2 else tuple(sorted(node_preds)) for node_preds in preds
+        )
+        new_succs = tuple(map(tuple, succs))  # appended in ascending order
+    else:
+        rank = [0] * n
+        for position_in_order, node in enumerate(order):
+            rank[node] = position_in_order
+        new_preds = tuple(_renumbered(preds[node], rank) for node in order)
+        new_succs = tuple(_renumbered(succs[node], rank) for node in order)
     levels: list[int] = []
     for node_preds in new_preds:  # predecessors come first, so their levels are known
         level = 0

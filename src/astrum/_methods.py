@@ -11,7 +11,7 @@ import inspect
 import sys
 import types
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from ._errors import TaskRegistrationError
 from .config import AstrumConfig
@@ -19,10 +19,19 @@ from .config import AstrumConfig
 if TYPE_CHECKING:
     from ._registry import RegisteredTask
 
-__all__ = ["parameters", "plain_function", "resolve_functions"]
+__all__ = [
+    "EMPTY",
+    "POSITIONAL",
+    "POSITIONAL_ONLY",
+    "VARIADIC",
+    "VAR_KEYWORD",
+    "Param",
+    "parameters",
+    "plain_function",
+    "resolve_functions",
+]
 
 _Kind = Literal["method", "classmethod", "staticmethod"]
-_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
 def plain_function(function: Any) -> Any:
@@ -105,7 +114,7 @@ def _bind_instance(
 def _class_scope(function: Any) -> str | None:
     """The class part of a qualified name like ``Pipeline.load``, or None outside a class body."""
     qualname = getattr(function, "__qualname__", None)
-    if not isinstance(qualname, str) or not inspect.isfunction(function):
+    if not isinstance(qualname, str) or "." not in qualname or not inspect.isfunction(function):
         return None
     parts = qualname.split(".")
     if len(parts) < 2 or parts[-2] == "<locals>":
@@ -164,18 +173,34 @@ def _first_parameter(function: Callable[..., Any]) -> str | None:
     return next(iter(parameters), None)
 
 
-def parameters(function: Callable[..., Any]) -> list[inspect.Parameter] | None:
+class Param(NamedTuple):
+    """What a build needs of one parameter: :class:`inspect.Parameter`, cheaper to make."""
+
+    name: str
+    kind: inspect._ParameterKind
+    default: Any = inspect.Parameter.empty
+
+
+EMPTY = inspect.Parameter.empty
+POSITIONAL_ONLY = inspect.Parameter.POSITIONAL_ONLY
+POSITIONAL = (POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+VAR_KEYWORD = inspect.Parameter.VAR_KEYWORD
+VARIADIC = (inspect.Parameter.VAR_POSITIONAL, VAR_KEYWORD)
+
+
+def parameters(function: Callable[..., Any]) -> list[Param] | None:
     """The parameters a call must fill, or None when the callable has no signature."""
     fast = _code_parameters(function)
     if fast is not None:
         return fast
     try:
-        return list(inspect.signature(function).parameters.values())
+        signature = inspect.signature(function)
     except (TypeError, ValueError):  # builtins and some C callables have no signature
         return None
+    return [Param(p.name, p.kind, p.default) for p in signature.parameters.values()]
 
 
-def _code_parameters(function: Any) -> list[inspect.Parameter] | None:
+def _code_parameters(function: Any) -> list[Param] | None:
     """The parameters of a plain function read from its code object, as signature() would.
 
     inspect.signature costs tens of microseconds per function, which adds up
@@ -192,32 +217,32 @@ def _code_parameters(function: Any) -> list[inspect.Parameter] | None:
     positional, keyword_only = code.co_argcount, code.co_kwonlyargcount
     defaults = plain.__defaults__ or ()
     first_default = positional - len(defaults)
-    empty = inspect.Parameter.empty
+    posonly = code.co_posonlyargcount
     result = [
-        inspect.Parameter(
+        Param(
             names[i],
-            inspect.Parameter.POSITIONAL_ONLY
-            if i < code.co_posonlyargcount
-            else inspect.Parameter.POSITIONAL_OR_KEYWORD,
-            default=defaults[i - first_default] if i >= first_default else empty,
+            POSITIONAL_ONLY if i < posonly else _POSITIONAL_OR_KEYWORD,
+            defaults[i - first_default] if i >= first_default else EMPTY,
         )
         for i in range(positional)
     ]
     extra = positional + keyword_only
     if code.co_flags & inspect.CO_VARARGS:
-        result.append(inspect.Parameter(names[extra], inspect.Parameter.VAR_POSITIONAL))
+        result.append(Param(names[extra], inspect.Parameter.VAR_POSITIONAL))
         extra += 1
-    keyword_defaults = plain.__kwdefaults__ or {}
-    result.extend(
-        inspect.Parameter(
-            name, inspect.Parameter.KEYWORD_ONLY, default=keyword_defaults.get(name, empty)
+    if keyword_only:
+        keyword_defaults = plain.__kwdefaults__ or {}
+        result.extend(
+            Param(name, inspect.Parameter.KEYWORD_ONLY, keyword_defaults.get(name, EMPTY))
+            for name in names[positional : positional + keyword_only]
         )
-        for name in names[positional : positional + keyword_only]
-    )
     if code.co_flags & inspect.CO_VARKEYWORDS:
-        result.append(inspect.Parameter(names[extra], inspect.Parameter.VAR_KEYWORD))
+        result.append(Param(names[extra], VAR_KEYWORD))
     if bound:
-        if not result or result[0].kind not in _POSITIONAL:
+        if not result or result[0].kind not in POSITIONAL:
             return None
         del result[0]
     return result
+
+
+_POSITIONAL_OR_KEYWORD = inspect.Parameter.POSITIONAL_OR_KEYWORD

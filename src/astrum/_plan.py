@@ -87,13 +87,13 @@ def _is_finite_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-@dataclass(frozen=True, slots=True)
-class Binding:
+class Binding(NamedTuple):
     """How one parameter of a task gets its value at run time.
 
     The value comes from an upstream task's result (``source``) or from calling
     ``provider``; ``locator`` then picks a key or attribute (str) or an index
-    (int) out of it, or None keeps the whole value.
+    (int) out of it, or None keeps the whole value. A named tuple, like
+    :class:`TaskSpec`: a build makes one per data edge.
     """
 
     param: str
@@ -109,24 +109,6 @@ class Binding:
     """The parameter's default, used when an input is absent."""
     expected: Any = None
     """For inputs: the parameter's declared type, checked against the given value."""
-
-    def with_source(self, source: int) -> Binding:
-        """This binding reading from node ``source``: ``dataclasses.replace``, but 3x cheaper.
-
-        A build resolves one binding per data edge; list every field here.
-        """
-        return Binding(
-            param=self.param,
-            source=source,
-            source_id=self.source_id,
-            locator=self.locator,
-            provider=self.provider,
-            positional=self.positional,
-            input_name=self.input_name,
-            has_default=self.has_default,
-            default=self.default,
-            expected=self.expected,
-        )
 
 
 class TaskSpec(NamedTuple):

@@ -11,28 +11,24 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._bindings import (
-    annotations_for,
-    bind_task_data,
-    data_dependencies,
-    edges_by_task,
-    resolve_functions,
-    task_data_for,
-)
+from ._bindings import bind_relations
 from ._errors import TaskRegistrationError
-from ._plan import DEFAULT_OPTIONS, TaskOptions
+from ._graph import make_graph
+from ._methods import resolve_functions
+from ._plan import DEFAULT_OPTIONS, TaskOptions, TaskSpec, is_async_callable
+from ._relations import Relations, annotations_for, relations_for
 from .cache import CachePolicy, _policy_of
 from .config import AstrumConfig, ExecutorChoice
 from .models import ExecutionReport, TaskOrder
-from .planner import graph_of
 from .scheduler import DynamicScheduler
 
 if TYPE_CHECKING:
-    from ._plan import Binding
+    from ._typecheck import Annotations
     from .data_transport import TaskData
 
 __all__ = ["DEFAULT_NAMESPACE", "RegisteredTask", "SchedulerRegistry"]
@@ -178,16 +174,16 @@ class SchedulerRegistry:
         self, target_tasks: Sequence[str] | None = None, config: AstrumConfig | None = None
     ) -> list[TaskOrder]:
         """Fresh, validated task orders for the targets and everything upstream of them."""
-        orders = self._build(target_tasks, config or AstrumConfig()).orders
-        graph_of(orders)  # validates: a cycle raises here, as on every other build
-        return orders
+        build = self._build(target_tasks, config or AstrumConfig())
+        make_graph(build.ids, build.deps)  # validates: a cycle raises here, as on every build
+        return build.task_orders()
 
     def build_tasks(
         self, target_tasks: Sequence[str] | None = None
     ) -> list[tuple[str, Callable[..., Any]]]:
         """``(task_id, function)`` pairs for the selected tasks; the functions are not called."""
         build = self._build(target_tasks, AstrumConfig(skip_type_check=True))
-        return list(build.functions.items())
+        return list(build.functions().items())
 
     def build_scheduler(
         self,
@@ -209,21 +205,7 @@ class SchedulerRegistry:
                 visualize=visualize, silence=silence, ignore_tail_task=list(ignore_tail_task or [])
             )
         build = self._build(target_tasks, config)
-        tasks = self._tasks
-        scheduler = DynamicScheduler(
-            list(build.functions.items()),
-            build.orders,
-            None,  # the build already turned the data relations into bindings
-            concurrency_context=concurrency_context,
-            task_retries={tid: tasks[tid].retry for tid in build.functions if tasks[tid].retry},
-            task_options={
-                tid: tasks[tid].options
-                for tid in build.functions
-                if tasks[tid].options is not DEFAULT_OPTIONS
-            },
-            config=config,
-            bindings=build.bindings,
-        )
+        scheduler = build.scheduler(concurrency_context)
         if config.visualize:
             from ._render import show_plan
 
@@ -279,11 +261,11 @@ class SchedulerRegistry:
         )
 
     def _build(self, target_tasks: Sequence[str] | None, config: AstrumConfig) -> _Build:
+        began = time.perf_counter()
         tasks = dict(self._tasks)  # a snapshot: registration may go on in other threads
         annotations = annotations_for(tasks)  # one reader, so each function is read once
-        task_data = task_data_for(tasks, config, annotations)
-        edges = edges_by_task(task_data)  # computed once, for dependencies and bindings
-        data_deps = data_dependencies(task_data, edges) if config.auto_sync_dependencies else {}
+        relations = relations_for(tasks, config, annotations)
+        data_deps = relations.sources if config.auto_sync_dependencies else {}
         for entry in tasks.values():
             for dep in entry.depends_on:
                 if dep not in tasks:
@@ -291,25 +273,15 @@ class SchedulerRegistry:
                         f"Task '{entry.task_id}' depends on '{dep}', which is not registered "
                         f"in namespace '{self.name}'."
                     )
-        selected = self._select(tasks, target_tasks, data_deps)
-        orders = {task_id: TaskOrder(task_id) for task_id in selected}
-        for task_id, order in orders.items():
-            deps = dict.fromkeys((*tasks[task_id].depends_on, *data_deps.get(task_id, ())))
-            order.dependencies = [orders[dep] for dep in deps if dep in orders]
-        functions = resolve_functions({tid: tasks[tid] for tid in selected}, config)
-        selected_data = {tid: data for tid, data in task_data.items() if tid in orders}
-        return _Build(
-            orders=list(orders.values()),
-            functions=functions,
-            task_data=selected_data,
-            bindings=bind_task_data(selected_data, functions, tasks, config, annotations, edges),
-        )
+        ids = self._select(tasks, target_tasks, data_deps)
+        deps = [_dependencies(tasks[task_id].depends_on, data_deps.get(task_id)) for task_id in ids]
+        return _Build(tasks, ids, deps, config, annotations, relations, began)
 
     def _select(
         self,
         tasks: Mapping[str, RegisteredTask],
         target_tasks: Sequence[str] | None,
-        data_deps: Mapping[str, Sequence[str]],
+        data_deps: Mapping[str, Collection[str]],
     ) -> list[str]:
         if target_tasks is None:
             return list(tasks)
@@ -329,12 +301,77 @@ class SchedulerRegistry:
         return [task_id for task_id in tasks if task_id in seen]  # registration order
 
 
-@dataclass(frozen=True)
 class _Build:
-    orders: list[TaskOrder]
-    functions: dict[str, Callable[..., Any]]
-    task_data: dict[str, TaskData]
-    bindings: dict[str, tuple[Binding, ...]]
+    """One build of a registry: the selected tasks in registration order, and their needs.
+
+    The selection is closed upstream, so every dependency of a selected task is selected.
+    """
+
+    def __init__(
+        self,
+        tasks: Mapping[str, RegisteredTask],
+        ids: list[str],
+        deps: list[Collection[str]],
+        config: AstrumConfig,
+        annotations: Annotations,
+        relations: Relations,
+        began: float,
+    ) -> None:
+        self.tasks = tasks
+        self.ids = ids
+        self.deps = deps
+        self.config = config
+        self.annotations = annotations
+        self.relations = relations
+        self.began = began
+
+    def functions(self) -> dict[str, Callable[..., Any]]:
+        """The callables the selected tasks run, methods bound to their instances."""
+        tasks = self.tasks
+        return resolve_functions({task_id: tasks[task_id] for task_id in self.ids}, self.config)
+
+    def task_orders(self) -> list[TaskOrder]:
+        orders = {task_id: TaskOrder(task_id) for task_id in self.ids}
+        for order, names in zip(orders.values(), self.deps, strict=True):
+            order.dependencies = [orders[name] for name in names]
+        return list(orders.values())
+
+    def scheduler(self, concurrency_context: asyncio.Semaphore | None) -> DynamicScheduler:
+        """The scheduler, straight from the registry's entries: no TaskOrder objects on the way.
+
+        Registration checked each entry's options and retry count already.
+        """
+        graph = make_graph(self.ids, self.deps)
+        functions = self.functions()
+        tasks, config = self.tasks, self.config
+        bindings = bind_relations(
+            self.relations, functions, tasks, config, self.annotations, graph.index
+        )
+        specs = []
+        for task_id in graph.ids:
+            function, entry = functions[task_id], tasks[task_id]
+            specs.append(
+                TaskSpec(
+                    task_id,
+                    function,
+                    is_async_callable(function),
+                    entry.retry,
+                    entry.options,
+                    bindings.get(task_id, ()),
+                )
+            )
+        return DynamicScheduler._planned(
+            graph, specs, config, concurrency_context, self.task_orders, self.began
+        )
+
+
+def _dependencies(depends_on: tuple[str, ...], sources: Collection[str] | None) -> Collection[str]:
+    """A task's dependencies: its ``depends_on``, then the tasks it takes data from."""
+    if not sources:
+        return depends_on
+    if not depends_on:
+        return sources
+    return list(dict.fromkeys((*depends_on, *sources)))
 
 
 def _tag_names(tags: Sequence[str]) -> tuple[str, ...]:

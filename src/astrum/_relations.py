@@ -1,30 +1,44 @@
-"""How annotations and explicit :class:`TaskData` become each task's merged TaskData.
+"""How annotations and explicit :class:`TaskData` become the workflow's relation edges.
 
-``Ref[T, F(...)]`` on a parameter becomes an input item, ``T(...)`` on the
-return an output item; the explicit items are checked and kept. The result
-is made of new objects: what the user registered is never changed.
+``Ref[T, F(...)]`` on a parameter is an edge into it, ``T(...)`` on the
+return an edge out of the task, ``Input(...)`` an edge from a run-time input;
+explicit TaskData items are checked and become edges too. Nothing the user
+registered is changed, and no intermediate TaskData is made: a build of
+thousands of annotated tasks goes straight from annotations to edges.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, get_origin
+from types import FunctionType
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
+from ._edges import Edge, input_edge, output_edge
 from ._errors import TaskRegistrationError
 from ._methods import plain_function
 from ._typecheck import Annotations, Unresolved, strip
 from .config import AstrumConfig
-from .data_transport import DataItem, DTRela, F, From, Ref, T, TaskData, To
+from .data_transport import DataItem, F, From, Input, Ref, T, TaskData, To
 
 if TYPE_CHECKING:
     from ._registry import RegisteredTask
 
-__all__ = ["annotations_for", "reference_names", "summary", "task_data_for"]
+__all__ = [
+    "Relations",
+    "annotations_for",
+    "input_edges",
+    "reference_names",
+    "relations_for",
+    "summary",
+]
 
 logger = logging.getLogger("astrum")
 
 Locator = str | int | None
+_ANNOTATED: type[Any] = type(Annotated[int, 0])  # what Ref[...] makes
+_MARKERS = (From, To)
+_LOCATOR_TYPES = (str, int)
 
 
 def summary(problems: Sequence[str]) -> str:
@@ -35,38 +49,65 @@ def summary(problems: Sequence[str]) -> str:
     return f"The workflow's data relations have {len(problems)} problems:\n- {listed}"
 
 
-def task_data_for(
+class Relations(NamedTuple):
+    """A build's data relations, by receiving task."""
+
+    edges: dict[str, list[Edge]]
+    """Edges from tasks or ``from_function`` providers, in declaration order."""
+    inputs: dict[str, list[Edge]]
+    """Edges from run-time inputs (``Input(name)``)."""
+    sources: dict[str, dict[str, None]]
+    """The tasks each task takes data from, which it must therefore wait for."""
+
+
+def relations_for(
     tasks: Mapping[str, RegisteredTask],
     config: AstrumConfig,
     annotations: Annotations | None = None,
-) -> dict[str, TaskData]:
-    """Each task's data relations: its explicit TaskData merged with its annotations.
+) -> Relations:
+    """Every relation the ``tasks`` declare, by annotation or explicit TaskData.
 
     ``annotations`` is the build's :func:`annotations_for` ``tasks``, shared so
-    that each function's annotations are read once. The result holds new
-    objects; every problem found is raised at once.
+    that each function's annotations are read once. Every problem found is
+    raised at once, in one :class:`TaskRegistrationError`.
     """
     if annotations is None:
         annotations = annotations_for(tasks)
-    owners: dict[int, list[str]] = {}
+    reader = _AnnotationReader(tasks, config, annotations)
     for task_id, entry in tasks.items():
-        owners.setdefault(id(plain_function(entry.function)), []).append(task_id)
-    problems: list[str] = []
-    result: dict[str, TaskData] = {}
-    for task_id, entry in tasks.items():
-        reader = _AnnotationReader(task_id, tasks, owners, problems)
-        inputs, outputs = reader.read(entry.function, annotations)
-        if entry.data is None and not inputs and not outputs:
-            continue
-        result[task_id] = _merge(task_id, entry.data, inputs, outputs, tasks, config, problems)
-    if problems:
-        raise TaskRegistrationError(summary(problems))
-    return result
+        reader.read(task_id, entry.function, entry.data)
+    if reader.problems:
+        raise TaskRegistrationError(summary(reader.problems))
+    return Relations(reader.edges, reader.inputs, reader.sources)
+
+
+def input_edges(
+    task_id: str, function: Callable[..., Any], annotations: Annotations
+) -> list[Edge]:
+    """An edge for each parameter of ``function`` annotated ``Ref[T, Input("name")]``."""
+    if type(function) is FunctionType and function.__annotations__.keys() <= {"return"}:
+        return []  # no parameter annotations: the common case, answered without reading them
+    return [
+        edge
+        for name, hint in annotations.marked(function)
+        if name != "return"
+        for edge in _run_inputs(task_id, name, hint)
+    ]
+
+
+def _run_inputs(task_id: str, name: str, hint: Any) -> list[Edge]:
+    if not isinstance(hint, _ANNOTATED):
+        return []
+    return [
+        Edge(task_id, name, None, None, None, strip(hint), None, marker.name)
+        for marker in hint.__metadata__
+        if isinstance(marker, Input)
+    ]
 
 
 def annotations_for(tasks: Mapping[str, RegisteredTask]) -> Annotations:
     """One build's reader of annotations, which may name the ``tasks`` by id or function."""
-    return Annotations(reference_names(tasks))
+    return Annotations(lambda: reference_names(tasks))
 
 
 def reference_names(tasks: Mapping[str, RegisteredTask]) -> dict[str, Any]:
@@ -84,35 +125,90 @@ def reference_names(tasks: Mapping[str, RegisteredTask]) -> dict[str, Any]:
 
 
 class _AnnotationReader:
-    """Turns one task's ``F``/``T`` annotations into data items, noting every mistake."""
+    """Turns each task's markers and TaskData into edges, noting every mistake."""
 
     def __init__(
-        self,
-        task_id: str,
-        tasks: Mapping[str, RegisteredTask],
-        owners: Mapping[int, list[str]],
-        problems: list[str],
+        self, tasks: Mapping[str, RegisteredTask], config: AstrumConfig, annotations: Annotations
     ) -> None:
-        self.task_id = task_id
         self.tasks = tasks
-        self.owners = owners
-        self.problems = problems
+        self.config = config
+        self.annotations = annotations
+        self.problems: list[str] = []
+        self.edges: dict[str, list[Edge]] = {}
+        self.inputs: dict[str, list[Edge]] = {}
+        self.sources: dict[str, dict[str, None]] = {}
+        self._owners: dict[int, list[str]] | None = None
 
-    def read(
-        self, function: Callable[..., Any], annotations: Annotations
-    ) -> tuple[list[DataItem], list[DataItem]]:
-        inputs: list[DataItem] = []
-        outputs: list[DataItem] = []
-        for name, hint in annotations.marked(function):
-            markers = _markers(hint)
+    def read(self, task_id: str, function: Callable[..., Any], data: TaskData | None) -> None:
+        """Note the edges of one task, in the order its merged TaskData used to list them."""
+        # Annotations as written; a plain function's are read without the general lookup.
+        raw: Mapping[str, Any]
+        if type(function) is FunctionType:
+            raw = function.__annotations__
+        else:
+            raw = self.annotations.raw(function)
+        inputs: list[Edge] = []
+        outputs: list[Edge] = []
+        for name, hint in raw.items():
+            if type(hint) is str:
+                if "(" not in hint:
+                    continue  # no marker can hide in a string without a call
+                hint = self.annotations.get(function, name)  # noqa: PLW2901
+            if not isinstance(hint, _ANNOTATED):
+                continue
+            markers = [meta for meta in hint.__metadata__ if isinstance(meta, _MARKERS)]
             if name == "return":
-                outputs.extend(item for m in markers if (item := self._output(m, hint)))
-            elif markers and (item := self._input(name, markers, hint)):
-                inputs.append(item)
-        return inputs, outputs
+                outputs.extend(edge for m in markers if (edge := self._output(task_id, m, hint)))
+                continue
+            if markers and (edge := self._input(task_id, name, markers, hint)):
+                inputs.append(edge)
+            if len(markers) < len(hint.__metadata__):  # something else, maybe Input(...)
+                self.inputs.setdefault(task_id, []).extend(_run_inputs(task_id, name, hint))
+        if data is None:
+            for edge in (*inputs, *outputs):
+                self._add(edge)
+            return
+        explicit = _ExplicitItems(task_id, self.tasks, self.config, self.problems)
+        explicit.read(data)
+        for edge in (*explicit.input_edges, *inputs, *explicit.output_edges, *outputs):
+            self._add(edge)
+        for source in explicit.declared["from_tasks"]:
+            self.depend(task_id, source)
+        for receiver in explicit.declared["to_tasks"]:
+            self.depend(receiver, task_id)
 
-    def _input(self, name: str, markers: list[From | To], hint: Any) -> DataItem | None:
-        where = f"Task '{self.task_id}' parameter '{name}'"
+    def _add(self, edge: Edge) -> None:
+        edges = self.edges.get(edge.receiver)
+        if edges is None:
+            self.edges[edge.receiver] = [edge]
+        else:
+            edges.append(edge)
+        if edge.source is not None:
+            self.depend(edge.receiver, edge.source)
+
+    def depend(self, receiver: str, source: str) -> None:
+        """Note that ``receiver`` takes data from ``source``."""
+        sources = self.sources.get(receiver)
+        if sources is None:
+            self.sources[receiver] = {source: None}
+        else:
+            sources[source] = None
+
+    def _input(
+        self, task_id: str, name: str, markers: list[From | To], hint: Any
+    ) -> Edge | None:
+        marker = markers[0]
+        if len(markers) == 1 and type(marker) is From:
+            source, locator = marker.task, marker.locator
+            # The common case, F("task") or F("task", "key") naming another task, in short.
+            if (
+                type(source) is str
+                and source in self.tasks
+                and source != task_id
+                and (locator is None or type(locator) in _LOCATOR_TYPES)
+            ):
+                return Edge(task_id, name, source, None, locator, hint.__origin__, None)
+        where = f"Task '{task_id}' parameter '{name}'"
         froms = [marker for marker in markers if isinstance(marker, From)]
         if len(froms) < len(markers):
             self.problems.append(
@@ -126,39 +222,39 @@ class _AnnotationReader:
             )
         else:
             marker = froms[0]
-            source = self._task(where, "F", marker.task)
+            source = self._task(task_id, where, "F", marker.task)
             if self._locator(where, "F(...) locator", marker.locator) and source is not None:
-                return DataItem(
-                    allow_data_model=strip(hint),
-                    from_relation=_relation(source, marker.locator),
-                    to_relation=DTRela(key=name, related_task=self.task_id),
-                )
+                return Edge(task_id, name, source, None, marker.locator, strip(hint), None)
         return None
 
-    def _output(self, marker: From | To, hint: Any) -> DataItem | None:
-        where = f"Task '{self.task_id}' return annotation"
+    def _output(self, task_id: str, marker: From | To, hint: Any) -> Edge | None:
+        where = f"Task '{task_id}' return annotation"
         if isinstance(marker, From):
             self.problems.append(
                 f"{where} has F(...), which belongs on parameters; use T(...) to send the "
                 "result to a downstream task."
             )
             return None
-        target = self._task(where, "T", marker.task)
+        target = self._task(task_id, where, "T", marker.task)
         local_ok = self._locator(where, "T(...) local locator", marker.local)
         if self._locator(where, "T(...) target parameter", marker.target) and local_ok and target:
-            return DataItem(
-                allow_data_model=strip(hint),
-                from_relation=_relation(self.task_id, marker.local),
-                to_relation=_relation(target, marker.target),
-            )
+            return Edge(target, marker.target, task_id, None, marker.local, None, strip(hint))
         return None
 
-    def _task(self, where: str, marker: str, ref: object) -> str | None:
+    def _owners_of(self, function: object) -> list[str]:
+        """The ids of the tasks registered with ``function``."""
+        if self._owners is None:
+            self._owners = {}
+            for task_id, entry in self.tasks.items():
+                self._owners.setdefault(id(plain_function(entry.function)), []).append(task_id)
+        return self._owners.get(id(plain_function(function)), [])
+
+    def _task(self, task_id: str, where: str, marker: str, ref: object) -> str | None:
         """The task id ``ref`` names (an id or a registered function), or None after a problem."""
         if isinstance(ref, str):
-            if ref in self.tasks and ref != self.task_id:
+            if ref in self.tasks and ref != task_id:
                 return ref
-            if ref == self.task_id:
+            if ref == task_id:
                 self.problems.append(f"{where} names its own task in {marker}(...).")
             else:
                 self.problems.append(
@@ -178,12 +274,12 @@ class _AnnotationReader:
                 f"got {type(ref).__name__} {ref!r}."
             )
             return None
-        ids = self.owners.get(id(plain_function(ref)), [])
+        ids = self._owners_of(ref)
         label = getattr(ref, "__qualname__", repr(ref))
         if len(ids) == 1:
-            return self._task(where, marker, ids[0])
+            return self._task(task_id, where, marker, ids[0])
         if ids:
-            choices = " or ".join(f"{marker}('{task_id}')" for task_id in ids)
+            choices = " or ".join(f"{marker}('{other}')" for other in ids)
             self.problems.append(
                 f"{where} names function {label} in {marker}(...), but it is registered as "
                 f"several tasks ({', '.join(ids)}); name one by its id: {choices}."
@@ -207,71 +303,13 @@ class _AnnotationReader:
         return False
 
 
-def _markers(hint: Any) -> list[From | To]:
-    if get_origin(hint) is not Annotated:
-        return []
-    return [meta for meta in hint.__metadata__ if isinstance(meta, From | To)]
-
-
-def _relation(task_id: str, locator: Locator) -> DTRela:
-    if locator is None:
-        return DTRela(single_item=True, related_task=task_id)
-    if isinstance(locator, int):
-        return DTRela(index=locator, related_task=task_id)
-    return DTRela(key=locator, related_task=task_id)
-
-
-def _merge(
-    task_id: str,
-    explicit: TaskData | None,
-    inputs: list[DataItem],
-    outputs: list[DataItem],
-    tasks: Mapping[str, RegisteredTask],
-    config: AstrumConfig,
-    problems: list[str],
-) -> TaskData:
-    """A new TaskData: the explicit items (checked) plus the annotation-derived ones."""
-    declared: dict[str, list[str]] = {"from_tasks": [], "to_tasks": []}
-    kept: dict[str, list[DataItem]] = {"input_data_item": [], "output_data_item": []}
-    if explicit is not None and not isinstance(explicit, TaskData):
-        problems.append(
-            f"Task '{task_id}' was given data={type(explicit).__name__}; pass a TaskData "
-            "from astrum.data_transport."
-        )
-    elif explicit is not None:
-        if explicit.task_id and explicit.task_id != task_id:
-            problems.append(
-                f"Task '{task_id}' was given TaskData(task_id='{explicit.task_id}'); use "
-                f"task_id='{task_id}' or leave it empty."
-            )
-        for field_name, listed in declared.items():
-            for other in getattr(explicit, field_name) or ():
-                if other not in tasks:
-                    problems.append(
-                        f"Task '{task_id}' lists '{other}' in its TaskData {field_name}, but no "
-                        "task has that id; fix the name or register the task."
-                    )
-                listed.append(other)
-        checker = _ExplicitItems(task_id, tasks, config, problems, declared)
-        kept["input_data_item"] = checker.inputs(explicit.input_data_item)
-        kept["output_data_item"] = checker.outputs(explicit.output_data_item)
-    for item in inputs:
-        assert item.from_relation is not None
-        declared["from_tasks"].append(item.from_relation.related_task or "")
-    for item in outputs:
-        assert item.to_relation is not None
-        declared["to_tasks"].append(item.to_relation.related_task or "")
-    return TaskData(
-        task_id=task_id,
-        input_data_item=[*kept["input_data_item"], *inputs],
-        output_data_item=[*kept["output_data_item"], *outputs],
-        from_tasks=list(dict.fromkeys(declared["from_tasks"])),
-        to_tasks=list(dict.fromkeys(declared["to_tasks"])),
-    )
-
-
 class _ExplicitItems:
-    """Checks the items of one explicit TaskData; undeclared tasks are declared unless strict."""
+    """Checks one explicit TaskData; undeclared tasks are declared unless strict.
+
+    After :meth:`read`, ``input_edges`` and ``output_edges`` hold the edges of
+    the items that passed, and ``declared`` the tasks it takes data from and
+    sends data to.
+    """
 
     def __init__(
         self,
@@ -279,14 +317,40 @@ class _ExplicitItems:
         tasks: Mapping[str, RegisteredTask],
         config: AstrumConfig,
         problems: list[str],
-        declared: dict[str, list[str]],
     ) -> None:
         self.task_id = task_id
         self.tasks = tasks
         self.config = config
         self.problems = problems
-        self.declared = declared
-        self.listed = {name: set(ids) for name, ids in declared.items()}
+        self.declared: dict[str, list[str]] = {"from_tasks": [], "to_tasks": []}
+        self.listed: dict[str, set[str]] = {"from_tasks": set(), "to_tasks": set()}
+        self.input_edges: list[Edge] = []
+        self.output_edges: list[Edge] = []
+
+    def read(self, explicit: object) -> None:
+        task_id = self.task_id
+        if not isinstance(explicit, TaskData):
+            self.problems.append(
+                f"Task '{task_id}' was given data={type(explicit).__name__}; pass a TaskData "
+                "from astrum.data_transport."
+            )
+            return
+        if explicit.task_id and explicit.task_id != task_id:
+            self.problems.append(
+                f"Task '{task_id}' was given TaskData(task_id='{explicit.task_id}'); use "
+                f"task_id='{task_id}' or leave it empty."
+            )
+        for field_name, listed in self.declared.items():
+            for other in getattr(explicit, field_name) or ():
+                if other not in self.tasks:
+                    self.problems.append(
+                        f"Task '{task_id}' lists '{other}' in its TaskData {field_name}, but no "
+                        "task has that id; fix the name or register the task."
+                    )
+                listed.append(other)
+                self.listed[field_name].add(other)
+        self._inputs(explicit.input_data_item)
+        self._outputs(explicit.output_data_item)
 
     def _items(self, field_name: str, items: Iterable[Any]) -> Iterator[tuple[str, DataItem]]:
         for i, item in enumerate(items):
@@ -296,18 +360,17 @@ class _ExplicitItems:
             else:
                 self.problems.append(f"{where} is a {type(item).__name__}, not a DataItem.")
 
-    def inputs(self, items: Iterable[Any]) -> list[DataItem]:
-        kept = []
+    def _inputs(self, items: Iterable[Any]) -> None:
         for where, item in self._items("input_data_item", items):
-            source = item.from_relation
-            if source is not None and source.from_function is not None:
-                kept.append(item)
-                continue
-            if source is None or not source.related_task:
+            edge = input_edge(self.task_id, item)
+            if edge is None:
                 self._no_direction(where, "no source: give its from_relation a related_task")
                 continue
-            if self._known(where, source.related_task, "from_tasks", "takes data from"):
-                kept.append(item)
+            if edge.source is None:  # a from_function supplies it: no task to check
+                self.input_edges.append(edge)
+                continue
+            if self._known(where, edge.source, "from_tasks", "takes data from"):
+                self.input_edges.append(edge)
             end = item.to_relation
             if end is not None and end.related_task not in (None, "", self.task_id):
                 self._warn(
@@ -316,13 +379,11 @@ class _ExplicitItems:
                     where,
                     end.related_task,
                 )
-        return kept
 
-    def outputs(self, items: Iterable[Any]) -> list[DataItem]:
-        kept = []
+    def _outputs(self, items: Iterable[Any]) -> None:
         for where, item in self._items("output_data_item", items):
-            end = item.to_relation
-            if end is None or not end.related_task:
+            edge = output_edge(self.task_id, item)
+            if edge is None:
                 self._no_direction(where, "no target: give its to_relation a related_task")
                 continue
             if item.from_relation is not None and item.from_relation.from_function is not None:
@@ -331,9 +392,8 @@ class _ExplicitItems:
                     "task's result, so put the from_function on the receiver's input item."
                 )
                 continue
-            if self._known(where, end.related_task, "to_tasks", "sends data to"):
-                kept.append(item)
-        return kept
+            if self._known(where, edge.receiver, "to_tasks", "sends data to"):
+                self.output_edges.append(edge)
 
     def _known(self, where: str, other: str, field_name: str, verb: str) -> bool:
         if other not in self.tasks:

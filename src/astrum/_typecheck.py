@@ -135,12 +135,20 @@ class Annotations:
     built, so names defined after the decorated functions resolve.
     """
 
-    def __init__(self, names: Mapping[str, Any]) -> None:
-        self.names = names
+    def __init__(self, names: Mapping[str, Any] | Callable[[], Mapping[str, Any]]) -> None:
+        # The names are made on first need: most builds evaluate no string annotation.
+        self._names = names
         self._cache: dict[tuple[int, str], Any] = {}
         # Keyed by id(): each entry keeps its function alive so the id cannot be reused.
         self._raw: dict[int, tuple[Callable[..., Any], Mapping[str, Any]]] = {}
         self._marked: dict[int, list[tuple[str, Any]]] = {}
+
+    @property
+    def names(self) -> Mapping[str, Any]:
+        """What annotations may name beyond their module: task ids and function names."""
+        if callable(self._names):
+            self._names = self._names()
+        return self._names
 
     def raw(self, function: Callable[..., Any]) -> Mapping[str, Any]:
         """The annotations as written: objects, or strings under postponed evaluation."""
@@ -186,6 +194,8 @@ class Annotations:
 
 def strip(hint: Any) -> Any:
     """``hint`` without ``Annotated`` metadata; a missing hint is ``Any``."""
+    if type(hint) is type:
+        return hint  # a plain class, the common case
     while get_origin(hint) is Annotated:
         hint = get_args(hint)[0]
     return _NONE if hint is None else hint

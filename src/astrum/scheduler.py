@@ -16,6 +16,7 @@ from ._errors import (
     TaskNotFoundError,
     TaskRegistrationError,
 )
+from ._graph import Graph
 from ._plan import DEFAULT_OPTIONS, Binding, Plan, TaskOptions, TaskSpec, is_async_callable
 from ._run import Run, RunSettings
 from .cache import default_store
@@ -64,10 +65,10 @@ class DynamicScheduler:
         del has_data_path  # kept for the original signature; data paths come from task_data_refs
         if config is None:
             config = AstrumConfig(silence=silence)
-        self.config = config
-        self.task_order = list(task_order)
+        orders = list(task_order)
+        self._task_order: list[TaskOrder] | Callable[[], list[TaskOrder]] = orders
         functions = _check_tasks(tasks)
-        graph = graph_of(self.task_order)
+        graph = graph_of(orders)
         _check_coverage(functions, graph.ids)
         retries = dict(task_retries or {})
         options = dict(task_options or {})
@@ -76,7 +77,13 @@ class DynamicScheduler:
                 raise TaskNotFoundError(
                     f"Options were given for task '{task_id}', which is not in task_order."
                 )
-        bound = dict(bindings or {})
+        bound = {}
+        for task_id, items in (bindings or {}).items():
+            if task_id not in graph.index:
+                raise TaskNotFoundError(
+                    f"Bindings were given for task '{task_id}', which is not in task_order."
+                )
+            bound[task_id] = _with_sources(task_id, tuple(items), graph.index)
         if task_data_refs or bindings is None:
             # A hand-built DAG: its data comes from task_data_refs and Input annotations.
             from ._bindings import bindings_from_task_data
@@ -95,16 +102,47 @@ class DynamicScheduler:
                 task_options_.validate(task_id)
             specs.append(
                 TaskSpec(
-                    task_id=task_id,
-                    function=function,
-                    is_async=is_async_callable(function),
-                    retry=retry,
-                    options=task_options_,
-                    bindings=_with_sources(task_id, tuple(bound[task_id]), graph.index)
-                    if task_id in bound
-                    else (),
+                    task_id,
+                    function,
+                    is_async_callable(function),
+                    retry,
+                    task_options_,
+                    bound.get(task_id, ()),
                 )
             )
+        self._finish(graph, specs, config, ignore_tail_task, concurrency_context, began)
+
+    @classmethod
+    def _planned(
+        cls,
+        graph: Graph,
+        specs: Sequence[TaskSpec],
+        config: AstrumConfig,
+        concurrency_context: asyncio.Semaphore | None,
+        task_order: Callable[[], list[TaskOrder]],
+        began: float,
+    ) -> DynamicScheduler:
+        """A scheduler for a graph and specs that a registry built and checked itself.
+
+        ``task_order`` makes the :attr:`task_order` list when someone first asks
+        for it: a registry's build has no use for TaskOrder objects.
+        """
+        scheduler = cls.__new__(cls)
+        scheduler._task_order = task_order
+        scheduler._finish(graph, specs, config, None, concurrency_context, began)
+        return scheduler
+
+    def _finish(
+        self,
+        graph: Graph,
+        specs: Sequence[TaskSpec],
+        config: AstrumConfig,
+        ignore_tail_task: Sequence[str] | None,
+        concurrency_context: asyncio.Semaphore | None,
+        began: float,
+    ) -> None:
+        """The checks and settings common to every way of making a scheduler."""
+        self.config = config
         _check_pools(config.pools, specs)
         tail_ids = list(config.ignore_tail_task if ignore_tail_task is None else ignore_tail_task)
         tails = frozenset(_check_tail(task_id, graph.index, graph.succs) for task_id in tail_ids)
@@ -137,6 +175,13 @@ class DynamicScheduler:
             pools=dict(config.pools),
             check_input_types=not config.skip_type_check,
         )
+
+    @property
+    def task_order(self) -> list[TaskOrder]:
+        """The task orders this scheduler was built from."""
+        if callable(self._task_order):
+            self._task_order = self._task_order()
+        return self._task_order
 
     @property
     def plan(self) -> Plan:
@@ -306,6 +351,6 @@ def _with_sources(
                     f"Task '{task_id}' takes parameter '{binding.param}' from task "
                     f"'{binding.source_id}', which is not part of this workflow."
                 )
-            binding = binding.with_source(index[binding.source_id])  # noqa: PLW2901
+            binding = binding._replace(source=index[binding.source_id])  # noqa: PLW2901
         result.append(binding)
     return tuple(result)
