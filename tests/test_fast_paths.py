@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
+import uuid
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from astrum import AstrumConfig, SchedulerRegistry
-from astrum._plan import DEFAULT_OPTIONS, TaskSpec, is_async_callable
+from _support import register_data_task
+from astrum import AstrumConfig, F, Ref, SchedulerRegistry
+from astrum._bindings import _bind, _bind_plain, _bindings
+from astrum._declared import declared
+from astrum._edges import Edge
+from astrum._methods import parameters
+from astrum._plan import DEFAULT_OPTIONS, Binding, TaskSpec, is_async_callable
+from strategies import DataDag, data_dags
 
 
 async def _coroutine_function() -> None:
@@ -84,3 +94,93 @@ async def test_registry_shares_default_options_and_keeps_others(
     assert specs["plain"].options is DEFAULT_OPTIONS
     assert specs["tuned"].options.timeout == 5
     assert specs["tuned"].options.tags == ("db",)
+
+
+# -- relations read at registration, bindings of plain functions ----------------------------
+
+
+def _plan_bindings(registry: SchedulerRegistry) -> dict[str, tuple[Binding, ...]]:
+    plan = registry.build_scheduler().plan
+    return {spec.task_id: spec.bindings for spec in plan.specs}
+
+
+@settings(max_examples=40, deadline=None)
+@given(dag=data_dags())
+def test_relations_read_at_registration_match_those_read_at_build(dag: DataDag) -> None:
+    """A registry builds the same bindings whether registration or the build read them."""
+    registry = SchedulerRegistry(f"declared-{uuid.uuid4().hex}")
+    for task in range(dag.size):
+        register_data_task(registry, dag, task)
+    read_at_registration = _plan_bindings(registry)
+    for entry in registry.get_all_tasks().values():
+        # An equal but new dict: registration's reading no longer applies, the build reads.
+        entry.function.__annotations__ = dict(entry.function.__annotations__)
+    assert _plan_bindings(registry) == read_at_registration
+
+
+def test_annotations_replaced_after_registration_are_the_ones_used(
+    registry: SchedulerRegistry,
+) -> None:
+    """Registration reads annotations early, but a build follows annotations replaced since."""
+
+    @registry.task()
+    async def first() -> int:
+        return 1
+
+    @registry.task()
+    async def second() -> int:
+        return 2
+
+    @registry.task()
+    async def total(x: Ref[int, F("first")]) -> int:
+        return x
+
+    total.__annotations__ = {"x": Ref[int, F("second")], "return": int}
+    assert asyncio.run(registry.run()).task_return_set["total"] == 2
+
+
+_TARGETS = st.one_of(
+    st.none(), st.integers(min_value=-1, max_value=4), st.sampled_from(["p0", "p1", "p2", "q"])
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    count=st.integers(min_value=0, max_value=3),
+    defaults=st.integers(min_value=0, max_value=3),
+    targets=st.lists(_TARGETS, max_size=3),
+)
+def test_plain_binding_agrees_with_the_general_path(
+    count: int, defaults: int, targets: list[str | int | None]
+) -> None:
+    """For functions with plain named parameters, the short binding path gives the general
+    path's bindings, and steps aside whenever the general path finds a problem."""
+    defaults = min(defaults, count)
+    names = [f"p{i}" for i in range(count)]
+    signature = ", ".join(
+        f"{name}={i}" if i >= count - defaults else name for i, name in enumerate(names)
+    )
+    namespace: dict[str, Any] = {}
+    exec(f"def body({signature}): return None", namespace)
+    function = namespace["body"]
+    edges = [
+        Edge("task", target, f"s{i}", None, None, int, None) for i, target in enumerate(targets)
+    ]
+    index = {f"s{i}": i for i in range(len(targets))}
+    problems: list[str] = []
+    params = parameters(function)
+    general_bound = _bind("task", params, edges, problems)
+    missing = [
+        p.name
+        for p in params or ()
+        if p.default is inspect.Parameter.empty and p.name not in dict(general_bound)
+    ]
+    declared_now = declared("task", function)
+    assert declared_now.names == tuple(names)
+    plain = _bind_plain(
+        "task", function, tuple(names), declared_now.required, edges, index, types=None
+    )
+    if problems or missing:
+        assert plain is None
+    else:
+        assert plain == (_bindings(params, general_bound, index) if general_bound else ())

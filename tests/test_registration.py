@@ -16,6 +16,8 @@ from astrum import (
     DEFAULT_NAMESPACE,
     AstrumConfig,
     DynamicScheduler,
+    F,
+    Ref,
     RegisteredTask,
     SchedulerRegistry,
     TaskOrder,
@@ -601,6 +603,23 @@ def test_build_task_orders_links_dependencies(registry: SchedulerRegistry) -> No
     assert [dep.task_name for dep in orders["c"].dependencies] == ["a", "b"]
     assert orders["c"].dependencies[0] is orders["a"]
     assert orders["b"].depend is orders["a"]
+
+
+def test_built_scheduler_lists_the_registry_task_orders(registry: SchedulerRegistry) -> None:
+    """A registry's scheduler exposes task_order as build_task_orders would give it,
+    data dependencies included, in registration order."""
+
+    @registry.task("c", depends_on=["b"])
+    def c(value: Ref[int, F("a")]) -> int:
+        return value
+
+    registry.task("a")(lambda: 1)
+    registry.task("b")(lambda: None)
+    orders = registry.build_scheduler().task_order
+    assert [order.task_name for order in orders] == ["c", "a", "b"]
+    assert [dep.task_name for dep in orders[0].dependencies] == ["b", "a"]
+    assert orders[0].dependencies[1] is orders[1]
+    assert repr(orders) == repr(registry.build_task_orders())
 
 
 def test_build_task_orders_reports_cycles(registry: SchedulerRegistry) -> None:

@@ -26,6 +26,7 @@ from astrum import (
     TaskOrder,
     TaskRegistrationError,
 )
+from astrum._plan import Binding
 
 
 def diamond() -> list[TaskOrder]:
@@ -140,6 +141,14 @@ def test_bad_task_retries_are_refused() -> None:
         DynamicScheduler([("a", print)], [TaskOrder("a")], task_retries={"ghost": 1})
     with pytest.raises(TaskRegistrationError, match="retry must be a non-negative integer"):
         DynamicScheduler([("a", print)], [TaskOrder("a")], task_retries={"a": True})
+
+
+def test_bindings_for_an_unknown_task_are_refused() -> None:
+    """bindings= naming a task outside task_order is an error, not silently dropped."""
+    with pytest.raises(TaskNotFoundError, match="Bindings were given for task 'ghost'"):
+        DynamicScheduler(
+            [("a", print)], [TaskOrder("a")], bindings={"ghost": [Binding("x", source_id="a")]}
+        )
 
 
 def test_ignore_tail_task_must_be_a_known_tail() -> None:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["bind_relations", "bindings_from_task_data", "describe_relations"]
 
+
 def bind_relations(
     relations: Relations,
     functions: Mapping[str, Callable[..., Any]],
@@ -60,6 +61,16 @@ def bind_relations(
         edges: Sequence[Edge] = by_receiver.get(task_id, ())
         if task_id in by_input:
             edges = [*edges, *by_input[task_id]]
+        entry = tasks[task_id]
+        names = entry.declared.names if function is entry.function else None
+        plain = None
+        if names is not None:
+            required = entry.declared.required
+            plain = _bind_plain(task_id, function, names, required, edges, index, types)
+        if plain is not None:
+            if plain:
+                result[task_id] = plain
+            continue
         params = parameters(function)
         bound = _bind(task_id, params, edges, problems) if edges else []
         if types is not None:
@@ -69,6 +80,65 @@ def bind_relations(
     if problems:
         raise TaskRegistrationError(summary(problems))
     return result
+
+
+def _bind_plain(
+    task_id: str,
+    function: Callable[..., Any],
+    names: tuple[str, ...],
+    required: int,
+    edges: Sequence[Edge],
+    index: Mapping[str, int],
+    types: TypeChecker | None,
+) -> tuple[Binding, ...] | None:
+    """The bindings of a function whose parameters are all plain and named (``names``,
+    the first ``required`` without a default), when every relation fits.
+
+    Most tasks are such functions, and this answers for them without making
+    parameter records. None means "take the general path": a relation misses
+    its parameter or feeds one twice, or a parameter without a default is not
+    fed; the general path explains each.
+    """
+    if not edges:
+        return () if not required else None
+    fed: dict[str, Edge] = {}
+    for edge in edges:
+        target = edge.target
+        if target is None:
+            name = names[0] if names else None
+        elif type(target) is int:
+            name = names[target] if 0 <= target < len(names) else None
+        else:
+            name = target if target in names else None
+        if name is None or name in fed:
+            return None
+        fed[name] = edge
+    if len(fed) < required or not all(name in fed for name in names[:required]):
+        return None
+    defaults = getattr(function, "__defaults__", None) or ()
+    bindings = []
+    for name, edge in fed.items():
+        if types is not None:
+            types.check_edge(task_id, function, name, edge)
+        position = names.index(name)
+        has_default = position >= required
+        source = edge.source
+        binding = Binding(
+            name,
+            None if source is None else index[source],
+            source,
+            edge.locator,
+            edge.provider,
+            False,  # noqa: FBT003 - positional: a named tuple made per edge
+            edge.input_name,
+            has_default,
+            defaults[position - required] if has_default else None,
+            edge.expected if edge.input_name is not None else None,
+        )
+        bindings.append((position, binding))
+    if len(bindings) > 1:
+        bindings.sort(key=lambda entry: entry[0])
+    return tuple(binding for _, binding in bindings)
 
 
 def _declared_upstream(tasks: Mapping[str, RegisteredTask], receiver: str, source: str) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from types import FunctionType
 from typing import TYPE_CHECKING, Any, NamedTuple, get_origin
 
 from ._methods import EMPTY, VARIADIC, Param
@@ -121,12 +120,7 @@ class TypeChecker:
         bound: Sequence[tuple[str, Edge]],
     ) -> None:
         for param, edge in bound:
-            if edge.input_name is not None:
-                continue  # checked against the given value when a run starts
-            expected = edge.expected
-            if expected is None:
-                expected = self.annotations.get(function, param)
-            self._edge(task_id, param, edge, strip(expected))
+            self.check_edge(task_id, function, param, edge)
         for parameter in params or ():
             if parameter.default is not EMPTY or parameter.kind in VARIADIC:
                 continue
@@ -137,14 +131,29 @@ class TypeChecker:
                     f"Ref[..., F('task')] or give it a default, {SKIP_HINT}."
                 )
 
+    def check_edge(
+        self, task_id: str, function: Callable[..., Any], param: str, edge: Edge
+    ) -> None:
+        """Compare the type ``param`` of ``function`` declares with what ``edge`` brings."""
+        if edge.input_name is not None:
+            return  # checked against the given value when a run starts
+        expected = edge.expected
+        if expected is None:
+            expected = self.annotations.get(function, param)
+        self._edge(task_id, param, edge, strip(expected))
+
     def _edge(self, task_id: str, param: str, edge: Edge, expected: Any) -> None:
         if expected is Any:
             return
+        whole = edge.produced
         producer = edge.provider
         if producer is None:
             assert edge.source is not None
-            producer = self.tasks[edge.source].function
-        whole = edge.produced
+            entry = self.tasks[edge.source]
+            producer = entry.function
+            declared = entry.declared
+            if whole is None and declared.annotations is getattr(producer, "__annotations__", 0):
+                whole = declared.returns  # read at registration, when it could be
         if whole is None:
             whole = self._returned(producer)
         if whole is expected and edge.locator is None:
@@ -187,10 +196,6 @@ class TypeChecker:
 
     def _returned(self, producer: Callable[..., Any]) -> Any:
         """The type ``producer`` returns, as far as its annotation (or source) tells."""
-        if type(producer) is FunctionType:
-            written = producer.__annotations__.get("return", Any)
-            if type(written) is type:
-                return written  # an evaluated plain class: nothing to look up or infer
         whole = self._returns.get(id(producer))
         if whole is None:
             annotation = self.annotations.get(producer, "return")

@@ -50,13 +50,28 @@ def make_graph(ids: Sequence[str], deps: Sequence[Collection[str]]) -> Graph:
     n = len(ids)
     preds: list[tuple[int, ...]] = []
     succs: list[list[int]] = [[] for _ in range(n)]
+    levels: list[int] = []
+    in_order = True
     for node, node_deps in enumerate(deps):
         node_preds = tuple(map(position_of, node_deps))
-        if len(node_preds) > 1 and len(set(node_preds)) < len(node_preds):
-            node_preds = tuple(dict.fromkeys(node_preds))  # a TaskOrder listed one twice
+        if len(node_preds) > 1:
+            if len(set(node_preds)) < len(node_preds):
+                node_preds = tuple(dict.fromkeys(node_preds))  # a TaskOrder listed one twice
+            node_preds = tuple(sorted(node_preds))
         preds.append(node_preds)
+        # The level of each task, while every task comes after what it waits for.
+        level = 0
         for pred in node_preds:
             succs[pred].append(node)
+            if not in_order:
+                continue
+            if pred >= node:
+                in_order = False  # the tasks must be numbered anew, below
+            elif levels[pred] >= level:
+                level = levels[pred] + 1
+        levels.append(level)
+    if in_order:  # usual for registries: registration follows the dependencies
+        return _graph(tuple(ids), tuple(preds), tuple(map(tuple, succs)), levels)
     waiting = list(map(len, preds))
     order = [node for node in range(n) if not waiting[node]]
     for node in order:  # the list grows while we walk it: Kahn's algorithm
@@ -69,36 +84,37 @@ def make_graph(ids: Sequence[str], deps: Sequence[Collection[str]]) -> Graph:
         cycle = [ids[node] for node in find_cycle(stuck, preds)]
         error = TaskOrderNoExitError if not any(not p for p in preds) else TaskOrderLoopError
         raise error(cycle)
-    if all(map(int.__eq__, order, range(n))):
-        # Already topological, as registration order usually is: nothing to renumber.
-        new_preds = tuple(
-            node_preds if len(node_preds) < 2 else tuple(sorted(node_preds)) for node_preds in preds
-        )
-        new_succs = tuple(map(tuple, succs))  # appended in ascending order
-    else:
-        rank = [0] * n
-        for position_in_order, node in enumerate(order):
-            rank[node] = position_in_order
-        new_preds = tuple(_renumbered(preds[node], rank) for node in order)
-        new_succs = tuple(_renumbered(succs[node], rank) for node in order)
-    levels: list[int] = []
+    rank = [0] * n
+    for position_in_order, node in enumerate(order):
+        rank[node] = position_in_order
+    new_preds = tuple(_renumbered(preds[node], rank) for node in order)
+    new_succs = tuple(_renumbered(succs[node], rank) for node in order)
+    levels = []
     for node_preds in new_preds:  # predecessors come first, so their levels are known
         level = 0
         for pred in node_preds:
             if levels[pred] >= level:
                 level = levels[pred] + 1
         levels.append(level)
-    new_ids = tuple(ids[node] for node in order)
+    return _graph(tuple(ids[node] for node in order), new_preds, new_succs, levels)
+
+
+def _graph(
+    ids: tuple[str, ...],
+    preds: tuple[tuple[int, ...], ...],
+    succs: tuple[tuple[int, ...], ...],
+    levels: list[int],
+) -> Graph:
     per_level: list[int] = []  # tasks per level, for the plan's depth and width
     for level in levels:
         if level == len(per_level):
             per_level.append(0)
         per_level[level] += 1
     return Graph(
-        ids=new_ids,
-        index={task_id: i for i, task_id in enumerate(new_ids)},
-        preds=new_preds,
-        succs=new_succs,
+        ids=ids,
+        index={task_id: i for i, task_id in enumerate(ids)},
+        preds=preds,
+        succs=succs,
         levels=tuple(levels),
         depth=len(per_level),
         width=max(per_level, default=0),

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._bindings import bind_relations
+from ._declared import Declared, declared
 from ._errors import TaskRegistrationError
 from ._graph import make_graph
 from ._methods import resolve_functions
@@ -48,6 +49,11 @@ class RegisteredTask:
     retry: int
     data: TaskData | None = None
     options: TaskOptions = field(default_factory=TaskOptions)
+    declared: Declared = field(init=False, repr=False, compare=False)
+    """What the function says by itself, read now so that builds need not read it again."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "declared", declared(self.task_id, self.function))
 
 
 class SchedulerRegistry:
@@ -331,10 +337,7 @@ class _Build:
         return resolve_functions({task_id: tasks[task_id] for task_id in self.ids}, self.config)
 
     def task_orders(self) -> list[TaskOrder]:
-        orders = {task_id: TaskOrder(task_id) for task_id in self.ids}
-        for order, names in zip(orders.values(), self.deps, strict=True):
-            order.dependencies = [orders[name] for name in names]
-        return list(orders.values())
+        return _task_orders(self.ids, self.deps)
 
     def scheduler(self, concurrency_context: asyncio.Semaphore | None) -> DynamicScheduler:
         """The scheduler, straight from the registry's entries: no TaskOrder objects on the way.
@@ -354,15 +357,25 @@ class _Build:
                 TaskSpec(
                     task_id,
                     function,
-                    is_async_callable(function),
+                    entry.declared.is_async
+                    if function is entry.function
+                    else is_async_callable(function),
                     entry.retry,
                     entry.options,
                     bindings.get(task_id, ()),
                 )
             )
+        ids, deps = self.ids, self.deps  # only these: the scheduler must not keep the build
         return DynamicScheduler._planned(
-            graph, specs, config, concurrency_context, self.task_orders, self.began
+            graph, specs, config, concurrency_context, lambda: _task_orders(ids, deps), self.began
         )
+
+
+def _task_orders(ids: Sequence[str], deps: Sequence[Collection[str]]) -> list[TaskOrder]:
+    orders = {task_id: TaskOrder(task_id) for task_id in ids}
+    for order, names in zip(orders.values(), deps, strict=True):
+        order.dependencies = [orders[name] for name in names]
+    return list(orders.values())
 
 
 def _dependencies(depends_on: tuple[str, ...], sources: Collection[str] | None) -> Collection[str]:

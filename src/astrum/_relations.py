@@ -10,10 +10,11 @@ thousands of annotated tasks goes straight from annotations to edges.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from types import FunctionType
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
+from ._declared import ANNOTATED
 from ._edges import Edge, input_edge, output_edge
 from ._errors import TaskRegistrationError
 from ._methods import plain_function
@@ -36,7 +37,6 @@ __all__ = [
 logger = logging.getLogger("astrum")
 
 Locator = str | int | None
-_ANNOTATED: type[Any] = type(Annotated[int, 0])  # what Ref[...] makes
 _MARKERS = (From, To)
 _LOCATOR_TYPES = (str, int)
 
@@ -52,11 +52,11 @@ def summary(problems: Sequence[str]) -> str:
 class Relations(NamedTuple):
     """A build's data relations, by receiving task."""
 
-    edges: dict[str, list[Edge]]
+    edges: dict[str, Sequence[Edge]]
     """Edges from tasks or ``from_function`` providers, in declaration order."""
-    inputs: dict[str, list[Edge]]
+    inputs: dict[str, Sequence[Edge]]
     """Edges from run-time inputs (``Input(name)``)."""
-    sources: dict[str, dict[str, None]]
+    sources: dict[str, Collection[str]]
     """The tasks each task takes data from, which it must therefore wait for."""
 
 
@@ -75,15 +75,14 @@ def relations_for(
         annotations = annotations_for(tasks)
     reader = _AnnotationReader(tasks, config, annotations)
     for task_id, entry in tasks.items():
-        reader.read(task_id, entry.function, entry.data)
+        if not reader.read_declared(task_id, entry):
+            reader.read(task_id, entry.function, entry.data)
     if reader.problems:
         raise TaskRegistrationError(summary(reader.problems))
     return Relations(reader.edges, reader.inputs, reader.sources)
 
 
-def input_edges(
-    task_id: str, function: Callable[..., Any], annotations: Annotations
-) -> list[Edge]:
+def input_edges(task_id: str, function: Callable[..., Any], annotations: Annotations) -> list[Edge]:
     """An edge for each parameter of ``function`` annotated ``Ref[T, Input("name")]``."""
     if type(function) is FunctionType and function.__annotations__.keys() <= {"return"}:
         return []  # no parameter annotations: the common case, answered without reading them
@@ -96,7 +95,7 @@ def input_edges(
 
 
 def _run_inputs(task_id: str, name: str, hint: Any) -> list[Edge]:
-    if not isinstance(hint, _ANNOTATED):
+    if not isinstance(hint, ANNOTATED):
         return []
     return [
         Edge(task_id, name, None, None, None, strip(hint), None, marker.name)
@@ -134,10 +133,48 @@ class _AnnotationReader:
         self.config = config
         self.annotations = annotations
         self.problems: list[str] = []
-        self.edges: dict[str, list[Edge]] = {}
-        self.inputs: dict[str, list[Edge]] = {}
-        self.sources: dict[str, dict[str, None]] = {}
+        # A value is a list this build made, or a tuple from registration (shared, read-only).
+        self.edges: dict[str, Sequence[Edge]] = {}
+        self.inputs: dict[str, Sequence[Edge]] = {}
+        self.sources: dict[str, Collection[str]] = {}
         self._owners: dict[int, list[str]] | None = None
+
+    def read_declared(self, task_id: str, entry: RegisteredTask) -> bool:
+        """Take the task's relations from what registration read, if it read them all.
+
+        False means "read them": there is explicit TaskData, an annotation
+        registration could not judge, a task it names is missing, or the
+        annotations were replaced since.
+        """
+        declared, tasks = entry.declared, self.tasks
+        raw = declared.annotations
+        if raw is None or entry.data is not None:
+            return False
+        if raw is not getattr(entry.function, "__annotations__", None):
+            return False
+        for source in declared.sources:
+            if source not in tasks:
+                return False
+        for edge in declared.outputs:
+            if edge.receiver not in tasks:
+                return False
+        if declared.inputs:
+            self._add_many(task_id, declared.inputs, declared.sources)
+        if declared.run_inputs:
+            self.inputs[task_id] = declared.run_inputs
+        for edge in declared.outputs:
+            self._add(edge)
+        return True
+
+    def _add_many(self, receiver: str, edges: tuple[Edge, ...], sources: tuple[str, ...]) -> None:
+        """Add one task's own input edges; shared, not copied, when they are its first."""
+        known = self.edges.get(receiver)
+        if known is None:
+            self.edges[receiver] = edges
+            self.sources[receiver] = sources
+            return
+        for edge in edges:
+            self._add(edge)
 
     def read(self, task_id: str, function: Callable[..., Any], data: TaskData | None) -> None:
         """Note the edges of one task, in the order its merged TaskData used to list them."""
@@ -149,12 +186,13 @@ class _AnnotationReader:
             raw = self.annotations.raw(function)
         inputs: list[Edge] = []
         outputs: list[Edge] = []
+        run_inputs: list[Edge] = []
         for name, hint in raw.items():
             if type(hint) is str:
                 if "(" not in hint:
                     continue  # no marker can hide in a string without a call
                 hint = self.annotations.get(function, name)  # noqa: PLW2901
-            if not isinstance(hint, _ANNOTATED):
+            if not isinstance(hint, ANNOTATED):
                 continue
             markers = [meta for meta in hint.__metadata__ if isinstance(meta, _MARKERS)]
             if name == "return":
@@ -163,7 +201,9 @@ class _AnnotationReader:
             if markers and (edge := self._input(task_id, name, markers, hint)):
                 inputs.append(edge)
             if len(markers) < len(hint.__metadata__):  # something else, maybe Input(...)
-                self.inputs.setdefault(task_id, []).extend(_run_inputs(task_id, name, hint))
+                run_inputs.extend(_run_inputs(task_id, name, hint))
+        if run_inputs:
+            self.inputs[task_id] = run_inputs
         if data is None:
             for edge in (*inputs, *outputs):
                 self._add(edge)
@@ -178,25 +218,28 @@ class _AnnotationReader:
             self.depend(receiver, task_id)
 
     def _add(self, edge: Edge) -> None:
-        edges = self.edges.get(edge.receiver)
+        receiver = edge.receiver
+        edges = self.edges.get(receiver)
         if edges is None:
-            self.edges[edge.receiver] = [edge]
-        else:
+            self.edges[receiver] = [edge]
+        elif isinstance(edges, list):
             edges.append(edge)
+        else:
+            self.edges[receiver] = [*edges, edge]  # a registration's tuple: never changed
         if edge.source is not None:
-            self.depend(edge.receiver, edge.source)
+            self.depend(receiver, edge.source)
 
     def depend(self, receiver: str, source: str) -> None:
         """Note that ``receiver`` takes data from ``source``."""
         sources = self.sources.get(receiver)
         if sources is None:
             self.sources[receiver] = {source: None}
-        else:
+        elif isinstance(sources, dict):
             sources[source] = None
+        elif source not in sources:
+            self.sources[receiver] = {**dict.fromkeys(sources), source: None}
 
-    def _input(
-        self, task_id: str, name: str, markers: list[From | To], hint: Any
-    ) -> Edge | None:
+    def _input(self, task_id: str, name: str, markers: list[From | To], hint: Any) -> Edge | None:
         marker = markers[0]
         if len(markers) == 1 and type(marker) is From:
             source, locator = marker.task, marker.locator

@@ -1,0 +1,131 @@
+"""What a task's function says by itself, read once when the task is registered.
+
+Its parameters, whether it is a coroutine function, its return type and the
+relations its ``F``/``T``/``Input`` markers declare depend on the function
+alone, not on the rest of the registry. Reading them at registration means a
+registry that builds once per request does not read them again each time.
+
+Only what is certain is kept: annotations written as strings (postponed
+evaluation), markers that name a function instead of a task id, and anything
+unusual are left for the build to read with the registry at hand, which is
+also where every mistake is reported.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from types import FunctionType
+from typing import Annotated, Any, NamedTuple
+
+from ._edges import Edge
+from ._plan import is_async_callable
+from .data_transport import From, Input, To
+
+__all__ = ["ANNOTATED", "Declared", "declared"]
+
+ANNOTATED: type[Any] = type(Annotated[int, 0])  # what Ref[...] makes
+_VARIADIC = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
+_LOCATORS = (str, int)
+
+
+class Declared(NamedTuple):
+    """The facts of one registered function; see the module's docstring."""
+
+    is_async: bool
+    names: tuple[str, ...] | None
+    """The parameter names when all are plain named parameters (no ``*``,
+    ``/`` or keyword-only); None for any other signature."""
+    required: int
+    """How many of ``names`` have no default (they come first)."""
+    annotations: Mapping[str, Any] | None
+    """The annotations the relations below were read from; None when the
+    build must read them (strings, unusual markers, not a plain function)."""
+    inputs: tuple[Edge, ...] = ()
+    """``F("task")`` parameters, in annotation order."""
+    sources: tuple[str, ...] = ()
+    """The distinct tasks ``inputs`` come from."""
+    outputs: tuple[Edge, ...] = ()
+    """``T("task")`` markers on the return annotation."""
+    run_inputs: tuple[Edge, ...] = ()
+    """``Input("name")`` parameters."""
+    returns: Any = None
+    """The return annotation, when read with the others and not a string; None: ask
+    at build."""
+
+
+def declared(task_id: str, function: Callable[..., Any]) -> Declared:
+    """What ``function``, registered as ``task_id``, declares by itself."""
+    is_async = is_async_callable(function)
+    if type(function) is not FunctionType:
+        return Declared(is_async, None, 0, None)
+    names, required = _named_parameters(function)
+    raw = function.__annotations__
+    returns = raw.get("return")
+    if isinstance(returns, str):
+        returns = None
+    unread = Declared(is_async, names, required, None)
+    inputs: list[Edge] = []
+    outputs: list[Edge] = []
+    run_inputs: list[Edge] = []
+    for name, hint in raw.items():
+        if isinstance(hint, str):
+            if "(" in hint:
+                return unread  # a marker may hide in it: the build evaluates it
+            continue
+        if not isinstance(hint, ANNOTATED):
+            continue
+        for marker in hint.__metadata__:
+            if isinstance(marker, Input):
+                if name != "return":
+                    run_inputs.append(
+                        Edge(task_id, name, None, None, None, hint.__origin__, None, marker.name)
+                    )
+                continue
+            if not isinstance(marker, From | To):
+                continue
+            edge = _edge(task_id, name, marker, hint.__origin__)
+            if edge is None or any(other.target == name for other in inputs):
+                return unread  # a mistake, or one this cannot judge: the build explains it
+            (outputs if name == "return" else inputs).append(edge)
+    return Declared(
+        is_async,
+        names,
+        required,
+        raw,
+        tuple(inputs),
+        tuple(dict.fromkeys(edge.source for edge in inputs if edge.source is not None)),
+        tuple(outputs),
+        tuple(run_inputs),
+        returns,
+    )
+
+
+def _edge(task_id: str, name: str, marker: From | To, hint: Any) -> Edge | None:
+    """The edge of an ``F`` on a parameter or a ``T`` on the return that names another
+    task by id with valid locators; None for anything else."""
+    if not (isinstance(marker.task, str) and marker.task != task_id):
+        return None  # a function (the build finds its task), or a mistake
+    if isinstance(marker, From):
+        if name == "return" or not _locator(marker.locator):
+            return None
+        return Edge(task_id, name, marker.task, None, marker.locator, hint, None)
+    if name != "return" or not (_locator(marker.local) and _locator(marker.target)):
+        return None
+    return Edge(marker.task, marker.target, task_id, None, marker.local, None, hint)
+
+
+def _locator(value: object) -> bool:
+    return value is None or type(value) in _LOCATORS
+
+
+def _named_parameters(function: FunctionType) -> tuple[tuple[str, ...] | None, int]:
+    """The parameter names and how many lack a default, for plain named parameters only."""
+    if function.__dict__:
+        return None, 0  # e.g. functools.wraps sets __wrapped__, which changes the signature
+    code = function.__code__
+    if code.co_flags & _VARIADIC or code.co_posonlyargcount or code.co_kwonlyargcount:
+        return None, 0
+    names = code.co_varnames[: code.co_argcount]
+    defaults = function.__defaults__
+    return names, len(names) - len(defaults) if defaults else len(names)
