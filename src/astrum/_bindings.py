@@ -101,44 +101,66 @@ def _bind_plain(
     """
     if not edges:
         return () if not required else None
-    fed: dict[str, Edge] = {}
-    for edge in edges:
-        target = edge.target
-        if target is None:
-            name = names[0] if names else None
-        elif type(target) is int:
-            name = names[target] if 0 <= target < len(names) else None
-        else:
-            name = target if target in names else None
-        if name is None or name in fed:
-            return None
-        fed[name] = edge
-    if len(fed) < required or not all(name in fed for name in names[:required]):
-        return None
     defaults = getattr(function, "__defaults__", None) or ()
-    bindings = []
-    for name, edge in fed.items():
+    if len(edges) == 1:  # the usual case, without the bookkeeping below
+        edge = edges[0]
+        position = _position(names, edge.target)
+        if position is None or required > 1 or (required and position):
+            return None
         if types is not None:
-            types.check_edge(task_id, function, name, edge)
-        position = names.index(name)
-        has_default = position >= required
-        source = edge.source
-        binding = Binding(
-            name,
-            None if source is None else index[source],
-            source,
-            edge.locator,
-            edge.provider,
-            False,  # noqa: FBT003 - positional: a named tuple made per edge
-            edge.input_name,
-            has_default,
-            defaults[position - required] if has_default else None,
-            edge.expected if edge.input_name is not None else None,
-        )
-        bindings.append((position, binding))
-    if len(bindings) > 1:
-        bindings.sort(key=lambda entry: entry[0])
-    return tuple(binding for _, binding in bindings)
+            types.check_edge(task_id, function, names[position], edge)
+        return (_plain_binding(names, required, defaults, position, edge, index),)
+    fed: dict[int, Edge] = {}
+    for edge in edges:
+        position = _position(names, edge.target)
+        if position is None or position in fed:
+            return None
+        fed[position] = edge
+    if not all(position in fed for position in range(required)):
+        return None
+    bindings = []
+    for position in sorted(fed):
+        edge = fed[position]
+        if types is not None:
+            types.check_edge(task_id, function, names[position], edge)
+        bindings.append(_plain_binding(names, required, defaults, position, edge, index))
+    return tuple(bindings)
+
+
+def _position(names: tuple[str, ...], target: str | int | None) -> int | None:
+    """Which of ``names`` a relation's target is: None targets the first parameter."""
+    if target is None:
+        return 0 if names else None
+    if type(target) is int:
+        return target if 0 <= target < len(names) else None
+    try:
+        return names.index(target)  # a name, or no match
+    except ValueError:
+        return None
+
+
+def _plain_binding(
+    names: tuple[str, ...],
+    required: int,
+    defaults: tuple[Any, ...],
+    position: int,
+    edge: Edge,
+    index: Mapping[str, int],
+) -> Binding:
+    has_default = position >= required
+    source = edge.source
+    return Binding(
+        names[position],
+        None if source is None else index[source],
+        source,
+        edge.locator,
+        edge.provider,
+        False,  # noqa: FBT003 - positional: a named tuple made per edge
+        edge.input_name,
+        has_default,
+        defaults[position - required] if has_default else None,
+        edge.expected if edge.input_name is not None else None,
+    )
 
 
 def _declared_upstream(tasks: Mapping[str, RegisteredTask], receiver: str, source: str) -> bool:
