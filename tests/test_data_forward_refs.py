@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from astrum import F, Ref, SchedulerRegistry, T
 
 module_flow = SchedulerRegistry("test_data_forward_refs")
@@ -89,3 +91,40 @@ async def test_tasks_named_like_builtins(registry: SchedulerRegistry) -> None:
     report = await registry.run()
     assert report.task_return_set["use"] == 6
     assert sorted(report.original_tasks["use"]) == ["filter", "list"]
+
+
+module_checked = SchedulerRegistry("test_data_forward_refs_checked")
+
+
+@module_checked.task()
+async def early() -> dict[str, int]:
+    return {"n": 2}
+
+
+@module_checked.task()
+async def doubled(n: Ref[int, F("early", "n")]) -> Later:
+    return Later(n * 2)
+
+
+@module_checked.task()
+async def reported(result: Ref[Later, F("doubled")]) -> int:
+    return result.value
+
+
+class Later:
+    """Named by annotations above it: registration cannot evaluate them, the build does."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+
+def test_string_annotations_read_early_or_at_build_give_the_same_plan() -> None:
+    """Registration evaluates string annotations its module can already answer; the plan
+    is the one a build reading every annotation itself makes."""
+    early_plan = [spec.bindings for spec in module_checked.build_scheduler().plan.specs]
+    assert module_checked.get_task("doubled").declared.annotations is not None
+    assert module_checked.get_task("reported").declared.annotations is None  # Later: not yet
+    for entry in module_checked.get_all_tasks().values():
+        entry.function.__annotations__ = dict(entry.function.__annotations__)
+    assert [spec.bindings for spec in module_checked.build_scheduler().plan.specs] == early_plan
+    assert asyncio.run(module_checked.run()).task_return_set["reported"] == 4

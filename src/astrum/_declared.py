@@ -5,10 +5,11 @@ relations its ``F``/``T``/``Input`` markers declare depend on the function
 alone, not on the rest of the registry. Reading them at registration means a
 registry that builds once per request does not read them again each time.
 
-Only what is certain is kept: annotations written as strings (postponed
-evaluation), markers that name a function instead of a task id, and anything
-unusual are left for the build to read with the registry at hand, which is
-also where every mistake is reported.
+Only what is certain is kept: string annotations (postponed evaluation) that
+need more than their module's names and the builtin types, markers that name
+a function instead of a task id, and anything unusual are left for the build
+to read with the registry at hand, which is also where every mistake is
+reported.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Annotated, Any, NamedTuple
 
 from ._edges import Edge
 from ._plan import is_async_callable
+from ._typecheck import evaluate_now
 from .data_transport import From, Input, To
 
 __all__ = ["ANNOTATED", "Declared", "declared"]
@@ -50,8 +52,7 @@ class Declared(NamedTuple):
     run_inputs: tuple[Edge, ...] = ()
     """``Input("name")`` parameters."""
     returns: Any = None
-    """The return annotation, when read with the others and not a string; None: ask
-    at build."""
+    """The return annotation, evaluated, when read with the others; None: ask at build."""
 
 
 def declared(task_id: str, function: Callable[..., Any]) -> Declared:
@@ -61,18 +62,23 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
         return Declared(is_async, None, 0, None)
     names, required = _named_parameters(function)
     raw = function.__annotations__
-    returns = raw.get("return")
-    if isinstance(returns, str):
-        returns = None
     unread = Declared(is_async, names, required, None)
+    returns = None
     inputs: list[Edge] = []
     outputs: list[Edge] = []
     run_inputs: list[Edge] = []
-    for name, hint in raw.items():
-        if isinstance(hint, str):
-            if "(" in hint:
-                return unread  # a marker may hide in it: the build evaluates it
-            continue
+    for name, written in raw.items():
+        hint = written
+        if isinstance(written, str):
+            # Postponed evaluation: evaluate now what the module's names allow.
+            try:
+                hint = evaluate_now(function, written)
+            except Exception:  # noqa: BLE001 - the build evaluates it, and says what is wrong
+                if "(" in written:
+                    return unread  # a marker may hide in it
+                continue
+        if name == "return":
+            returns = hint
         if not isinstance(hint, ANNOTATED):
             continue
         for marker in hint.__metadata__:

@@ -25,6 +25,7 @@ __all__ = [
     "Annotations",
     "Unresolved",
     "compatible",
+    "evaluate_now",
     "located",
     "return_type",
     "strip",
@@ -97,6 +98,37 @@ class _Names(dict[str, Any]):
         if key in self._names and key not in _ANNOTATION_BUILTINS:
             return self._names[key]
         return vars(builtins).get(key, Unresolved(key))
+
+
+class _ModuleNames(dict[str, Any]):
+    """Evaluation locals at registration: the module's names and the builtin types only.
+
+    Any other name may be a task that only the build knows, or a class defined
+    later in the module, so it raises NameError: the build evaluates instead.
+    """
+
+    def __init__(self, globalns: Mapping[str, Any]) -> None:
+        super().__init__()
+        self._globalns = globalns
+
+    def __missing__(self, key: str) -> Any:
+        if key in self._globalns:
+            return self._globalns[key]
+        if key in _ANNOTATION_BUILTINS:
+            return vars(builtins)[key]
+        raise NameError(key)
+
+
+def evaluate_now(function: Callable[..., Any], annotation: str) -> Any:
+    """A string annotation of ``function`` evaluated now, with its module's names only.
+
+    Raises (NameError or whatever the expression raises) when that is not
+    enough; the build then evaluates it with the registry's names at hand.
+    """
+    target = inspect.unwrap(_target(function))
+    globalns: dict[str, Any] = getattr(target, "__globals__", {})
+    value = eval(annotation, globalns, _ModuleNames(globalns))  # noqa: S307 - annotations are code
+    return _NONE if value is None else value
 
 
 def _target(function: Callable[..., Any]) -> Any:
