@@ -24,7 +24,7 @@ from ._plan import is_async_callable
 from ._typecheck import evaluate_now
 from .data_transport import From, Input, To
 
-__all__ = ["ANNOTATED", "Declared", "declared"]
+__all__ = ["ANNOTATED", "Declared", "declared", "marker_edge", "run_input_edges"]
 
 ANNOTATED: type[Any] = type(Annotated[int, 0])  # what Ref[...] makes
 _VARIADIC = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
@@ -82,18 +82,14 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
         if not isinstance(hint, ANNOTATED):
             continue
         for marker in hint.__metadata__:
-            if isinstance(marker, Input):
-                if name != "return":
-                    run_inputs.append(
-                        Edge(task_id, name, None, None, None, hint.__origin__, None, marker.name)
-                    )
-                continue
             if not isinstance(marker, From | To):
                 continue
-            edge = _edge(task_id, name, marker, hint.__origin__)
+            edge = marker_edge(task_id, name, marker, hint.__origin__)
             if edge is None or any(other.target == name for other in inputs):
                 return unread  # a mistake, or one this cannot judge: the build explains it
             (outputs if name == "return" else inputs).append(edge)
+        if name != "return":
+            run_inputs.extend(run_input_edges(task_id, name, hint))
     return Declared(
         is_async,
         names,
@@ -107,9 +103,21 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
     )
 
 
-def _edge(task_id: str, name: str, marker: From | To, hint: Any) -> Edge | None:
-    """The edge of an ``F`` on a parameter or a ``T`` on the return that names another
-    task by id with valid locators; None for anything else."""
+def run_input_edges(task_id: str, name: str, hint: Any) -> list[Edge]:
+    """An edge for each ``Input("name")`` marker in the annotation of parameter ``name``."""
+    if not isinstance(hint, ANNOTATED):
+        return []
+    return [
+        Edge(task_id, name, None, None, None, hint.__origin__, None, marker.name)
+        for marker in hint.__metadata__
+        if isinstance(marker, Input)
+    ]
+
+
+def marker_edge(task_id: str, name: str, marker: From | To, hint: Any) -> Edge | None:
+    """The edge of an ``F`` on parameter ``name`` or a ``T`` on the return (``name`` is
+    ``"return"``) that names another task by id with valid locators; None for anything
+    else. ``hint`` is the annotation without its markers."""
     if not (isinstance(marker.task, str) and marker.task != task_id):
         return None  # a function (the build finds its task), or a mistake
     if isinstance(marker, From):

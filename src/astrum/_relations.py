@@ -14,13 +14,13 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from types import FunctionType
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
-from ._declared import ANNOTATED
+from ._declared import ANNOTATED, marker_edge, run_input_edges
 from ._edges import Edge, input_edge, output_edge
 from ._errors import TaskRegistrationError
 from ._methods import plain_function
 from ._typecheck import Annotations, Unresolved, strip
 from .config import AstrumConfig
-from .data_transport import DataItem, F, From, Input, Ref, T, TaskData, To
+from .data_transport import DataItem, F, From, Ref, T, TaskData, To
 
 if TYPE_CHECKING:
     from ._registry import RegisteredTask
@@ -38,7 +38,6 @@ logger = logging.getLogger("astrum")
 
 Locator = str | int | None
 _MARKERS = (From, To)
-_LOCATOR_TYPES = (str, int)
 
 
 def summary(problems: Sequence[str]) -> str:
@@ -90,17 +89,7 @@ def input_edges(task_id: str, function: Callable[..., Any], annotations: Annotat
         edge
         for name, hint in annotations.marked(function)
         if name != "return"
-        for edge in _run_inputs(task_id, name, hint)
-    ]
-
-
-def _run_inputs(task_id: str, name: str, hint: Any) -> list[Edge]:
-    if not isinstance(hint, ANNOTATED):
-        return []
-    return [
-        Edge(task_id, name, None, None, None, strip(hint), None, marker.name)
-        for marker in hint.__metadata__
-        if isinstance(marker, Input)
+        for edge in run_input_edges(task_id, name, hint)
     ]
 
 
@@ -201,7 +190,7 @@ class _AnnotationReader:
             if markers and (edge := self._input(task_id, name, markers, hint)):
                 inputs.append(edge)
             if len(markers) < len(hint.__metadata__):  # something else, maybe Input(...)
-                run_inputs.extend(_run_inputs(task_id, name, hint))
+                run_inputs.extend(run_input_edges(task_id, name, hint))
         if run_inputs:
             self.inputs[task_id] = run_inputs
         if data is None:
@@ -240,17 +229,11 @@ class _AnnotationReader:
             self.sources[receiver] = {**dict.fromkeys(sources), source: None}
 
     def _input(self, task_id: str, name: str, markers: list[From | To], hint: Any) -> Edge | None:
-        marker = markers[0]
-        if len(markers) == 1 and type(marker) is From:
-            source, locator = marker.task, marker.locator
-            # The common case, F("task") or F("task", "key") naming another task, in short.
-            if (
-                type(source) is str
-                and source in self.tasks
-                and source != task_id
-                and (locator is None or type(locator) in _LOCATOR_TYPES)
-            ):
-                return Edge(task_id, name, source, None, locator, hint.__origin__, None)
+        # The common case, one F("task") naming a registered task, in short.
+        if len(markers) == 1:
+            edge = marker_edge(task_id, name, markers[0], strip(hint))
+            if edge is not None and edge.source in self.tasks:
+                return edge
         where = f"Task '{task_id}' parameter '{name}'"
         froms = [marker for marker in markers if isinstance(marker, From)]
         if len(froms) < len(markers):

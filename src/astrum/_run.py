@@ -41,6 +41,7 @@ RUNNING = StageStatus.RUNNING
 CACHED = StageStatus.CACHED
 
 Listener = Callable[[Event], Any]
+_NO_GATES: tuple[asyncio.Semaphore, ...] = ()  # what most attempts hold: nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +258,8 @@ class Run:
                 value = self._overrides[node]
                 self._attempts[node] = []  # it was never called
             else:
-                args, kwargs = await self._arguments(spec) if spec.bindings else ((), {})
+                arguments = self._arguments(spec) if spec.bindings else ((), {})
+                args, kwargs = arguments or await self._provided(spec)
                 cache = self._cache
                 if cache is None:
                     value = await self._attempt_loop(node, spec, args, kwargs)
@@ -414,13 +416,15 @@ class Run:
             for gate in gates:
                 gate.release()
 
-    def _gates(self, spec: TaskSpec) -> list[asyncio.Semaphore]:
+    def _gates(self, spec: TaskSpec) -> Sequence[asyncio.Semaphore]:
         """The semaphores one attempt must hold: its pools in name order, then the global limit.
 
         Every task acquires in this same order, so two tasks can never wait on each other.
         """
         pools = self._pools
-        gates = [pools[tag] for tag in spec.options.tags if tag in pools] if pools else []
+        if not pools:
+            return [self._limit] if self._limit is not None else _NO_GATES
+        gates = [pools[tag] for tag in spec.options.tags if tag in pools]
         if self._limit is not None:
             gates.append(self._limit)
         return gates
@@ -433,21 +437,35 @@ class Run:
             return awaitable
         return self._body.call_sync(spec, args, kwargs)
 
-    async def _arguments(self, spec: TaskSpec) -> tuple[list[Any], dict[str, Any]]:
+    def _arguments(self, spec: TaskSpec) -> tuple[list[Any], dict[str, Any]] | None:
+        """The task's arguments, or None when a provider feeds one (see ``_provided``).
+
+        Not a coroutine: most tasks take only upstream values and inputs, and
+        a coroutine per task would cost them a frame for nothing.
+        """
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
-        values = self.values
         for binding in spec.bindings:
-            if binding.input_name is not None:
-                value = self._inputs.get(binding.input_name, binding.default)
+            if binding.provider is not None:
+                return None
+            value = self._value(spec, binding)
+            if binding.positional:
+                args.append(value)
             else:
-                if binding.provider is None:
-                    assert binding.source is not None
-                    value = values[binding.source]
-                else:
-                    value = binding.provider()
-                    if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
-                        value = await value
+                kwargs[binding.param] = value
+        return args, kwargs
+
+    async def _provided(self, spec: TaskSpec) -> tuple[list[Any], dict[str, Any]]:
+        """The arguments of a task some of whose values come from providers (maybe async)."""
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        for binding in spec.bindings:
+            if binding.provider is None:
+                value = self._value(spec, binding)
+            else:
+                value = binding.provider()
+                if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
+                    value = await value
                 if binding.locator is not None:
                     value = _located(spec, binding, value)
             if binding.positional:
@@ -455,6 +473,14 @@ class Run:
             else:
                 kwargs[binding.param] = value
         return args, kwargs
+
+    def _value(self, spec: TaskSpec, binding: Binding) -> Any:
+        """The value of a binding from a run-time input or an upstream task."""
+        if binding.input_name is not None:
+            return self._inputs.get(binding.input_name, binding.default)
+        assert binding.source is not None
+        value = self.values[binding.source]
+        return value if binding.locator is None else _located(spec, binding, value)
 
     # -- outcomes ----------------------------------------------------------------
 
