@@ -62,11 +62,12 @@ def bind_relations(
         if task_id in by_input:
             edges = [*edges, *by_input[task_id]]
         entry = tasks[task_id]
-        names = entry.declared.names if function is entry.function else None
+        declared = entry.declared
         plain = None
-        if names is not None:
-            required = entry.declared.required
-            plain = _bind_plain(task_id, function, names, required, edges, index, types)
+        if declared.names is not None and function is entry.function:
+            plain = _bind_plain(
+                task_id, function, declared.names, declared.required, edges, index, types
+            )
         if plain is not None:
             if plain:
                 result[task_id] = plain
@@ -101,7 +102,6 @@ def _bind_plain(
     """
     if not edges:
         return () if not required else None
-    defaults = getattr(function, "__defaults__", None) or ()
     if len(edges) == 1:  # the usual case, without the bookkeeping below
         edge = edges[0]
         position = _position(names, edge.target)
@@ -109,7 +109,7 @@ def _bind_plain(
             return None
         if types is not None:
             types.check_edge(task_id, function, names[position], edge)
-        return (_plain_binding(names, required, defaults, position, edge, index),)
+        return (_plain_binding(function, names, required, position, edge, index),)
     fed: dict[int, Edge] = {}
     for edge in edges:
         position = _position(names, edge.target)
@@ -123,7 +123,7 @@ def _bind_plain(
         edge = fed[position]
         if types is not None:
             types.check_edge(task_id, function, names[position], edge)
-        bindings.append(_plain_binding(names, required, defaults, position, edge, index))
+        bindings.append(_plain_binding(function, names, required, position, edge, index))
     return tuple(bindings)
 
 
@@ -140,14 +140,15 @@ def _position(names: tuple[str, ...], target: str | int | None) -> int | None:
 
 
 def _plain_binding(
+    function: Callable[..., Any],
     names: tuple[str, ...],
     required: int,
-    defaults: tuple[Any, ...],
     position: int,
     edge: Edge,
     index: Mapping[str, int],
 ) -> Binding:
     has_default = position >= required
+    default = getattr(function, "__defaults__", ())[position - required] if has_default else None
     source = edge.source
     return Binding(
         names[position],
@@ -158,7 +159,7 @@ def _plain_binding(
         False,  # noqa: FBT003 - positional: a named tuple made per edge
         edge.input_name,
         has_default,
-        defaults[position - required] if has_default else None,
+        default,
         edge.expected if edge.input_name is not None else None,
     )
 
