@@ -169,6 +169,11 @@ class BodyRunner:
             with self._lock:
                 self._busy -= 1
 
+    @property
+    def started_nothing(self) -> bool:
+        """True when no thread pool, process pool or Dask session was started: nothing to close."""
+        return self._pool is None and self._processes is None and not self._dask
+
     async def close(self) -> None:
         """Stop what the run started: queued calls are dropped, the run's processes stopped.
 

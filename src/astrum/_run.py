@@ -228,7 +228,7 @@ class Run:
 
             for task in live_tails:
                 task.add_done_callback(release)
-        else:
+        elif not self._body.started_nothing:  # async-only runs skip a task and a loop turn
             closing = self._loop.create_task(self._body.close())
             while not closing.done():
                 try:
