@@ -231,6 +231,27 @@ def test_without_auto_sync_a_missing_depends_on_is_named(registry: SchedulerRegi
     config = AstrumConfig(auto_sync_dependencies=False)
     with pytest.raises(TaskRegistrationError, match=r"add depends_on=\['source'\] to task 'sink'"):
         registry.build_scheduler(config=config)
+    # Targeting the sink leaves the source out of the selection: the same error, not a crash.
+    with pytest.raises(TaskRegistrationError, match=r"add depends_on=\['source'\] to task 'sink'"):
+        registry.build_scheduler(["sink"], config=config)
+
+
+def test_without_auto_sync_a_result_sent_to_a_target_is_named(
+    registry: SchedulerRegistry,
+) -> None:
+    """A T(...) relation into a targeted task whose sender is not upstream is a build error."""
+
+    @registry.task()
+    def sender() -> Ref[int, T("receiver", None, "value")]:
+        return 1
+
+    @registry.task()
+    def receiver(value: int) -> int:
+        return value
+
+    config = AstrumConfig(auto_sync_dependencies=False)
+    with pytest.raises(TaskRegistrationError, match=r"add depends_on=\['sender'\]"):
+        registry.build_scheduler(["receiver"], config=config)
 
 
 async def test_without_auto_sync_declared_dependencies_run(registry: SchedulerRegistry) -> None:

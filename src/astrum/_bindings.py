@@ -46,18 +46,23 @@ def bind_relations(
     """
     problems: list[str] = []
     by_receiver, by_input = relations.edges, relations.inputs
+    unbound: set[str] = set()  # tasks whose data comes from outside the selection
     if not config.auto_sync_dependencies:
-        problems.extend(
-            f"Task '{edge.receiver}' takes data from task '{edge.source}' but does not depend "
-            f"on it; add depends_on=['{edge.source}'] to task '{edge.receiver}', or turn "
-            "auto_sync_dependencies on."
-            for task_id in functions
-            for edge in by_receiver.get(task_id, ())
-            if edge.source is not None and not _declared_upstream(tasks, task_id, edge.source)
-        )
+        for task_id in functions:
+            for edge in by_receiver.get(task_id, ()):
+                if edge.source is None or _declared_upstream(tasks, task_id, edge.source):
+                    continue
+                problems.append(
+                    f"Task '{task_id}' takes data from task '{edge.source}' but does not depend "
+                    f"on it; add depends_on=['{edge.source}'] to task '{task_id}', or turn "
+                    "auto_sync_dependencies on."
+                )
+                unbound.add(task_id)
     types = None if config.skip_type_check else TypeChecker(tasks, config, problems, annotations)
     result = {}
     for task_id, function in functions.items():
+        if task_id in unbound:
+            continue  # its source may not be in the graph; the problem above says why
         edges: Sequence[Edge] = by_receiver.get(task_id, ())
         if task_id in by_input:
             edges = [*edges, *by_input[task_id]]
