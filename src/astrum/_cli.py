@@ -205,7 +205,7 @@ def _load_workflow(path: Path, namespace: str | None) -> SchedulerRegistry:
     for value in vars(module).values():
         if isinstance(value, SchedulerRegistry):
             candidates.setdefault(id(value), value)
-    for registry in list(decorators._HUB._registries.values()):
+    for registry in decorators._HUB.registries():
         candidates.setdefault(id(registry), registry)
     found = [registry for registry in candidates.values() if registry.get_all_tasks()]
     names = ", ".join(sorted(f"'{registry.name}'" for registry in found))

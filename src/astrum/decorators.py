@@ -71,6 +71,11 @@ class _Hub:
                 registry = self._registries[name] = SchedulerRegistry(name)
             return registry
 
+    def registries(self) -> list[SchedulerRegistry]:
+        """The namespaces' registries made so far (a snapshot)."""
+        with self._lock:
+            return list(self._registries.values())
+
     def clear(self, namespace: str | None) -> None:
         with self._lock:
             registries = (
