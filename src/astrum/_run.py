@@ -261,15 +261,28 @@ class Run:
                 arguments = self._arguments(spec) if spec.bindings else ((), {})
                 args, kwargs = arguments or await self._provided(spec)
                 cache = self._cache
-                if cache is None:
-                    value = await self._attempt_loop(node, spec, args, kwargs)
-                else:
+                hit = False
+                if cache is not None:
                     # After the arguments are known (they are part of the key), before any attempt.
                     hit, value = await cache.lookup(node, spec, args, kwargs)
-                    if hit:
-                        outcome = CACHED
+                if hit:
+                    outcome = CACHED
+                else:
+                    # The first attempt is awaited here, not in a coroutine of its own:
+                    # most tasks make no other, and a coroutine each adds up.
+                    began = self._start[node]
+                    try:
+                        value = await self._call(node, spec, args, kwargs, 1)
+                    except BaseException as exc:
+                        if not self._attempt_failed(node, spec, 1, began, exc):
+                            raise
+                        retry = True
                     else:
-                        value = await self._attempt_loop(node, spec, args, kwargs)
+                        retry = False
+                        self._attempt_completed(node, spec, began)
+                    if retry:  # awaited outside the except block: no implicit chaining
+                        value = await self._retries(node, spec, args, kwargs)
+                    if cache is not None:
                         await cache.save(node, spec, value)
         except asyncio.CancelledError as exc:
             if self._cancelled_by_run(exc):
@@ -305,51 +318,57 @@ class Run:
                     self._launch(succ)
         return value
 
-    async def _attempt_loop(
+    async def _retries(
         self, node: int, spec: TaskSpec, args: Sequence[Any], kwargs: Mapping[str, Any]
     ) -> Any:
-        attempt = 1
-        options = spec.options
+        """Attempts 2, 3, ... of a task whose first attempt failed and may be retried."""
+        attempt = 2
         while True:
-            # The first attempt begins with the task, as the report's implied attempt does.
-            began = self._start[node] if attempt == 1 else self._now()
+            delay = spec.options.delay_before(attempt)
+            if delay:
+                await asyncio.sleep(delay)
+            began = self._now()
             try:
                 value = await self._call(node, spec, args, kwargs, attempt)
-            except Exception as exc:
-                ended = self._now()
-                will_retry = attempt <= spec.retry and isinstance(exc, options.retry_on)
-                worker = self._body.worker_of(spec.task_id)
-                self._record_attempt(node, (began, ended, FAILED, exc, will_retry, worker))
-                if self.settings.listeners:
-                    self._emit(
-                        "attempt_failed",
-                        spec.task_id,
-                        attempt=attempt,
-                        error=exc,
-                        will_retry=will_retry,
-                    )
-                if not will_retry:
+            except BaseException as exc:
+                if not self._attempt_failed(node, spec, attempt, began, exc):
                     raise
                 attempt += 1
-                delay = options.delay_before(attempt)
-                if delay:
-                    await asyncio.sleep(delay)
                 continue
-            except BaseException as exc:
-                if node in self._unstarted:
-                    raise
-                worker = self._body.worker_of(spec.task_id)
-                attempt_record: Attempt
-                if self._cancelled_by_run(exc):
-                    attempt_record = (began, self._now(), CANCELLED, None, False, worker)
-                else:
-                    attempt_record = (began, self._now(), FAILED, exc, False, worker)
-                self._record_attempt(node, attempt_record)
-                raise
-            if self._attempts[node] is not None:
-                worker = self._body.worker_of(spec.task_id)
-                self._record_attempt(node, (began, self._now(), COMPLETED, None, False, worker))
+            self._attempt_completed(node, spec, began)
             return value
+
+    def _attempt_failed(
+        self, node: int, spec: TaskSpec, attempt: int, began: float, error: BaseException
+    ) -> bool:
+        """Record a failed attempt (and tell listeners); True when another one follows."""
+        if isinstance(error, Exception):
+            ended = self._now()
+            will_retry = attempt <= spec.retry and isinstance(error, spec.options.retry_on)
+            worker = self._body.worker_of(spec.task_id)
+            self._record_attempt(node, (began, ended, FAILED, error, will_retry, worker))
+            if self.settings.listeners:
+                self._emit(
+                    "attempt_failed",
+                    spec.task_id,
+                    attempt=attempt,
+                    error=error,
+                    will_retry=will_retry,
+                )
+            return will_retry
+        if node in self._unstarted:
+            return False  # cancelled before it began: not an attempt
+        worker = self._body.worker_of(spec.task_id)
+        outcome = CANCELLED if self._cancelled_by_run(error) else FAILED
+        failure = None if outcome is CANCELLED else error
+        self._record_attempt(node, (began, self._now(), outcome, failure, False, worker))
+        return False
+
+    def _attempt_completed(self, node: int, spec: TaskSpec, began: float) -> None:
+        # A lone successful attempt is implied by the report; record it only after failures.
+        if self._attempts[node] is not None:
+            worker = self._body.worker_of(spec.task_id)
+            self._record_attempt(node, (began, self._now(), COMPLETED, None, False, worker))
 
     def _call(
         self,
