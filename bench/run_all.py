@@ -30,10 +30,12 @@ from workloads import BARRIER_CRITICAL_PATH
 
 __all__ = ["main"]
 
-REPEATS = {1_000: 9, 10_000: 6, 100_000: 3}
-"""Repeats per size (6 for other sizes), taken in ROUNDS rounds."""
-ROUNDS = 3
-"""Each round runs every implementation once, so a change of load falls on all alike."""
+REPEATS = {1_000: 10, 10_000: 10, 100_000: 5}
+"""Repeats per size (5 for other sizes), taken in ROUNDS rounds."""
+ROUNDS = 5
+"""Each round runs every implementation once, so a change of load falls on all alike.
+Five rounds of few repeats each, rather than three of more: on a shared machine a
+whole process can land in a slow spell, and a median over more processes holds."""
 ASTRUM012_MAX_TASKS = 1_000
 """Its scheduler grows faster than the task count (a 10,000-task chain takes ~9 s)."""
 REGISTRY_PEER_TASKS = 300
@@ -95,7 +97,7 @@ class Bench:
         self, impls: dict[str, str], workload: str, size: int, **options: Any
     ) -> dict[str, dict[str, list[float]]]:
         """Samples per column, gathered in rounds that alternate the implementations."""
-        per_round = -(-REPEATS.get(size, 6) // ROUNDS)
+        per_round = -(-REPEATS.get(size, 5) // ROUNDS)
         found: dict[str, dict[str, list[float]]] = {}
         for _ in range(ROUNDS):
             for column, impl in impls.items():
@@ -251,7 +253,7 @@ def render(bench: Bench, seconds: float, load: tuple[float, float]) -> str:
             "",
             "- Every implementation runs every workload in its own subprocesses, in "
             f"{ROUNDS} rounds that alternate the implementations; figures are medians of "
-            f"{', '.join(f'{r} ({n:,} tasks)' for n, r in REPEATS.items())} or 6 repeats.",
+            f"{', '.join(f'{r} ({n:,} tasks)' for n, r in REPEATS.items())} or 5 repeats.",
             "- µs/task is process CPU time divided by the task count (the machine is shared, so "
             "CPU time is steadier than wall-clock). The ratio in brackets divides by the "
             "baseline: a hand-written `graphlib.TopologicalSorter` + `asyncio.create_task` "
