@@ -152,19 +152,33 @@ def _plain_binding(
     edge: Edge,
     index: Mapping[str, int],
 ) -> Binding:
-    has_default = position >= required
-    default = getattr(function, "__defaults__", ())[position - required] if has_default else None
+    defaults = getattr(function, "__defaults__", None) or ()
+    default = defaults[position - required] if position >= required else EMPTY
+    return _binding(names[position], edge, index, positional=False, default=default)
+
+
+def _binding(
+    param: str,
+    edge: Edge,
+    index: Mapping[str, int],
+    *,
+    positional: bool,
+    default: Any = EMPTY,
+) -> Binding:
+    """The binding of ``param`` to what ``edge`` brings, its source numbered by ``index``;
+    ``default`` is the parameter's, or EMPTY when it has none."""
     source = edge.source
+    has_default = default is not EMPTY
     return Binding(
-        names[position],
+        param,
         None if source is None else index[source],
         source,
         edge.locator,
         edge.provider,
-        False,  # noqa: FBT003 - positional: a named tuple made per edge
+        positional,
         edge.input_name,
         has_default,
-        default,
+        default if has_default else None,
         edge.expected if edge.input_name is not None else None,
     )
 
@@ -323,7 +337,7 @@ def _bindings(
     """The bindings, sources numbered by ``index``; positional ones first, by position."""
     result = []
     for name, edge in bound:
-        position, positional, has_default, default = 0, False, False, None
+        position, positional, default = 0, False, EMPTY
         if params is None:
             positional = name.startswith("#")
             position = int(name[1:]) if positional else 0
@@ -331,30 +345,12 @@ def _bindings(
             for position, param in enumerate(params):  # noqa: B007 - the position is the point
                 if param.name == name:
                     positional = param.kind is POSITIONAL_ONLY
-                    has_default = param.default is not EMPTY
-                    default = param.default if has_default else None
+                    default = param.default
                     break
             else:
                 position = len(params)  # into **kwargs: after every named parameter
-        source = edge.source
-        result.append(
-            (
-                not positional,
-                position,
-                Binding(
-                    name,
-                    None if source is None else index[source],
-                    source,
-                    edge.locator,
-                    edge.provider,
-                    positional,
-                    edge.input_name,
-                    has_default,
-                    default,
-                    edge.expected if edge.input_name is not None else None,
-                ),
-            )
-        )
+        binding = _binding(name, edge, index, positional=positional, default=default)
+        result.append((not positional, position, binding))
     if len(result) > 1:
         # Positional arguments are passed in binding order, so they go first, by position.
         result.sort(key=lambda entry: entry[:2])

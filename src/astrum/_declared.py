@@ -14,20 +14,19 @@ reported.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
 from types import FunctionType
 from typing import Annotated, Any, NamedTuple
 
 from ._edges import Edge
+from ._methods import named_parameters
 from ._plan import is_async_callable
 from ._typecheck import evaluate_now
 from .data_transport import From, Input, To
 
-__all__ = ["ANNOTATED", "Declared", "declared", "marker_edge", "run_input_edges"]
+__all__ = ["ANNOTATED", "Declared", "declared", "run_input_edges"]
 
 ANNOTATED: type[Any] = type(Annotated[int, 0])  # what Ref[...] makes
-_VARIADIC = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
 _LOCATORS = (str, int)
 
 
@@ -60,7 +59,7 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
     is_async = is_async_callable(function)
     if type(function) is not FunctionType:
         return Declared(is_async, None, 0, None)
-    names, required = _named_parameters(function)
+    names, required = named_parameters(function) or (None, 0)
     raw = function.__annotations__
     unread = Declared(is_async, names, required, None)
     returns = None
@@ -84,7 +83,7 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
         for marker in hint.__metadata__:
             if not isinstance(marker, From | To):
                 continue
-            edge = marker_edge(task_id, name, marker, hint.__origin__)
+            edge = _marker_edge(task_id, name, marker, hint.__origin__)
             if edge is None or any(other.target == name for other in inputs):
                 return unread  # a mistake, or one this cannot judge: the build explains it
             (outputs if name == "return" else inputs).append(edge)
@@ -114,7 +113,7 @@ def run_input_edges(task_id: str, name: str, hint: Any) -> list[Edge]:
     ]
 
 
-def marker_edge(task_id: str, name: str, marker: From | To, hint: Any) -> Edge | None:
+def _marker_edge(task_id: str, name: str, marker: From | To, hint: Any) -> Edge | None:
     """The edge of an ``F`` on parameter ``name`` or a ``T`` on the return (``name`` is
     ``"return"``) that names another task by id with valid locators; None for anything
     else. ``hint`` is the annotation without its markers."""
@@ -131,15 +130,3 @@ def marker_edge(task_id: str, name: str, marker: From | To, hint: Any) -> Edge |
 
 def _locator(value: object) -> bool:
     return value is None or type(value) in _LOCATORS
-
-
-def _named_parameters(function: FunctionType) -> tuple[tuple[str, ...] | None, int]:
-    """The parameter names and how many lack a default, for plain named parameters only."""
-    if function.__dict__:
-        return None, 0  # e.g. functools.wraps sets __wrapped__, which changes the signature
-    code = function.__code__
-    if code.co_flags & _VARIADIC or code.co_posonlyargcount or code.co_kwonlyargcount:
-        return None, 0
-    names = code.co_varnames[: code.co_argcount]
-    defaults = function.__defaults__
-    return names, len(names) - len(defaults) if defaults else len(names)

@@ -140,7 +140,7 @@ class TypeChecker:
         expected = edge.expected
         if expected is None:
             expected = self.annotations.get(function, param)
-        self._edge(task_id, param, edge, expected if type(expected) is type else strip(expected))
+        self._edge(task_id, param, edge, strip(expected))
 
     def _edge(self, task_id: str, param: str, edge: Edge, expected: Any) -> None:
         if expected is Any:

@@ -26,6 +26,7 @@ __all__ = [
     "VARIADIC",
     "VAR_KEYWORD",
     "Param",
+    "named_parameters",
     "parameters",
     "plain_function",
     "resolve_functions",
@@ -183,7 +184,8 @@ class Param(NamedTuple):
 
 EMPTY = inspect.Parameter.empty
 POSITIONAL_ONLY = inspect.Parameter.POSITIONAL_ONLY
-POSITIONAL = (POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+_POSITIONAL_OR_KEYWORD = inspect.Parameter.POSITIONAL_OR_KEYWORD
+POSITIONAL = (POSITIONAL_ONLY, _POSITIONAL_OR_KEYWORD)
 VAR_KEYWORD = inspect.Parameter.VAR_KEYWORD
 VARIADIC = (inspect.Parameter.VAR_POSITIONAL, VAR_KEYWORD)
 
@@ -198,6 +200,18 @@ def parameters(function: Callable[..., Any]) -> list[Param] | None:
     except (TypeError, ValueError):  # builtins and some C callables have no signature
         return None
     return [Param(p.name, p.kind, p.default) for p in signature.parameters.values()]
+
+
+def named_parameters(function: Callable[..., Any]) -> tuple[tuple[str, ...], int] | None:
+    """The parameter names of a plain function whose parameters are all plain and named
+    (no ``*``, ``/``, keyword-only or ``**``), and how many of them lack a default;
+    None for any other callable."""
+    params = _code_parameters(function)
+    if params is None or isinstance(function, types.MethodType):
+        return None
+    if any(p.kind is not _POSITIONAL_OR_KEYWORD for p in params):
+        return None
+    return tuple(p.name for p in params), sum(p.default is EMPTY for p in params)
 
 
 def _code_parameters(function: Any) -> list[Param] | None:
@@ -243,6 +257,3 @@ def _code_parameters(function: Any) -> list[Param] | None:
             return None
         del result[0]
     return result
-
-
-_POSITIONAL_OR_KEYWORD = inspect.Parameter.POSITIONAL_OR_KEYWORD

@@ -307,29 +307,20 @@ class SchedulerRegistry:
         return [task_id for task_id in tasks if task_id in seen]  # registration order
 
 
+@dataclass(frozen=True)
 class _Build:
     """One build of a registry: the selected tasks in registration order, and their needs.
 
     The selection is closed upstream, so every dependency of a selected task is selected.
     """
 
-    def __init__(
-        self,
-        tasks: Mapping[str, RegisteredTask],
-        ids: list[str],
-        deps: list[Collection[str]],
-        config: AstrumConfig,
-        annotations: Annotations,
-        relations: Relations,
-        began: float,
-    ) -> None:
-        self.tasks = tasks
-        self.ids = ids
-        self.deps = deps
-        self.config = config
-        self.annotations = annotations
-        self.relations = relations
-        self.began = began
+    tasks: Mapping[str, RegisteredTask]
+    ids: list[str]
+    deps: list[Collection[str]]
+    config: AstrumConfig
+    annotations: Annotations
+    relations: Relations
+    began: float
 
     def functions(self) -> dict[str, Callable[..., Any]]:
         """The callables the selected tasks run, methods bound to their instances."""

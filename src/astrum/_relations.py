@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from types import FunctionType
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
-from ._declared import ANNOTATED, marker_edge, run_input_edges
+from ._declared import ANNOTATED, run_input_edges
 from ._edges import Edge, input_edge, output_edge
 from ._errors import TaskRegistrationError
 from ._methods import plain_function
@@ -229,11 +229,6 @@ class _AnnotationReader:
             self.sources[receiver] = {**dict.fromkeys(sources), source: None}
 
     def _input(self, task_id: str, name: str, markers: list[From | To], hint: Any) -> Edge | None:
-        # The common case, one F("task") naming a registered task, in short.
-        if len(markers) == 1:
-            edge = marker_edge(task_id, name, markers[0], strip(hint))
-            if edge is not None and edge.source in self.tasks:
-                return edge
         where = f"Task '{task_id}' parameter '{name}'"
         froms = [marker for marker in markers if isinstance(marker, From)]
         if len(froms) < len(markers):

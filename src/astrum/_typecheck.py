@@ -83,9 +83,15 @@ class Unresolved:
 
 
 class _Names(dict[str, Any]):
-    """Evaluation locals: globals, task names, builtins, else :class:`Unresolved`."""
+    """Evaluation locals: globals, task names, builtins, else :class:`Unresolved`.
 
-    def __init__(self, globalns: Mapping[str, Any], names: Mapping[str, Any]) -> None:
+    With ``names=None`` (registration, before any registry is at hand) only the
+    module's names and the builtin types resolve; any other name may be a task
+    that only the build knows, or a class defined later in the module, so it
+    raises NameError and the build evaluates instead.
+    """
+
+    def __init__(self, globalns: Mapping[str, Any], names: Mapping[str, Any] | None) -> None:
         super().__init__()
         self._globalns = globalns
         self._names = names
@@ -93,30 +99,15 @@ class _Names(dict[str, Any]):
     def __missing__(self, key: str) -> Any:
         if key in self._globalns:
             return self._globalns[key]
+        if self._names is None:
+            if key in _ANNOTATION_BUILTINS:
+                return vars(builtins)[key]
+            raise NameError(key)
         # A task named like a builtin (filter, sum) shadows it, as a local would,
         # except the builtin types annotations are made of (list, dict, str).
         if key in self._names and key not in _ANNOTATION_BUILTINS:
             return self._names[key]
         return vars(builtins).get(key, Unresolved(key))
-
-
-class _ModuleNames(dict[str, Any]):
-    """Evaluation locals at registration: the module's names and the builtin types only.
-
-    Any other name may be a task that only the build knows, or a class defined
-    later in the module, so it raises NameError: the build evaluates instead.
-    """
-
-    def __init__(self, globalns: Mapping[str, Any]) -> None:
-        super().__init__()
-        self._globalns = globalns
-
-    def __missing__(self, key: str) -> Any:
-        if key in self._globalns:
-            return self._globalns[key]
-        if key in _ANNOTATION_BUILTINS:
-            return vars(builtins)[key]
-        raise NameError(key)
 
 
 def evaluate_now(function: Callable[..., Any], annotation: str) -> Any:
@@ -125,9 +116,16 @@ def evaluate_now(function: Callable[..., Any], annotation: str) -> Any:
     Raises (NameError or whatever the expression raises) when that is not
     enough; the build then evaluates it with the registry's names at hand.
     """
+    return _evaluated(function, annotation, None)
+
+
+def _evaluated(
+    function: Callable[..., Any], annotation: str, names: Mapping[str, Any] | None
+) -> Any:
+    """``annotation`` evaluated where ``function`` is defined (see :class:`_Names`)."""
     target = inspect.unwrap(_target(function))
     globalns: dict[str, Any] = getattr(target, "__globals__", {})
-    value = eval(annotation, globalns, _ModuleNames(globalns))  # noqa: S307 - annotations are code
+    value = eval(annotation, globalns, _Names(globalns, names))  # noqa: S307 - annotations are code
     return _NONE if value is None else value
 
 
@@ -214,10 +212,8 @@ class Annotations:
 
     def _evaluate(self, function: Callable[..., Any], annotation: Any) -> Any:
         if isinstance(annotation, str):
-            target = inspect.unwrap(_target(function))
-            globalns: dict[str, Any] = getattr(target, "__globals__", {})
             try:
-                annotation = eval(annotation, globalns, _Names(globalns, self.names))  # noqa: S307 - annotations are code
+                return _evaluated(function, annotation, self.names)
             except Exception:  # noqa: BLE001 - an annotation we cannot evaluate is unknown
                 logger.debug("Cannot evaluate annotation %r of %r.", annotation, function)
                 return Any
