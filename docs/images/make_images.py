@@ -15,8 +15,8 @@ from rich.console import Console, RenderableType
 
 from astrum import F, Ref, SchedulerRegistry
 from astrum._demo import build_demo
-from astrum._progress import ProgressDisplay
-from astrum._render import plan_views, report_table
+from astrum._views._progress import ProgressDisplay
+from astrum._views._render import plan_views, report_table
 from astrum.events import Event
 
 HERE = Path(__file__).resolve().parent

@@ -13,7 +13,7 @@
 2
 """
 
-from ._errors import (
+from astrum._errors import (
     InputError,
     SchedulerError,
     TaskDependencyError,
@@ -23,10 +23,10 @@ from ._errors import (
     TaskOrderNoExitError,
     TaskRegistrationError,
 )
-from .cache import CachePolicy, MemoryStore, SqliteStore
-from .config import AstrumConfig
-from .data_transport import F, From, Input, Ref, T, To
-from .decorators import (
+from astrum.cache import CachePolicy, MemoryStore, SqliteStore
+from astrum.config import AstrumConfig
+from astrum.data_transport import F, From, Input, Ref, T, To
+from astrum.decorators import (
     DEFAULT_NAMESPACE,
     RegisteredTask,
     SchedulerRegistry,
@@ -40,9 +40,9 @@ from .decorators import (
     task,
     use_namespace,
 )
-from .events import Event
-from .executors import DaskExecutor
-from .models import (
+from astrum.events import Event
+from astrum.executors import DaskExecutor
+from astrum.models import (
     ExecutionPlan,
     ExecutionReport,
     ExecutionStage,
@@ -53,8 +53,8 @@ from .models import (
     TaskOrder,
     TaskStageStatistics,
 )
-from .planner import ExecutionPlanner
-from .scheduler import DynamicScheduler
+from astrum.planner import ExecutionPlanner
+from astrum.scheduler import DynamicScheduler
 
 __all__ = [
     "DEFAULT_NAMESPACE",

@@ -18,12 +18,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._errors import SchedulerError
-from ._sqlitestore import DEFAULT_PATH
-from .config import AstrumConfig
-from .decorators import SchedulerRegistry
-from .models import ExecutionReport
-from .scheduler import DynamicScheduler
+from astrum._errors import SchedulerError
+from astrum._store._sqlite import DEFAULT_PATH
+from astrum.config import AstrumConfig
+from astrum.decorators import SchedulerRegistry
+from astrum.models import ExecutionReport
+from astrum.scheduler import DynamicScheduler
 
 __all__ = ["main"]
 
@@ -110,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
-        from ._demo import build_demo
+        from astrum._demo import build_demo
 
         registry = build_demo()
     else:
@@ -118,7 +118,7 @@ def _run(args: argparse.Namespace) -> int:
     config = AstrumConfig(progress=args.progress)
     scheduler = _build(registry, args.target, config)
     if args.visualize:
-        from ._render import show_plan
+        from astrum._views._render import show_plan
 
         show_plan(scheduler.plan, f"workflow '{registry.name}'", sys.stderr if args.json else None)
     report = asyncio.run(scheduler.execute())
@@ -141,11 +141,11 @@ def _graph(args: argparse.Namespace) -> int:
     if args.format == "mermaid":
         sys.stdout.write(scheduler.to_mermaid())
     elif args.format == "dot":
-        from ._export import to_dot
+        from astrum._views._export import to_dot
 
         sys.stdout.write(to_dot(scheduler.plan, name=registry.name))
     else:
-        from ._render import VIZ_EXTRA_HINT, show_plan
+        from astrum._views._render import VIZ_EXTRA_HINT, show_plan
 
         try:
             import rich  # noqa: F401
@@ -159,7 +159,7 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 def _cache(args: argparse.Namespace) -> int:
-    from .cache import SqliteStore, clear, stats
+    from astrum.cache import SqliteStore, clear, stats
 
     try:
         if args.action == "clear":
@@ -199,7 +199,7 @@ def _load_workflow(path: Path, namespace: str | None) -> SchedulerRegistry:
             f"{path} is not a file; give the path of a Python file that registers tasks."
         )
     module = _import_file(path)
-    from . import decorators
+    from astrum import decorators
 
     candidates: dict[int, SchedulerRegistry] = {}
     for value in vars(module).values():
@@ -250,7 +250,7 @@ def _import_file(path: Path) -> Any:
 
 def report_json(report: ExecutionReport) -> dict[str, Any]:
     """The report as JSON-ready data; results that JSON cannot hold become their repr."""
-    from ._summary import critical_path
+    from astrum._views._summary import critical_path
 
     # Named one by one: the report may gain private fields that are no business of JSON.
     names = (

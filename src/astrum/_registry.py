@@ -16,21 +16,21 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._bindings import bind_relations
-from ._declared import Declared, declared
-from ._errors import TaskRegistrationError
-from ._graph import make_graph
-from ._methods import resolve_functions
-from ._plan import DEFAULT_OPTIONS, TaskOptions, TaskSpec, is_async_callable
-from ._relations import Relations, annotations_for, relations_for
-from .cache import CachePolicy, _policy_of
-from .config import AstrumConfig, ExecutorChoice
-from .models import ExecutionReport, TaskOrder
-from .scheduler import DynamicScheduler
+from astrum._build._bindings import bind_relations
+from astrum._build._declared import Declared, declared
+from astrum._build._graph import make_graph
+from astrum._build._methods import resolve_functions
+from astrum._build._plan import DEFAULT_OPTIONS, TaskOptions, TaskSpec, is_async_callable
+from astrum._build._relations import Relations, annotations_for, relations_for
+from astrum._errors import TaskRegistrationError
+from astrum.cache import CachePolicy, _policy_of
+from astrum.config import AstrumConfig, ExecutorChoice
+from astrum.models import ExecutionReport, TaskOrder
+from astrum.scheduler import DynamicScheduler
 
 if TYPE_CHECKING:
-    from ._typecheck import Annotations
-    from .data_transport import TaskData
+    from astrum._build._typecheck import Annotations
+    from astrum.data_transport import TaskData
 
 __all__ = ["DEFAULT_NAMESPACE", "RegisteredTask", "SchedulerRegistry"]
 
@@ -213,7 +213,7 @@ class SchedulerRegistry:
         build = self._build(target_tasks, config)
         scheduler = build.scheduler(concurrency_context)
         if config.visualize:
-            from ._render import show_plan
+            from astrum._views._render import show_plan
 
             show_plan(scheduler.plan, title=f"workflow '{self.name}'")
         return scheduler
@@ -231,7 +231,7 @@ class SchedulerRegistry:
         self, target_tasks: Sequence[str] | None = None, *, config: AstrumConfig | None = None
     ) -> str:
         """The workflow as a Graphviz ``digraph`` named after the registry."""
-        from ._export import to_dot
+        from astrum._views._export import to_dot
 
         return to_dot(self._export_scheduler(target_tasks, config).plan, name=self.name)
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from ._sqlitestore import DEFAULT_PATH, CacheStats, RecordedRun, SqliteStore
+from astrum._store._sqlite import DEFAULT_PATH, CacheStats, RecordedRun, SqliteStore
 
 __all__ = [
     "DEFAULT_PATH",

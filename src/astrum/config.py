@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from .cache import CacheStore
+    from astrum.cache import CacheStore
 
-from .executors import DaskExecutor, require_dask
+from astrum.executors import DaskExecutor, require_dask
 
 __all__ = ["AstrumConfig", "ExecutorChoice", "FailurePolicy"]
 
@@ -91,7 +91,7 @@ class AstrumConfig:
         _check_timeout("run_timeout", self.run_timeout)
         _check_executor(self.executor, "AstrumConfig.executor")
         if self.store is not None:
-            from .cache import CacheStore
+            from astrum.cache import CacheStore
 
             if not isinstance(self.store, CacheStore):
                 raise TypeError(

@@ -32,7 +32,7 @@ from typing import IO, TYPE_CHECKING, Any
 from typing import Annotated as Ref
 
 if TYPE_CHECKING:
-    from .models import TaskOrder
+    from astrum.models import TaskOrder
 
 __all__ = [
     "DTRela",
@@ -224,7 +224,7 @@ def visualize_data_transport(
 
     ``task_orders``, when given, adds the tasks that exchange no data.
     """
-    from ._bindings import describe_relations
+    from astrum._build._bindings import describe_relations
 
     if isinstance(task_transports, Mapping):
         data = dict(task_transports)

@@ -24,14 +24,14 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from ._registry import DEFAULT_NAMESPACE, RegisteredTask, SchedulerRegistry
-from .cache import CachePolicy
-from .config import AstrumConfig, ExecutorChoice
-from .models import ExecutionReport, TaskOrder
-from .scheduler import DynamicScheduler
+from astrum._registry import DEFAULT_NAMESPACE, RegisteredTask, SchedulerRegistry
+from astrum.cache import CachePolicy
+from astrum.config import AstrumConfig, ExecutorChoice
+from astrum.models import ExecutionReport, TaskOrder
+from astrum.scheduler import DynamicScheduler
 
 if TYPE_CHECKING:
-    from .data_transport import TaskData
+    from astrum.data_transport import TaskData
 
 __all__ = [
     "DEFAULT_NAMESPACE",

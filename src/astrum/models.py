@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Generic, TypeVar, cast
 
-from ._errors import (
+from astrum._errors import (
     SchedulerError,
     TaskDependencyError,
     TaskDuplicateExecutionError,
@@ -312,7 +312,7 @@ class ExecutionReport:
 
     def summary(self) -> str:
         """A readable text summary: state, counts, critical path, slowest tasks, errors."""
-        from ._summary import summary
+        from astrum._views._summary import summary
 
         return summary(self)
 
@@ -321,13 +321,13 @@ class ExecutionReport:
 
         Open it in https://ui.perfetto.dev or chrome://tracing.
         """
-        from ._trace import write_chrome_trace
+        from astrum._views._trace import write_chrome_trace
 
         return write_chrome_trace(self, path)
 
     def __rich__(self) -> Any:
         """A Rich table of the run, so ``rich.print(report)`` draws it (needs ``astrum[viz]``)."""
-        from ._render import report_table
+        from astrum._views._render import report_table
 
         return report_table(self)
 

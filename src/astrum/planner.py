@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ._errors import TaskDependencyError, TaskDuplicateExecutionError, TaskOrderLoopError
-from ._graph import Graph, make_graph
-from .models import ExecutionPlan, ExecutionStage, TaskOrder
+from astrum._build._graph import Graph, make_graph
+from astrum._errors import TaskDependencyError, TaskDuplicateExecutionError, TaskOrderLoopError
+from astrum.models import ExecutionPlan, ExecutionStage, TaskOrder
 
 __all__ = ["ExecutionPlanner", "plan_view"]
 

@@ -13,11 +13,11 @@ import types
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from ._errors import TaskRegistrationError
-from .config import AstrumConfig
+from astrum._errors import TaskRegistrationError
+from astrum.config import AstrumConfig
 
 if TYPE_CHECKING:
-    from ._registry import RegisteredTask
+    from astrum._registry import RegisteredTask
 
 __all__ = [
     "EMPTY",

@@ -12,14 +12,14 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, get_origin
 
-from ._methods import EMPTY, VARIADIC, Param
-from ._typecheck import Annotations, compatible, located, return_type, strip
-from ._typecheck import type_name as _name
-from .config import AstrumConfig
+from astrum._build._methods import EMPTY, VARIADIC, Param
+from astrum._build._typecheck import Annotations, compatible, located, return_type, strip
+from astrum._build._typecheck import type_name as _name
+from astrum.config import AstrumConfig
 
 if TYPE_CHECKING:
-    from ._registry import RegisteredTask
-    from .data_transport import DataItem
+    from astrum._registry import RegisteredTask
+    from astrum.data_transport import DataItem
 
 __all__ = ["SKIP_HINT", "Edge", "Locator", "TypeChecker", "input_edge", "output_edge", "path"]
 

@@ -1,4 +1,4 @@
-"""Cache lookups and resume records for one run (used by :mod:`astrum._run`).
+"""Cache lookups and resume records for one run (used by :mod:`astrum._run._run`).
 
 Each task gets two keys once its arguments are known:
 
@@ -21,10 +21,10 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from ._cachekey import KeyMaker, UnstableValueError, lineage_key, type_name
-from ._plan import Plan, TaskSpec
-from .cache import CacheStore, CacheWarning
-from .models import ExecutionReport
+from astrum._build._plan import Plan, TaskSpec
+from astrum._store._keys import KeyMaker, UnstableValueError, lineage_key, type_name
+from astrum.cache import CacheStore, CacheWarning
+from astrum.models import ExecutionReport
 
 __all__ = ["RunCache", "resume_id"]
 

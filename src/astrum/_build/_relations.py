@@ -14,16 +14,16 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from types import FunctionType
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
-from ._declared import ANNOTATED, run_input_edges
-from ._edges import Edge, input_edge, output_edge
-from ._errors import TaskRegistrationError
-from ._methods import plain_function
-from ._typecheck import Annotations, Unresolved, strip
-from .config import AstrumConfig
-from .data_transport import DataItem, F, From, Ref, T, TaskData, To
+from astrum._build._declared import ANNOTATED, run_input_edges
+from astrum._build._edges import Edge, input_edge, output_edge
+from astrum._errors import TaskRegistrationError
+from astrum._build._methods import plain_function
+from astrum._build._typecheck import Annotations, Unresolved, strip
+from astrum.config import AstrumConfig
+from astrum.data_transport import DataItem, F, From, Ref, T, TaskData, To
 
 if TYPE_CHECKING:
-    from ._registry import RegisteredTask
+    from astrum._registry import RegisteredTask
 
 __all__ = [
     "Relations",

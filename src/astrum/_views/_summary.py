@@ -11,7 +11,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .models import ExecutionReport, TaskExecutionStatistics
+    from astrum.models import ExecutionReport, TaskExecutionStatistics
 
 __all__ = ["critical_path", "seconds", "status_counts", "summary"]
 

@@ -17,17 +17,17 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._cacherun import RunCache
-from ._executors import BodyRunner
-from ._plan import Binding, Plan, TaskSpec
-from ._report import Attempt, RunRecord, describe
-from ._run_inputs import check_inputs, needed_with_overrides
-from .config import ExecutorChoice, FailurePolicy
-from .events import Event, EventKind
-from .models import ExecutionReport, ExecutionState, StageStatus, _deferred
+from astrum._build._plan import Binding, Plan, TaskSpec
+from astrum._run._cache import RunCache
+from astrum._run._executors import BodyRunner
+from astrum._run._inputs import check_inputs, needed_with_overrides
+from astrum._run._report import Attempt, RunRecord, describe
+from astrum.config import ExecutorChoice, FailurePolicy
+from astrum.events import Event, EventKind
+from astrum.models import ExecutionReport, ExecutionState, StageStatus, _deferred
 
 if TYPE_CHECKING:
-    from .cache import CacheStore
+    from astrum.cache import CacheStore
 
 __all__ = ["Run", "RunSettings", "TransportError"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ._plan import Plan
-from .models import (
+from astrum._build._plan import Plan
+from astrum.models import (
     StageStatus,
     TaskAttemptStatistics,
     TaskExecutionStatistics,

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._errors import InputError, TaskNotFoundError
-from ._plan import Plan
-from ._typecheck import compatible, type_name
+from astrum._build._plan import Plan
+from astrum._build._typecheck import compatible, type_name
+from astrum._errors import InputError, TaskNotFoundError
 
 __all__ = ["check_inputs", "needed_with_overrides"]
 

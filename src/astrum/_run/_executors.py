@@ -30,13 +30,13 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._plan import TaskSpec
-from ._report import message
-from .config import ExecutorChoice
-from .executors import DaskExecutor, SerializationError, WorkerLostError
+from astrum._build._plan import TaskSpec
+from astrum._run._report import message
+from astrum.config import ExecutorChoice
+from astrum.executors import DaskExecutor, SerializationError, WorkerLostError
 
 if TYPE_CHECKING:
-    from ._dask import DaskSession
+    from astrum._run._dask import DaskSession
 
 __all__ = ["BodyRunner", "Outcome", "describe_unpicklable", "run_remote", "unsendable"]
 
@@ -213,7 +213,7 @@ class BodyRunner:
     def _session(self, executor: DaskExecutor) -> DaskSession:
         session = self._dask.get(executor)
         if session is None:
-            from ._dask import DaskSession
+            from astrum._run._dask import DaskSession
 
             session = self._dask[executor] = DaskSession(executor)
         return session

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .models import ExecutionReport, TaskExecutionStatistics
+    from astrum.models import ExecutionReport, TaskExecutionStatistics
 
 __all__ = ["assign_lanes", "trace_events", "write_chrome_trace"]
 
