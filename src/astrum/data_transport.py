@@ -32,7 +32,7 @@ from typing import IO, TYPE_CHECKING, Any
 from typing import Annotated as Ref
 
 if TYPE_CHECKING:
-    from astrum.models import TaskOrder
+    from astrum._records import TaskOrder
 
 __all__ = [
     "DTRela",

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from astrum._build._graph import Graph, make_graph
 from astrum._errors import TaskDependencyError, TaskDuplicateExecutionError, TaskOrderLoopError
-from astrum.models import ExecutionPlan, ExecutionStage, TaskOrder
+from astrum._records import ExecutionPlan, ExecutionStage, TaskOrder
 
 __all__ = ["ExecutionPlanner", "plan_view"]
 

@@ -2,7 +2,7 @@
 
 A run records plain numbers per task on its hot path; turning them into
 :class:`TaskExecutionStatistics` objects costs more than running a no-op task,
-so the report gets them through :func:`~astrum.models._deferred` and builds
+so the report gets them through :func:`~astrum._records._deferred` and builds
 them only if someone reads them.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from astrum._build._plan import Plan
-from astrum.models import (
+from astrum._records import (
     StageStatus,
     TaskAttemptStatistics,
     TaskExecutionStatistics,

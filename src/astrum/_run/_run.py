@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from astrum._build._plan import Binding, Plan, TaskSpec
+from astrum._records import ExecutionState, StageStatus, _deferred
 from astrum._run._cache import RunCache
 from astrum._run._executors import BodyRunner
 from astrum._run._inputs import check_inputs, needed_with_overrides
 from astrum._run._report import Attempt, RunRecord, describe
 from astrum.config import ExecutorChoice, FailurePolicy
 from astrum.events import Event, EventKind
-from astrum.models import ExecutionReport, ExecutionState, StageStatus, _deferred
+from astrum.models import ExecutionReport
 
 if TYPE_CHECKING:
     from astrum.cache import CacheStore

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from rich.text import Text
     from rich.tree import Tree
 
-    from astrum.models import ExecutionReport
+    from astrum._records import ReportData
 
 __all__ = [
     "VIZ_EXTRA_HINT",
@@ -206,7 +206,7 @@ def show_plan(plan: Plan, title: str = "workflow", file: TextIO | None = None) -
         console.print(view)
 
 
-def report_table(report: ExecutionReport, max_rows: int = 100) -> Table:
+def report_table(report: ReportData, max_rows: int = 100) -> Table:
     """The report as a table: a row per task in start order, the run in title and caption.
 
     Past ``max_rows`` tasks it keeps the ones that did not complete, the
