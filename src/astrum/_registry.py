@@ -1,4 +1,4 @@
-"""Task registries: :class:`SchedulerRegistry` and the :class:`RegisteredTask` records.
+"""Task registries: :class:`SchedulerRegistry`, which records tasks and builds them into runs.
 
 Registration only records plain entries. Building turns a registry's entries
 into a fresh, validated :class:`DynamicScheduler` without changing them, so a
@@ -13,15 +13,15 @@ import inspect
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from astrum._build._bindings import bind_relations
-from astrum._build._declared import Declared, declared
 from astrum._build._graph import make_graph
 from astrum._build._methods import resolve_functions
 from astrum._build._plan import DEFAULT_OPTIONS, TaskOptions, TaskSpec, is_async_callable
 from astrum._build._relations import Relations, annotations_for, relations_for
+from astrum._build._task import RegisteredTask
 from astrum._errors import TaskRegistrationError
 from astrum.cache import CachePolicy, _policy_of
 from astrum.config import AstrumConfig, ExecutorChoice
@@ -29,31 +29,14 @@ from astrum.models import ExecutionReport, TaskOrder
 from astrum.scheduler import DynamicScheduler
 
 if TYPE_CHECKING:
+    from astrum._build._markers import TaskData
     from astrum._build._typecheck import Annotations
-    from astrum.data_transport import TaskData
 
-__all__ = ["DEFAULT_NAMESPACE", "RegisteredTask", "SchedulerRegistry"]
+__all__ = ["DEFAULT_NAMESPACE", "SchedulerRegistry"]
 
 DEFAULT_NAMESPACE = "default"
 
 _F = TypeVar("_F")
-
-
-@dataclass(frozen=True)
-class RegisteredTask:
-    """What ``@task`` recorded about one function."""
-
-    task_id: str
-    function: Callable[..., Any]
-    depends_on: tuple[str, ...]
-    retry: int
-    data: TaskData | None = None
-    options: TaskOptions = field(default_factory=TaskOptions)
-    declared: Declared = field(init=False, repr=False, compare=False)
-    """What the function says by itself, read now so that builds need not read it again."""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "declared", declared(self.task_id, self.function))
 
 
 class SchedulerRegistry:

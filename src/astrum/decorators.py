@@ -24,7 +24,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from astrum._registry import DEFAULT_NAMESPACE, RegisteredTask, SchedulerRegistry
+from astrum._build._task import RegisteredTask
+from astrum._registry import DEFAULT_NAMESPACE, SchedulerRegistry
 from astrum.cache import CachePolicy
 from astrum.config import AstrumConfig, ExecutorChoice
 from astrum.models import ExecutionReport, TaskOrder

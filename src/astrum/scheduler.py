@@ -32,7 +32,7 @@ from astrum.models import ExecutionPlan, ExecutionReport, TaskOrder
 from astrum.planner import graph_of, plan_view
 
 if TYPE_CHECKING:
-    from astrum.data_transport import TaskData
+    from astrum._build._markers import TaskData
 
 __all__ = ["DynamicScheduler"]
 

@@ -20,10 +20,10 @@ from astrum._build._plan import Binding
 from astrum._build._relations import Relations, input_edges, summary
 from astrum._build._typecheck import Annotations
 from astrum.config import AstrumConfig
-from astrum.data_transport import TaskData
+from astrum._build._markers import TaskData
 
 if TYPE_CHECKING:
-    from astrum._registry import RegisteredTask
+    from astrum._build._task import RegisteredTask
 
 __all__ = ["bind_relations", "bindings_from_task_data", "describe_relations"]
 

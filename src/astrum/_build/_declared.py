@@ -22,7 +22,7 @@ from astrum._build._edges import Edge
 from astrum._build._methods import named_parameters
 from astrum._build._plan import is_async_callable
 from astrum._build._typecheck import evaluate_now
-from astrum.data_transport import From, Input, To
+from astrum._build._markers import From, Input, To
 
 __all__ = ["ANNOTATED", "Declared", "declared", "run_input_edges"]
 

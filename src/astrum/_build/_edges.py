@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, get_origin
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, get_origin
 
-from astrum._build._methods import EMPTY, VARIADIC, Param
+from astrum._build._methods import EMPTY, VARIADIC, Param, Registered
 from astrum._build._typecheck import Annotations, compatible, located, return_type, strip
 from astrum._build._typecheck import type_name as _name
 from astrum.config import AstrumConfig
 
 if TYPE_CHECKING:
-    from astrum._registry import RegisteredTask
-    from astrum.data_transport import DataItem
+    from astrum._build._markers import DataItem
 
-__all__ = ["SKIP_HINT", "Edge", "Locator", "TypeChecker", "input_edge", "output_edge", "path"]
+__all__ = ["SKIP_HINT", "Edge", "Locator", "Producer", "TypeChecker", "input_edge", "output_edge", "path"]
 
 logger = logging.getLogger("astrum")
 
@@ -94,12 +93,26 @@ def path(source: str, locator: Locator) -> str:
     return f"{source}[{locator!r}]"
 
 
+class _ReadAtRegistration(Protocol):
+    @property
+    def annotations(self) -> Mapping[str, Any] | None: ...
+    @property
+    def returns(self) -> Any: ...
+
+
+class Producer(Registered, Protocol):
+    """What the type checker reads of a producing task (:class:`RegisteredTask` has it)."""
+
+    @property
+    def declared(self) -> _ReadAtRegistration: ...
+
+
 class TypeChecker:
     """Compares each bound parameter's declared type with what its source provides."""
 
     def __init__(
         self,
-        tasks: Mapping[str, RegisteredTask],
+        tasks: Mapping[str, Producer],
         config: AstrumConfig,
         problems: list[str],
         annotations: Annotations,

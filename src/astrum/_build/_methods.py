@@ -11,13 +11,10 @@ import inspect
 import sys
 import types
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Protocol
 
 from astrum._errors import TaskRegistrationError
 from astrum.config import AstrumConfig
-
-if TYPE_CHECKING:
-    from astrum._registry import RegisteredTask
 
 __all__ = [
     "EMPTY",
@@ -26,11 +23,24 @@ __all__ = [
     "VARIADIC",
     "VAR_KEYWORD",
     "Param",
+    "Registered",
     "named_parameters",
     "parameters",
     "plain_function",
     "resolve_functions",
 ]
+
+
+class Registered(Protocol):
+    """What binding methods needs of a registered task (:class:`RegisteredTask` has it).
+
+    A protocol rather than the record itself, because the record's module reads
+    functions with this one: the build's modules import downwards only.
+    """
+
+    @property
+    def function(self) -> Callable[..., Any]: ...
+
 
 _Kind = Literal["method", "classmethod", "staticmethod"]
 
@@ -43,7 +53,7 @@ def plain_function(function: Any) -> Any:
 
 
 def resolve_functions(
-    tasks: Mapping[str, RegisteredTask], config: AstrumConfig
+    tasks: Mapping[str, Registered], config: AstrumConfig
 ) -> dict[str, Callable[..., Any]]:
     """The callables to run: methods bound to the instances in ``config.class_instances``.
 

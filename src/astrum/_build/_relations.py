@@ -20,10 +20,10 @@ from astrum._errors import TaskRegistrationError
 from astrum._build._methods import plain_function
 from astrum._build._typecheck import Annotations, Unresolved, strip
 from astrum.config import AstrumConfig
-from astrum.data_transport import DataItem, F, From, Ref, T, TaskData, To
+from astrum._build._markers import DataItem, F, From, Ref, T, TaskData, To
 
 if TYPE_CHECKING:
-    from astrum._registry import RegisteredTask
+    from astrum._build._task import RegisteredTask
 
 __all__ = [
     "Relations",
