@@ -4,12 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench docs docs-build clean
+.PHONY: demo test lint typecheck layers pytest bench docs docs-build clean
 
 demo: $(VENV)/.base
 	$(BIN)/python examples/quickstart.py
 
-test: $(VENV)/.dev lint typecheck pytest
+test: $(VENV)/.dev lint typecheck layers pytest
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
@@ -17,6 +17,10 @@ lint: $(VENV)/.dev
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
+
+# The layering contracts in pyproject.toml ([tool.importlinter]); see ARCHITECTURE.md.
+layers: $(VENV)/.dev
+	$(BIN)/lint-imports
 
 pytest: $(VENV)/.dev
 	$(BIN)/pytest

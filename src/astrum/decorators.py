@@ -32,7 +32,7 @@ from astrum.models import ExecutionReport, TaskOrder
 from astrum.scheduler import DynamicScheduler
 
 if TYPE_CHECKING:
-    from astrum.data_transport import TaskData
+    from astrum._build._markers import TaskData
 
 __all__ = [
     "DEFAULT_NAMESPACE",
