@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck layers pytest bench docs docs-build clean
+.PHONY: demo test lint typecheck layers pytest bench docs docs-build dist clean
 
 demo: $(VENV)/.base
 	$(BIN)/python examples/quickstart.py
@@ -31,6 +31,10 @@ docs: $(VENV)/.docs
 docs-build: $(VENV)/.docs
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
+# Builds the wheel and sdist into dist/, checks them, installs the wheel in a fresh venv.
+dist: $(VENV)/.dev
+	bash .ci/check-dist
+
 bench: $(VENV)/.dev
 	$(BIN)/python bench/run_all.py
 
@@ -52,4 +56,4 @@ $(VENV)/.docs: $(VENV)/.created pyproject.toml
 	@touch $@
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache site
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache site dist

@@ -54,7 +54,7 @@ __all__ = [
 
 @dataclass(frozen=True, repr=False)
 class ExecutionReport(ReportData):
-    """The outcome of one run: its data (see :class:`ReportData`) and its views.
+    """The outcome of one run: its data and the views of it.
 
     Times are seconds since the epoch; durations are seconds. The statistics
     are computed from the run's records the first time they are read; they are

@@ -13,14 +13,22 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from astrum._build._edges import Edge, TypeChecker, input_edge, output_edge, path
-from astrum._errors import TaskDependencyError, TaskNotFoundError, TaskRegistrationError
 from astrum._build._graph import Graph
-from astrum._build._methods import EMPTY, POSITIONAL, POSITIONAL_ONLY, VAR_KEYWORD, VARIADIC, Param, parameters
+from astrum._build._markers import TaskData
+from astrum._build._methods import (
+    EMPTY,
+    POSITIONAL,
+    POSITIONAL_ONLY,
+    VAR_KEYWORD,
+    VARIADIC,
+    Param,
+    parameters,
+)
 from astrum._build._plan import Binding
 from astrum._build._relations import Relations, input_edges, summary
 from astrum._build._typecheck import Annotations
+from astrum._errors import TaskDependencyError, TaskNotFoundError, TaskRegistrationError
 from astrum.config import AstrumConfig
-from astrum._build._markers import TaskData
 
 if TYPE_CHECKING:
     from astrum._build._task import RegisteredTask

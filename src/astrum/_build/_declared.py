@@ -19,10 +19,10 @@ from types import FunctionType
 from typing import Annotated, Any, NamedTuple
 
 from astrum._build._edges import Edge
+from astrum._build._markers import From, Input, To
 from astrum._build._methods import named_parameters
 from astrum._build._plan import is_async_callable
 from astrum._build._typecheck import evaluate_now
-from astrum._build._markers import From, Input, To
 
 __all__ = ["ANNOTATED", "Declared", "declared", "run_input_edges"]
 

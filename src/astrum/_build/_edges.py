@@ -20,7 +20,16 @@ from astrum.config import AstrumConfig
 if TYPE_CHECKING:
     from astrum._build._markers import DataItem
 
-__all__ = ["SKIP_HINT", "Edge", "Locator", "Producer", "TypeChecker", "input_edge", "output_edge", "path"]
+__all__ = [
+    "SKIP_HINT",
+    "Edge",
+    "Locator",
+    "Producer",
+    "TypeChecker",
+    "input_edge",
+    "output_edge",
+    "path",
+]
 
 logger = logging.getLogger("astrum")
 

@@ -7,10 +7,10 @@ build so that every build module may read them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated as Ref
 from typing import Any
-from collections.abc import Callable
 
 __all__ = [
     "DTRela",

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 from astrum._build._declared import ANNOTATED, run_input_edges
 from astrum._build._edges import Edge, input_edge, output_edge
-from astrum._errors import TaskRegistrationError
+from astrum._build._markers import DataItem, F, From, Ref, T, TaskData, To
 from astrum._build._methods import plain_function
 from astrum._build._typecheck import Annotations, Unresolved, strip
+from astrum._errors import TaskRegistrationError
 from astrum.config import AstrumConfig
-from astrum._build._markers import DataItem, F, From, Ref, T, TaskData, To
 
 if TYPE_CHECKING:
     from astrum._build._task import RegisteredTask
