@@ -628,6 +628,7 @@ class Run:
                 f"The run timed out after {self.settings.run_timeout:g} s; "
                 "the tasks still running were cancelled."
             )
+        summary += record.retry_notes()
         planning = plan.planning_duration
         return ExecutionReport(
             total_start_time=started - planning,
