@@ -3,15 +3,239 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import BaseModel
 
 from astrum import (
+    AstrumConfig,
     DynamicScheduler,
     ExecutionPlanner,
     SchedulerRegistry,
     TaskDependencyError,
     TaskDuplicateExecutionError,
     TaskOrder,
+    TaskRegistrationError,
 )
+from astrum.data_transport import DataItem, DTRela, TaskData
+
+
+class OrderInfo(BaseModel):
+    order_id: str
+    drink: str
+
+
+class Receipt(BaseModel):
+    total: float
+
+
+def _problems(registry: SchedulerRegistry, config: AstrumConfig | None = None) -> str:
+    with pytest.raises(TaskRegistrationError) as caught:
+        registry.build_scheduler(config=config)
+    return str(caught.value)
+
+
+# -- allow_data_model is the producer's model ---------------------------------------------
+
+
+def _drink_item(model: object = OrderInfo, key: str = "drink") -> DataItem:
+    return DataItem(
+        allow_data_model=model,
+        from_relation=DTRela(key=key, related_task="take_order"),
+        to_relation=DTRela(key="drink_type", related_task="grind"),
+    )
+
+
+async def test_allow_data_model_names_the_producers_model(registry: SchedulerRegistry) -> None:
+    """A field of a pydantic result feeds a str parameter, declared as 0.1.2's examples do."""
+
+    @registry.task(task_id="take_order", data=TaskData())
+    async def take_order() -> OrderInfo:
+        return OrderInfo(order_id="A-1", drink="latte")
+
+    @registry.task(task_id="grind", data=TaskData(input_data_item=[_drink_item()]))
+    async def grind(drink_type: str) -> str:
+        return f"ground for {drink_type}"
+
+    report = await registry.run()
+    assert report.task_return_set["grind"] == "ground for latte"
+
+
+async def test_allow_data_model_without_annotations(registry: SchedulerRegistry) -> None:
+    """With no annotations at all the model alone describes the value, and the run works."""
+
+    @registry.task(task_id="take_order", data=TaskData())
+    async def take_order():  # type: ignore[no-untyped-def]
+        return OrderInfo(order_id="A-1", drink="mocha")
+
+    @registry.task(task_id="grind", data=TaskData(input_data_item=[_drink_item()]))
+    async def grind(drink_type):  # type: ignore[no-untyped-def]
+        return f"ground for {drink_type}"
+
+    report = await registry.run()
+    assert report.task_return_set["grind"] == "ground for mocha"
+
+
+def test_allow_data_model_is_checked_against_the_producer(registry: SchedulerRegistry) -> None:
+    """A model that the producer's return annotation contradicts is a build error."""
+
+    @registry.task(task_id="take_order", data=TaskData())
+    async def take_order() -> Receipt:
+        return Receipt(total=3.5)
+
+    @registry.task(task_id="grind", data=TaskData(input_data_item=[_drink_item()]))
+    async def grind(drink_type: str) -> str:
+        return drink_type
+
+    assert (
+        "Task 'grind' parameter 'drink_type' takes the value of task 'take_order', declared as "
+        "OrderInfo (allow_data_model), but task 'take_order' returns Receipt; make the two "
+        "agree" in _problems(registry)
+    )
+
+
+def test_allow_data_model_is_checked_against_an_inferred_return(
+    registry: SchedulerRegistry,
+) -> None:
+    """With infer_via_ast, the producer's inferred return type is what the model must match."""
+
+    @registry.task(task_id="take_order", data=TaskData())
+    async def take_order():  # type: ignore[no-untyped-def]
+        return Receipt(total=3.5)
+
+    @registry.task(task_id="grind", data=TaskData(input_data_item=[_drink_item()]))
+    async def grind(drink_type: str) -> str:
+        return drink_type
+
+    registry.build_scheduler()  # the return is unknown without inference: nothing to contradict
+    assert "but task 'take_order' returns Receipt" in _problems(
+        registry, AstrumConfig(infer_via_ast=True)
+    )
+
+
+def test_the_selected_field_is_checked_against_the_parameter(
+    registry: SchedulerRegistry,
+) -> None:
+    """The model's field that the key selects must suit the parameter's annotation."""
+
+    @registry.task(task_id="take_order", data=TaskData())
+    async def take_order() -> OrderInfo:
+        return OrderInfo(order_id="A-1", drink="latte")
+
+    @registry.task(task_id="grind", data=TaskData(input_data_item=[_drink_item()]))
+    async def grind(drink_type: int) -> int:
+        return drink_type
+
+    assert (
+        "Task 'grind' parameter 'drink_type' expects int, but task 'take_order' returns "
+        "OrderInfo, whose field 'drink' is str" in _problems(registry)
+    )
+
+
+def test_a_key_the_model_lacks_is_a_build_error(registry: SchedulerRegistry) -> None:
+    """A key that is not a field of the model is reported even when nothing is annotated."""
+
+    @registry.task(task_id="take_order", data=TaskData())
+    async def take_order():  # type: ignore[no-untyped-def]
+        return OrderInfo(order_id="A-1", drink="latte")
+
+    @registry.task(task_id="grind", data=TaskData(input_data_item=[_drink_item(key="size")]))
+    async def grind(drink_type):  # type: ignore[no-untyped-def]
+        return drink_type
+
+    assert "reads field 'size' of task 'take_order'" in _problems(registry)
+
+
+async def test_an_output_item_reads_allow_data_model_the_same_way(
+    registry: SchedulerRegistry,
+) -> None:
+    """On an output item too, allow_data_model is the sending task's whole result."""
+    item = DataItem(
+        allow_data_model=OrderInfo,
+        from_relation=DTRela(key="drink"),
+        to_relation=DTRela(key="drink_type", related_task="grind"),
+    )
+
+    @registry.task(task_id="take_order", data=TaskData(output_data_item=[item]))
+    async def take_order() -> OrderInfo:
+        return OrderInfo(order_id="A-1", drink="flat white")
+
+    @registry.task(task_id="grind")
+    async def grind(drink_type: str) -> str:
+        return f"ground for {drink_type}"
+
+    report = await registry.run()
+    assert report.task_return_set["grind"] == "ground for flat white"
+
+    other = SchedulerRegistry("compat:output-item-mismatch")
+
+    @other.task(task_id="take_order", data=TaskData(output_data_item=[item]))
+    async def take_receipt() -> Receipt:
+        return Receipt(total=1.0)
+
+    other.task(task_id="grind")(grind)
+    assert "declared as OrderInfo (allow_data_model)" in _problems(other)
+
+
+# -- from_function injects its whole result -------------------------------------------------
+
+
+async def test_from_function_with_a_key_injects_the_whole_result(
+    registry: SchedulerRegistry,
+) -> None:
+    """The key of a from_function relation does not select inside the function's result."""
+
+    def get_store_name() -> str:
+        return "Blue Bottle"
+
+    async def get_store() -> dict[str, str]:
+        return {"store_name": "Ritual", "city": "SF"}
+
+    data = TaskData(
+        input_data_item=[
+            DataItem(
+                from_relation=DTRela(
+                    key="store_name", related_task="serve", from_function=get_store_name
+                ),
+                to_relation=DTRela(key="store_name", related_task="serve"),
+            ),
+            DataItem(
+                from_relation=DTRela(key="city", related_task="serve", from_function=get_store),
+                to_relation=DTRela(key="store", related_task="serve"),
+            ),
+        ]
+    )
+
+    @registry.task(task_id="serve", data=data)
+    async def serve(store_name: str, store: dict[str, str]) -> str:
+        return f"{store_name} / {store['city']}"
+
+    report = await registry.run()
+    assert report.task_return_set["serve"] == "Blue Bottle / SF"
+
+
+def test_from_function_result_is_checked_against_allow_data_model(
+    registry: SchedulerRegistry,
+) -> None:
+    """allow_data_model on a from_function relation is that function's result type."""
+
+    def get_store() -> dict[str, str]:
+        return {"store_name": "Ritual"}
+
+    data = TaskData(
+        input_data_item=[
+            DataItem(
+                allow_data_model=OrderInfo,
+                from_relation=DTRela(related_task="serve", from_function=get_store),
+                to_relation=DTRela(key="store", related_task="serve"),
+            )
+        ]
+    )
+
+    @registry.task(task_id="serve", data=data)
+    async def serve(store):  # type: ignore[no-untyped-def]
+        return store
+
+    assert "but from_function get_store returns dict[str, str]" in _problems(registry)
+
 
 # -- retries in error_summary --------------------------------------------------------------
 
