@@ -1,14 +1,19 @@
 """Code written for astrum 0.1.2 runs unchanged: each test is written as its users write it."""
 
+# The strings inside Ref[...] are 0.1.2's relation tuples and descriptions, not forward
+# references, which is all ruff can take them for.
+# ruff: noqa: F722, F821, UP037
+
 from __future__ import annotations
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from astrum import (
     AstrumConfig,
     DynamicScheduler,
     ExecutionPlanner,
+    Ref,
     SchedulerRegistry,
     TaskDependencyError,
     TaskDuplicateExecutionError,
@@ -309,3 +314,84 @@ def test_duplicate_names_in_a_scheduler_are_a_task_dependency_error() -> None:
         DynamicScheduler(tasks=[("same", same), ("same", same)], task_order=[TaskOrder("same")])
     with pytest.raises(TaskDependencyError, match="appears more than once"):
         DynamicScheduler(tasks=[("same", same)], task_order=[TaskOrder("same"), TaskOrder("same")])
+
+
+# -- the tuple form of a relation -------------------------------------------------------------
+
+
+async def test_a_tuple_names_the_task_and_locator(registry: SchedulerRegistry) -> None:
+    """Ref[T, ("task", locator)] and Ref[T, (function, locator)] read like F(...)."""
+
+    @registry.task()
+    async def source() -> dict[str, bool]:
+        return {"beans_ready": True}
+
+    @registry.task()
+    async def source_function() -> dict[str, int]:
+        return {"value": 3}
+
+    @registry.task()
+    async def target(
+        beans: Ref[bool, ("source", "beans_ready")],
+        value: Ref[int, (source_function, "value")],
+        everything: Ref[dict[str, bool], ("source",)],
+    ) -> str:
+        return f"{beans} {value} {everything}"
+
+    report = await registry.run()
+    assert report.task_return_set["target"] == "True 3 {'beans_ready': True}"
+    assert report.original_tasks["target"] == ["source", "source_function"]
+
+
+@pytest.mark.parametrize(
+    ("metadata", "found", "advice"),
+    [
+        ('"source"', "'source'", "write F('source') to take the result of task 'source'"),
+        ("42", "42", "write F(task, locator)"),
+        ('("source", "ready", "x")', "the tuple ('source', 'ready', 'x')", "write F(task"),
+        ("[source]", "[<function", "write F(task, locator)"),
+    ],
+    ids=["task-id", "int", "long-tuple", "list"],
+)
+def test_other_relation_like_metadata_is_a_build_error(
+    registry: SchedulerRegistry, metadata: str, found: str, advice: str
+) -> None:
+    """Metadata that looks like a relation but is none is an error naming task and parameter."""
+
+    @registry.task()
+    async def source() -> dict[str, bool]:
+        return {"ready": True}
+
+    namespace = {"Ref": Ref, "source": source}
+    exec(  # the annotation under test, written as a user would
+        f"async def target(beans: Ref[bool, {metadata}] = False) -> bool:\n    return beans",
+        namespace,
+    )
+    registry.task()(namespace["target"])
+    problems = _problems(registry)
+    assert f"Task 'target' parameter 'beans' has {found}" in problems
+    assert advice in problems
+
+
+def test_a_tuple_on_the_return_annotation_is_a_build_error(registry: SchedulerRegistry) -> None:
+    """A tuple cannot say where a result goes: the error asks for T(...)."""
+
+    @registry.task()
+    async def sender() -> Ref[dict[str, int], ("receiver", "a")]:
+        return {"a": 1}
+
+    @registry.task()
+    async def receiver(a: int = 0) -> int:
+        return a
+
+    assert "write T(task, local_locator, target_param)" in _problems(registry)
+
+
+async def test_other_libraries_metadata_is_left_alone(registry: SchedulerRegistry) -> None:
+    """A pydantic constraint or a description string stays what it is, as in 0.1.2."""
+
+    @registry.task()
+    async def alone(value: Ref[int, Field(gt=0), "how many"] = 5) -> int:
+        return value
+
+    assert (await registry.run()).task_return_set["alone"] == 5
