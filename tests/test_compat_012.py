@@ -395,3 +395,41 @@ async def test_other_libraries_metadata_is_left_alone(registry: SchedulerRegistr
         return value
 
     assert (await registry.run()).task_return_set["alone"] == 5
+
+
+# -- classmethods of classes defined in a function ---------------------------------------------
+
+
+def _labels(registry: SchedulerRegistry, prefix: str) -> type:
+    """A factory that defines its class inside, as tests and factories do."""
+
+    class Labels:
+        @registry.task(task_id="cm_task")
+        @classmethod
+        async def cm_task(cls) -> str:
+            return f"{prefix}-{cls.__name__}"
+
+        @registry.task(task_id="sm_task", depends_on=["cm_task"])
+        @staticmethod
+        def sm_task() -> str:
+            return "static"
+
+    return Labels
+
+
+async def test_a_classmethod_of_a_local_class_runs_bound_to_it(
+    registry: SchedulerRegistry,
+) -> None:
+    """The class is found without class_instances, even though its module cannot name it."""
+    _labels(registry, "L")
+    report = await registry.run()
+    assert report.task_return_set == {"cm_task": "L-Labels", "sm_task": "static"}
+
+
+async def test_classes_of_one_factory_each_bind_their_own_classmethod() -> None:
+    """Two classes with one qualified name are told apart: each task gets its own class."""
+    first, second = SchedulerRegistry("compat:labels-1"), SchedulerRegistry("compat:labels-2")
+    kept = (_labels(first, "one"), _labels(second, "two"))
+    assert kept[0] is not kept[1]
+    assert (await first.run()).task_return_set["cm_task"] == "one-Labels"
+    assert (await second.run()).task_return_set["cm_task"] == "two-Labels"
