@@ -172,7 +172,8 @@ class _LocalClasses:
             seen: set[type] = {object}
             stack: list[type] = [object]
             while stack:
-                for sub in type.__subclasses__(stack.pop()):
+                subclasses: list[type] = type.__subclasses__(stack.pop())
+                for sub in subclasses:
                     if sub not in seen:
                         seen.add(sub)
                         stack.append(sub)
