@@ -623,12 +623,12 @@ class Run:
             f"Task '{plan.ids[node]}' failed: {describe(self._errors[node])}"
             for node in self._failures
         ]
+        summary += record.retry_notes()
         if self._timed_out:
             summary.append(
                 f"The run timed out after {self.settings.run_timeout:g} s; "
                 "the tasks still running were cancelled."
             )
-        summary += record.retry_notes()
         planning = plan.planning_duration
         return ExecutionReport(
             total_start_time=started - planning,
