@@ -63,11 +63,12 @@ _MIN_KEY_BYTES = 16
 _PRIVATE = 0o600
 
 
-def _mac(secret: bytes, key: str, created: float, payload: bytes) -> bytes:
-    """An entry's HMAC-SHA256; it covers the key and time too, so a row moved under
-    another key, or made to look fresher, fails like a forged one."""
+def _mac(keyed: hmac.HMAC, key: str, created: float, payload: bytes) -> bytes:
+    """An entry's HMAC-SHA256 (``keyed`` holds the secret); it covers the key and time too,
+    so a row moved under another key, or made to look fresher, fails like a forged one."""
     name = key.encode("utf-8", "surrogatepass")
-    digest = hmac.new(secret, len(name).to_bytes(8, "big"), hashlib.sha256)
+    digest = keyed.copy()  # cheaper than keying a new HMAC for every entry
+    digest.update(len(name).to_bytes(8, "big"))
     digest.update(name)
     digest.update(struct.pack(">d", created))
     digest.update(payload)
@@ -193,6 +194,7 @@ class SqliteStore:
         """Where the store's key is kept when no ``key=`` is given."""
         # Read on first use, so that inspecting or clearing a store makes no key file.
         self._secret = None if key is None else _secret_of(key)
+        self._keyed: hmac.HMAC | None = None
         self._given_key = key is not None
         self._warned = False
         self._timeout = timeout
@@ -323,14 +325,15 @@ class SqliteStore:
 
     # -- signatures ---------------------------------------------------------------------
 
-    def _key(self) -> bytes:
-        secret = self._secret
-        if secret is None:
+    def _key(self) -> hmac.HMAC:
+        keyed = self._keyed
+        if keyed is None:
             with self._lock:
-                if self._secret is None:
-                    self._secret = _load_or_create_key(self.key_path)
-                secret = self._secret
-        return secret
+                if self._keyed is None:
+                    secret = self._secret or _load_or_create_key(self.key_path)
+                    self._keyed = hmac.new(secret, digestmod=hashlib.sha256)
+                keyed = self._keyed
+        return keyed
 
     def _rejected(self, key: str) -> None:
         """Note an entry that failed verification: a warning the first time, then quietly."""
