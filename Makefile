@@ -28,8 +28,15 @@ pytest: $(VENV)/.dev
 docs: $(VENV)/.docs
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
+# Strict mode counts only the warnings it prints, and --quiet would hide some, so the
+# whole log is kept and any WARNING line in it fails the target, whatever the verbosity.
 docs-build: $(VENV)/.docs
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict > $(VENV)/docs-build.log 2>&1; \
+	status=$$?; cat $(VENV)/docs-build.log; \
+	if grep -q '^WARNING' $(VENV)/docs-build.log; then \
+		echo "docs-build: the build logged warnings (above); fix them."; exit 1; \
+	fi; \
+	exit $$status
 
 # Builds the wheel and sdist into dist/, checks them, installs the wheel in a fresh venv.
 dist: $(VENV)/.dev

@@ -91,7 +91,11 @@ def _parser() -> argparse.ArgumentParser:
     run_options(run)
     graph = commands.add_parser("graph", help="draw the workflow of a file")
     common(graph, with_file=True)
-    graph.add_argument("--format", choices=("tree", "mermaid", "dot"), default="tree")
+    graph.add_argument(
+        "--format",
+        choices=("tree", "text", "mermaid", "dot"),
+        help="tree (the default, needs rich; else text), text, mermaid or dot",
+    )
     demo = commands.add_parser("demo", help="run the bundled demo workflow")
     common(demo, with_file=False)
     run_options(demo)
@@ -138,24 +142,43 @@ def _run(args: argparse.Namespace) -> int:
 def _graph(args: argparse.Namespace) -> int:
     registry = _load_workflow(Path(args.file), args.namespace)
     scheduler = _build(registry, args.target, AstrumConfig())
-    if args.format == "mermaid":
+    form = args.format
+    if form is None:
+        form = "tree" if _has_rich() else "text"
+        if form == "text":
+            from astrum._views._render import VIZ_EXTRA_HINT
+
+            print(
+                f"astrum: rich is not installed, so this is the plain-text view; install it "
+                f"with {VIZ_EXTRA_HINT} to see the tree.",
+                file=sys.stderr,
+            )
+    if form == "text":
+        print(scheduler.get_execute_timeline().get_full_visualization())
+    elif form == "mermaid":
         sys.stdout.write(scheduler.to_mermaid())
-    elif args.format == "dot":
+    elif form == "dot":
         from astrum._views._export import to_dot
 
         sys.stdout.write(to_dot(scheduler.plan, name=registry.name))
     else:
         from astrum._views._render import VIZ_EXTRA_HINT, show_plan
 
-        try:
-            import rich  # noqa: F401
-        except ImportError:
+        if not _has_rich():
             raise _UsageError(
                 f"--format tree draws with rich, which is not installed; install it with "
-                f"{VIZ_EXTRA_HINT}, or use --format mermaid or --format dot."
-            ) from None
+                f"{VIZ_EXTRA_HINT}, or use --format text, mermaid or dot."
+            )
         show_plan(scheduler.plan, f"workflow '{registry.name}'")
     return 0
+
+
+def _has_rich() -> bool:
+    try:
+        import rich  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _cache(args: argparse.Namespace) -> int:

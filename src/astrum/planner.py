@@ -16,8 +16,8 @@ class ExecutionPlanner:
 
     >>> load = TaskOrder("load")
     >>> plan = ExecutionPlanner([load, TaskOrder("report", [load])]).get_execute_timeline()
-    >>> [stage.parallel_tasks for stage in plan.stages]
-    [['load'], ['report']]
+    >>> " -> ".join(", ".join(stage.parallel_tasks) for stage in plan.stages)
+    'load -> report'
     """
 
     def __init__(self, task_order: Sequence[TaskOrder]) -> None:

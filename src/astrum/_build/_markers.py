@@ -88,7 +88,8 @@ class DTRela:
     attribute) or ``index`` picks part of the value; ``single_item=True`` (or
     neither) means the whole value. On the parameter end, ``key`` is the
     parameter's name and ``index`` its position. ``from_function`` (sync or
-    async, no arguments) supplies the value at run time instead of a task.
+    async, no arguments) supplies the value at run time instead of a task:
+    its whole result, which ``key`` and ``index`` do not select in.
     """
 
     key: str | None = None
@@ -135,9 +136,11 @@ class DataItem:
     In ``input_data_item`` of a task, ``from_relation`` is the source and
     ``to_relation`` the receiving parameter; in ``output_data_item``,
     ``from_relation`` picks part of this task's result and ``to_relation`` is
-    the receiving task and parameter. ``allow_data_model`` is the value's type
-    (the parameter's type for inputs, the whole result's type for outputs),
-    used by the build-time type check.
+    the receiving task and parameter. ``allow_data_model`` is the model of the
+    producer's whole value (what the related task or the ``from_function``
+    returns), before the key or index picks the parameter's part; the build
+    checks it against the producer's return type, and the picked part against
+    the parameter's annotation.
     """
 
     allow_data_model: Any = None
@@ -164,7 +167,7 @@ class TaskData:
     ...     task_id="rank",
     ...     input_data_item=[
     ...         DataItem(
-    ...             allow_data_model=list,
+    ...             allow_data_model=dict,
     ...             from_relation=DTRela(key="hits", related_task="search"),
     ...             to_relation=DTRela(key="hits", related_task="rank"),
     ...         )

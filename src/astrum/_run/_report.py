@@ -22,6 +22,7 @@ from astrum._records import (
 __all__ = ["Attempt", "RunRecord", "describe", "message"]
 
 COMPLETED = StageStatus.COMPLETED
+FAILED = StageStatus.FAILED
 RUNNING = StageStatus.RUNNING
 
 Attempt = tuple[float, float, str, BaseException | None, bool, str | None]
@@ -101,6 +102,41 @@ class RunRecord:
             queued_duration=self.queued[node],
             worker=worker,
         )
+
+    def retry_notes(self) -> list[str]:
+        """The run's retries, worded as astrum 0.1.2 put them in ``error_summary``.
+
+        One line per failed attempt that was retried, and one per task that
+        failed after using all its retries, in the order they happened.
+        """
+        notes: list[tuple[float, int, str]] = []
+        for node, attempts in enumerate(self.attempts):
+            if not attempts:
+                continue  # attempts are recorded only once one fails: most tasks skip here
+            spec = self.plan.specs[node]
+            total = spec.retry + 1
+            for number, (_, ended, _, error, will_retry, _) in enumerate(attempts, 1):
+                if will_retry and error is not None:
+                    notes.append(
+                        (
+                            ended,
+                            node,
+                            f"Task '{spec.task_id}' attempt {number}/{total} failed; retrying "
+                            f"with {total - number} retries left: {message(error)}",
+                        )
+                    )
+            _, ended, outcome, error, _, _ = attempts[-1]
+            if spec.retry and len(attempts) == total and outcome == FAILED and error is not None:
+                notes.append(
+                    (
+                        ended,
+                        node,
+                        f"Task '{spec.task_id}' exhausted {spec.retry} retries after {total} "
+                        f"attempts: {message(error)}",
+                    )
+                )
+        notes.sort(key=lambda note: note[:2])
+        return [text for _, _, text in notes]
 
     def stage_statistics(self) -> list[TaskStageStatistics]:
         """One entry per level of the plan that has a settled task."""

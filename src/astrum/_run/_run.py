@@ -624,6 +624,7 @@ class Run:
             f"Task '{plan.ids[node]}' failed: {describe(self._errors[node])}"
             for node in self._failures
         ]
+        summary += record.retry_notes()
         if self._timed_out:
             summary.append(
                 f"The run timed out after {self.settings.run_timeout:g} s; "
