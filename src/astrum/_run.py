@@ -645,6 +645,7 @@ class Run:
             execution_state=state,
             error_summary=summary,
             original_tasks=_deferred(record.original_tasks),
+            edge_labels=_deferred(record.edge_labels),
             tail_tasks=dict(self._tails),
             task_return_set=returns,
             run_id=self.run_id,

@@ -171,6 +171,8 @@ class TaskAttemptStatistics:
     worker: str | None = None
     """Where this attempt ran: a Dask worker's address, ``"pid N"`` for a process pool,
     None on the loop or in a thread."""
+    queued_duration: float = 0.0
+    """Seconds this attempt waited for a concurrency slot or a pool before its body began."""
 
 
 @dataclass(frozen=True)
@@ -259,7 +261,7 @@ def _deferrable(*names: str) -> Callable[[_C], _C]:
     return install
 
 
-@_deferrable("stage_statistics", "task_statistics", "original_tasks")
+@_deferrable("stage_statistics", "task_statistics", "original_tasks", "edge_labels")
 @dataclass(frozen=True, repr=False)
 class ExecutionReport:
     """The outcome of one run. Times are seconds since the epoch; durations are seconds.
@@ -286,6 +288,8 @@ class ExecutionReport:
     tail_tasks: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
     task_return_set: dict[str, Any] = field(default_factory=dict)
     run_id: str = ""
+    edge_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    """What each data edge carries: ``{task: {upstream task: "'key' → param"}}``."""
 
     def __repr__(self) -> str:
         # A summary, not every field: the full repr of a 100,000-task report is tens
@@ -324,6 +328,14 @@ class ExecutionReport:
         from ._trace import write_chrome_trace
 
         return write_chrome_trace(self, path)
+
+    def to_html(self, path: str | os.PathLike[str] | None = None) -> str:
+        """The run as one self-contained HTML page (graph, timeline, tasks); also written
+        to ``path`` when given. It needs no network and opens from a file.
+        """
+        from ._html import to_html
+
+        return to_html(self, path)
 
     def __rich__(self) -> Any:
         """A Rich table of the run, so ``rich.print(report)`` draws it (needs ``astrum[viz]``)."""
