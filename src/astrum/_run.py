@@ -27,6 +27,7 @@ from .events import Event, EventKind
 from .models import ExecutionReport, ExecutionState, StageStatus, _deferred
 
 if TYPE_CHECKING:
+    from ._otel import RunTracing
     from .cache import CacheStore
 
 __all__ = ["Run", "RunSettings", "TransportError"]
@@ -64,6 +65,8 @@ class RunSettings:
     pools: Mapping[str, int] = field(default_factory=dict)
     """Slots per resource tag: at most that many tasks carrying the tag run at once."""
     check_input_types: bool = True
+    tracer: Any = None
+    """An OpenTelemetry tracer when the config names a tracer provider, else None."""
 
 
 class TransportError(LookupError):
@@ -134,6 +137,13 @@ class Run:
         self._body: BodyRunner
         self._closing: asyncio.Task[None] | None = None
         self._epoch = 0.0
+        self._tracing: RunTracing | None = None
+        if settings.tracer is not None:
+            from ._otel import RunTracing
+
+            self._tracing = RunTracing(settings.tracer, self.run_id)
+            # Chosen once here, so a run without tracing does no work for it per task.
+            self._call = self._traced_call  # type: ignore[method-assign]
 
     # -- clock -------------------------------------------------------------------
 
@@ -159,6 +169,8 @@ class Run:
             settings.executor, settings.max_workers or settings.concurrency_limit
         )
         started = self._now()
+        if self._tracing is not None:
+            self._tracing.start_run(len(self.plan.specs))
         self._emit("run_started", None)
         if not self._to_settle:
             self._finished.set_result(None)
@@ -188,6 +200,8 @@ class Run:
             cancelled_by_caller |= await self._wind_down()
         report = self._report(started)
         self._reported = True
+        if self._tracing is not None:
+            self._tracing.end_run(report.execution_state, report.error_summary)
         self._emit("run_finished", None, state=report.execution_state)
         await self._await_listeners()
         if self._fatal is not None:
@@ -384,6 +398,23 @@ class Run:
             return self._body_of(spec, args, kwargs)
         return self._guarded_call(node, spec, args, kwargs, attempt, gates)
 
+    def _traced_call(
+        self,
+        node: int,
+        spec: TaskSpec,
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        attempt: int,
+    ) -> Awaitable[Any]:
+        """``_call`` inside the attempt's span (replaces ``_call`` when the run is traced)."""
+        assert self._tracing is not None
+        return self._tracing.attempt(
+            spec.task_id,
+            attempt,
+            lambda: Run._call(self, node, spec, args, kwargs, attempt),
+            self._body.worker_of,
+        )
+
     async def _guarded_call(
         self,
         node: int,
@@ -555,6 +586,8 @@ class Run:
                 self._start[node] = self._now()
                 self._skip_reason[node] = reason
                 self._settle(node, SKIPPED)
+                if self._tracing is not None:
+                    self._tracing.skipped(ids[node], reason, self._start[node])
                 if self.settings.listeners:
                     self._emit("task_skipped", ids[node])
                 stack.extend(succs[node])
