@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import os
 import re
 from pathlib import Path
 
 import pytest
 
-from astrum import AstrumConfig, ExecutionReport, F, Ref, SchedulerRegistry
-from astrum._html import BAR_LIMIT, DAG_LIMIT, page_data, render_page
+from astrum import (
+    AstrumConfig,
+    ExecutionReport,
+    F,
+    MemoryStore,
+    Ref,
+    SchedulerRegistry,
+    SqliteStore,
+)
+from astrum._html import BAR_LIMIT, DAG_LIMIT, load_page, page_data, render_page
 from sample_workflows import completed_report, failed_report
+from test_cli import GOOD, astrum, write
 
 BAR = re.compile(r"<rect class='bar ([a-z-]+)[^']*' data-task='([^']*)'")
 
@@ -196,8 +206,6 @@ def test_large_runs_aggregate_the_timeline_and_the_graph() -> None:
 
 def test_page_data_survives_json_and_renders_the_same() -> None:
     """What a store keeps (JSON) draws the same page as the report itself."""
-    import json
-
     report = failed_run()
     data = page_data(report)
     again = json.loads(json.dumps(data))
@@ -273,3 +281,61 @@ def test_pages_load_in_chromium_without_errors_and_draw_the_timeline(tmp_path: P
             assert visible
             assert display == "block"
             assert " → " in text
+
+
+# -- from the command line ------------------------------------------------------------------
+
+
+def test_cli_run_writes_the_page(tmp_path: Path) -> None:
+    """``astrum run FILE --html OUT`` writes the run's page beside the summary."""
+    out = tmp_path / "out.html"
+    result = astrum("run", write(tmp_path, "good.py", GOOD), "--html", out)
+    assert result.returncode == 0, result.stderr
+    assert f"page written to {out}" in result.stderr
+    assert "<svg id='timeline'" in out.read_text(encoding="utf-8")
+
+
+def test_cli_report_draws_a_run_recorded_in_a_store(tmp_path: Path) -> None:
+    """A run recorded in a SqliteStore is drawn again by id (or a prefix), without the report."""
+    path = tmp_path / "runs.db"
+    with SqliteStore(path) as store:
+        report = asyncio.run(_failing_flow().run(config=AstrumConfig(store=store)))
+    out = tmp_path / "run.html"
+    result = astrum("report", report.run_id[:10], "--store", path, "-o", out)
+    assert result.returncode == 0, result.stderr
+    page = out.read_text(encoding="utf-8")
+    assert page == render_page(page_data(report))
+    assert "Traceback (most recent call last)" in page
+    missing = astrum("report", "nope", "--store", path)
+    assert missing.returncode == 2
+    assert "has no single run 'nope' (no run has it)" in missing.stderr
+    assert report.run_id in missing.stderr
+    no_store = astrum("report", "x", "--store", tmp_path / "none.db")
+    assert no_store.returncode == 2
+    assert "there is no store at" in no_store.stderr
+
+
+def test_memory_store_keeps_the_page_data_of_recorded_runs() -> None:
+    """MemoryStore keeps a recorded run's page data too; clearing it drops it."""
+    store = MemoryStore()
+    report = asyncio.run(_failing_flow().run(config=AstrumConfig(store=store)))
+    payload = store.load_report(report.run_id)
+    assert payload is not None
+    assert load_page(payload) == json.loads(json.dumps(page_data(report)))
+    store.clear()
+    assert store.load_report(report.run_id) is None
+
+
+def _failing_flow() -> SchedulerRegistry:
+    """A two-task workflow whose second task fails."""
+    flow = SchedulerRegistry("html-stored")
+
+    @flow.task()
+    async def first() -> int:
+        return 1
+
+    @flow.task()
+    async def second(value: Ref[int, F("first")]) -> int:
+        raise KeyError(value)
+
+    return flow

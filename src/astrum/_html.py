@@ -24,6 +24,7 @@ import os
 import re
 import time
 import traceback
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,8 +39,10 @@ __all__ = [
     "DAG_LIMIT",
     "FAILED_BARS",
     "TABLE_LIMIT",
+    "load_page",
     "page_data",
     "render_page",
+    "stored_page",
     "to_html",
 ]
 
@@ -620,9 +623,21 @@ def _table_row(task: list[Any], hot: bool) -> str:
     )
 
 
-def dumps(data: dict[str, Any]) -> bytes:
-    """Page data as compact JSON bytes (what a store keeps)."""
-    return json.dumps(data, separators=(",", ":"), default=repr).encode()
+def stored_page(report: ExecutionReport) -> bytes:
+    """The page data of ``report`` as compressed JSON: what a store keeps of a recorded run."""
+    raw = json.dumps(page_data(report), separators=(",", ":"), default=repr)
+    return zlib.compress(raw.encode(), 6)
+
+
+def load_page(payload: bytes) -> dict[str, Any]:
+    """The page data that :func:`stored_page` made; ValueError when it is not that."""
+    try:
+        data: dict[str, Any] = json.loads(zlib.decompress(payload))
+    except (zlib.error, ValueError) as exc:
+        raise ValueError(f"The stored report cannot be read ({exc}).") from exc
+    if not isinstance(data, dict) or data.get("format") != _FORMAT:
+        raise ValueError("The stored report was written by another version of astrum.")
+    return data
 
 
 _CSS = """

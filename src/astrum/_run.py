@@ -202,6 +202,8 @@ class Run:
         self._reported = True
         if self._tracing is not None:
             self._tracing.end_run(report.execution_state, report.error_summary)
+        if self._cache is not None:
+            await self._cache.save_report(report)
         self._emit("run_finished", None, state=report.execution_state)
         await self._await_listeners()
         if self._fatal is not None:
