@@ -39,37 +39,36 @@ def make_tracer(provider: Any) -> Any:
 class RunTracing:
     """The spans of one run."""
 
-    __slots__ = ("_context", "_run_id", "_span", "_tracer")
+    __slots__ = ("_attach", "_context", "_detach", "_in_context", "_run_id", "_span", "_tracer")
 
     def __init__(self, tracer: Any, run_id: str) -> None:
+        from opentelemetry import context, trace
+
         self._tracer = tracer
         self._run_id = run_id
         self._span: Any = None
         self._context: Any = None
+        # Looked up once per run rather than once per attempt.
+        self._attach = context.attach
+        self._detach = context.detach
+        self._in_context = trace.set_span_in_context
 
     def start_run(self, tasks: int) -> None:
         """Open the run's span as a child of the caller's current span."""
-        from opentelemetry import trace
-
         self._span = self._tracer.start_span(
             "astrum.run", attributes={"astrum.run_id": self._run_id, "astrum.tasks": tasks}
         )
-        self._context = trace.set_span_in_context(self._span)
+        self._context = self._in_context(self._span)
 
     def end_run(self, state: str, errors: list[str]) -> None:
-        from opentelemetry.trace import Status, StatusCode
-
         span = self._span
         span.set_attribute("astrum.status", state)
         if state == "failed":
-            span.set_status(Status(StatusCode.ERROR, errors[0] if errors else None))
+            span.set_status(_status(error=errors[0] if errors else "failed"))
         span.end()
 
     async def attempt(self, task_id: str, attempt: int, call: Any, worker: Any) -> Any:
         """Await ``call()`` (one attempt) inside its span, made current for the body."""
-        from opentelemetry import context, trace
-        from opentelemetry.trace import Status, StatusCode
-
         span = self._tracer.start_span(
             task_id,
             context=self._context,
@@ -79,7 +78,7 @@ class RunTracing:
                 "astrum.attempt": attempt,
             },
         )
-        token = context.attach(trace.set_span_in_context(span))
+        token = self._attach(self._in_context(span))
         try:
             value = await call()
         except asyncio.CancelledError:
@@ -89,16 +88,16 @@ class RunTracing:
         except BaseException as exc:
             span.set_attribute("astrum.status", "failed")
             span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            span.set_status(_status(error=f"{type(exc).__name__}: {exc}"))
             raise
         else:
             span.set_attribute("astrum.status", "completed")
-            span.set_status(Status(StatusCode.OK))
+            span.set_status(_status())
         finally:
             where = worker(task_id)
             if where is not None:
                 span.set_attribute("astrum.worker", where)
-            context.detach(token)
+            self._detach(token)
             span.end()
         return value
 
@@ -118,3 +117,10 @@ class RunTracing:
             },
         )
         span.end(end_time=stamp)
+
+
+def _status(error: str | None = None) -> Any:
+    """An OK span status, or an ERROR one described by ``error``."""
+    from opentelemetry.trace import Status, StatusCode
+
+    return Status(StatusCode.OK) if error is None else Status(StatusCode.ERROR, error)
