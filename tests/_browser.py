@@ -60,6 +60,7 @@ class Page:
 
     def screenshot(self, path: Path, width: int = 1280, height: int | None = None) -> None:
         """Save a PNG of the page at ``width`` CSS pixels, as tall as the page unless given."""
+        self.browser.call("Emulation.setScrollbarsHidden", {"hidden": True}, self.session)
         full = height or int(self.evaluate("document.documentElement.scrollHeight"))
         self.browser.call(
             "Emulation.setDeviceMetricsOverride",

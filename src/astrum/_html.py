@@ -331,7 +331,7 @@ def _css(status: str) -> str:
 
 # -- the timeline ---------------------------------------------------------------------------
 
-_LABEL_W, _PLOT_W, _BAR_H, _LANE_H, _AXIS_H = 190, 900, 12, 16, 24
+_LABEL_W, _PLOT_W, _BAR_H, _LANE_H, _AXIS_H = 190, 820, 12, 16, 24
 
 
 class _Scale:
@@ -677,7 +677,8 @@ margin:0 4px 0 10px;border-radius:2px;background:var(--ok)}
 .key.cancelled{background:var(--cancel)}.key.skipped{background:var(--skip)}
 .key.cached{background:var(--cache)}.key.hot{background:#fff;border:2px solid var(--hot)}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:3px 8px;
-border-bottom:1px solid #eef0f4;vertical-align:top}th{position:sticky;top:0;background:#fff}
+border-bottom:1px solid #eef0f4;vertical-align:top;white-space:nowrap}
+td:last-child{white-space:normal}th{position:sticky;top:0;background:#fff}
 tr.hot td:first-child{font-weight:600}
 .pill{padding:0 6px;border-radius:8px;background:#eee}.pill.completed{background:#d7f0e0}
 .pill.failed{background:#f8d4d4}.pill.cancelled{background:#e7dcf2}.pill.cached{background:#dbe7fb}
