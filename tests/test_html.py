@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from astrum import (
     AstrumConfig,
@@ -22,6 +24,7 @@ from astrum import (
 )
 from astrum._html import BAR_LIMIT, DAG_LIMIT, load_page, page_data, render_page
 from sample_workflows import completed_report, failed_report
+from strategies import Dag, failing_dags
 from test_cli import GOOD, astrum, write
 
 BAR = re.compile(r"<rect class='bar ([a-z-]+)[^']*' data-task='([^']*)'")
@@ -339,3 +342,31 @@ def _failing_flow() -> SchedulerRegistry:
         raise KeyError(value)
 
     return flow
+
+
+# -- any run --------------------------------------------------------------------------------
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(failing_dags(), st.sampled_from(["fail_fast", "continue"]))
+def test_every_task_of_any_run_is_drawn_with_its_outcome(
+    case: tuple[Dag, frozenset[str]], policy: str
+) -> None:
+    """Each task that ran has a bar of its status, each skipped one a mark; the SVGs close."""
+    dag, failing = case
+    flow = SchedulerRegistry("html-any")
+    for task, deps in dag.deps_of().items():
+
+        async def body(fails: bool = task in failing) -> None:
+            if fails:
+                raise ValueError("planned failure")
+
+        flow.task(task, depends_on=list(deps))(body)
+    config = AstrumConfig(on_failure=policy)  # type: ignore[arg-type]
+    report = asyncio.run(flow.run(config=config))
+    page = report.to_html()
+    drawn = set(bars(page))
+    for stats in report.task_statistics:
+        assert (stats.status, stats.task_name) in drawn
+    assert page.count("<svg") == page.count("</svg>") == 2
+    assert page.count("<g class='node") == len(dag.ids)

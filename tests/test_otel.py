@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -16,6 +17,7 @@ from opentelemetry.trace import StatusCode
 
 from astrum import AstrumConfig, SchedulerRegistry
 from sample_workflows import get_token
+from strategies import Dag, failing_dags
 
 
 @pytest.fixture
@@ -224,3 +226,39 @@ def test_without_a_provider_nothing_of_opentelemetry_is_imported() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(failing_dags())
+def test_any_run_has_a_span_per_attempt_and_per_skipped_task(
+    case: tuple[Dag, frozenset[str]],
+) -> None:
+    """Under 'continue', spans match the report: one per attempt, one per skipped task."""
+    dag, failing = case
+    memory = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(memory))
+    flow = SchedulerRegistry("otel-any")
+    for task, deps in dag.deps_of().items():
+
+        async def body(fails: bool = task in failing) -> None:
+            if fails:
+                raise ValueError("planned failure")
+
+        flow.task(task, depends_on=list(deps), retry=1)(body)
+    config = AstrumConfig(on_failure="continue", tracer_provider=tracer_provider)
+    report = asyncio.run(flow.run(config=config))
+    spans = by_name(memory.get_finished_spans())
+    (run,) = spans.pop("astrum.run")
+    assert run.attributes is not None
+    assert run.attributes["astrum.status"] == report.execution_state
+    for stats in report.task_statistics:
+        found = spans.pop(stats.task_name)
+        statuses = [span.attributes["astrum.status"] for span in found if span.attributes]
+        if stats.status == "skipped":
+            assert statuses == ["skipped"]
+        else:
+            assert statuses == [attempt.status for attempt in stats.attempt_statistics]
+        assert all(parent_id(span) == span_id(run) for span in found)
+    assert spans == {}
+    tracer_provider.shutdown()
