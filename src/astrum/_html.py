@@ -228,6 +228,7 @@ _NODE_W, _NODE_H, _COL_W, _ROW_H = 150, 26, 210, 38
 def _dag(data: dict[str, Any], tasks: list[list[Any]], critical: set[str]) -> str:
     dependencies: dict[str, list[str]] = data["dependencies"]
     status = {t[_NAME]: t[_STATUS] for t in tasks}
+    times = {t[_NAME]: (t[_START], t[_END]) for t in tasks if t[_START] is not None}
     if not dependencies:
         return "<p class='note'>No tasks.</p>"
     levels = _levels(dependencies)
@@ -286,6 +287,9 @@ def _dag(data: dict[str, Any], tasks: list[list[Any]], critical: set[str]) -> st
         state = status.get(name, "not started")
         hot = " hot" if name in critical else ""
         tip = f"{name}\n{state}"
+        if name in times:
+            began, ended = times[name]
+            tip += f": {_ms(began)} → {_ms(ended)} ({_ms(ended - began)})"
         out.append(
             f"<g class='node {_css(state)}{hot}' data-tip='{_e(tip)}'>"
             f"<rect x='{x}' y='{y:.0f}' width='{_NODE_W}' height='{_NODE_H}' rx='5'/>"
