@@ -1,4 +1,5 @@
-"""The ``astrum`` command: run a workflow file, draw its graph, run the demo, manage a cache.
+"""The ``astrum`` command: run a workflow file, draw its graph, run the demo, manage a cache,
+draw a recorded run as a page.
 
 Exit codes: 0 the run completed, 1 it failed or was cancelled, 2 the command
 line or the workflow file is wrong (it cannot be imported, names no tasks, the
@@ -46,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _graph(args)
         if args.command == "cache":
             return _cache(args)
+        if args.command == "report":
+            return _report(args)
         return _run(args)
     except _UsageError as problem:
         hint = ""
@@ -84,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--visualize", action="store_true", help="draw the graph before running")
         sub.add_argument("--progress", action="store_true", help="show live progress on stderr")
         sub.add_argument("--trace", metavar="OUT.json", help="write a Chrome/Perfetto trace")
+        sub.add_argument("--html", metavar="OUT.html", help="write the run as an HTML page")
         sub.add_argument("--json", action="store_true", help="print the report as JSON")
 
     run = commands.add_parser("run", help="run the workflow of a file and print a summary")
@@ -105,6 +109,17 @@ def _parser() -> argparse.ArgumentParser:
         "--store", metavar="PATH", default=DEFAULT_PATH, help=f"default: {DEFAULT_PATH}"
     )
     cache.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    report = commands.add_parser(
+        "report", help="write the HTML page of a run recorded in a store (AstrumConfig(store=...))"
+    )
+    report.add_argument("run_id", metavar="RUN_ID", help="the run's id, or a unique prefix of it")
+    report.add_argument(
+        "--store", metavar="PATH", default=DEFAULT_PATH, help=f"default: {DEFAULT_PATH}"
+    )
+    report.add_argument(
+        "-o", "--output", metavar="OUT.html", help="default: astrum-run-<first 8 of RUN_ID>.html"
+    )
+    report.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     parser.set_defaults(debug=False)
     return parser
 
@@ -131,6 +146,9 @@ def _run(args: argparse.Namespace) -> int:
         print(
             f"astrum: trace written to {path}; open it in https://ui.perfetto.dev", file=sys.stderr
         )
+    if args.html:
+        report.to_html(args.html)
+        print(f"astrum: page written to {args.html}", file=sys.stderr)
     if args.json:
         json.dump(report_json(report), sys.stdout, indent=2, default=repr)
         print()
@@ -200,6 +218,44 @@ def _cache(args: argparse.Namespace) -> int:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(recorded.started))
         resumed = f", resumed {recorded.resumed_from}" if recorded.resumed_from else ""
         print(f"    {recorded.run_id}  {started}  {recorded.completed_tasks} completed{resumed}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from astrum._views._html import load_page, render_page
+    from astrum.cache import SqliteStore
+
+    if not Path(args.store).is_file():
+        raise _UsageError(
+            f"there is no store at {args.store}; pass the path the run used "
+            "(AstrumConfig(store=SqliteStore(path))) with --store."
+        )
+    try:
+        with SqliteStore(args.store) as store:
+            known = [recorded.run_id for recorded in store.runs()]
+            matches = [run_id for run_id in known if run_id.startswith(args.run_id)]
+            if args.run_id in known:
+                matches = [args.run_id]
+            if len(matches) != 1:
+                several = f"{len(matches)} runs start with it" if matches else "no run has it"
+                latest = ", ".join(known[:3]) or "none"
+                raise _UsageError(
+                    f"{args.store} has no single run '{args.run_id}' ({several}); "
+                    f"the latest recorded runs are: {latest}."
+                )
+            run_id = matches[0]
+            payload = store.load_report(run_id)
+        if payload is None:
+            raise _UsageError(
+                f"run {run_id} in {args.store} has no recorded report: it was recorded by an "
+                "older astrum, or it did not finish."
+            )
+        page = render_page(load_page(payload))
+    except (OSError, ValueError) as error:
+        raise _UsageError(str(error)) from None  # the message says it all
+    output = Path(args.output or f"astrum-run-{run_id[:8]}.html")
+    output.write_text(page, encoding="utf-8")
+    print(f"astrum: page of run {run_id} written to {output}", file=sys.stderr)
     return 0
 
 

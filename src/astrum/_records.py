@@ -153,6 +153,8 @@ class TaskAttemptStatistics:
     worker: str | None = None
     """Where this attempt ran: a Dask worker's address, ``"pid N"`` for a process pool,
     None on the loop or in a thread."""
+    queued_duration: float = 0.0
+    """Seconds this attempt waited for a concurrency slot or a pool before its body began."""
 
 
 @dataclass(frozen=True)
@@ -241,7 +243,7 @@ def _deferrable(*names: str) -> Callable[[_C], _C]:
     return install
 
 
-@_deferrable("stage_statistics", "task_statistics", "original_tasks")
+@_deferrable("stage_statistics", "task_statistics", "original_tasks", "edge_labels")
 @dataclass(frozen=True, repr=False)
 class ReportData:
     """The data of one run's report; :class:`astrum.models.ExecutionReport` adds its views.
@@ -269,6 +271,8 @@ class ReportData:
     tail_tasks: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
     task_return_set: dict[str, Any] = field(default_factory=dict)
     run_id: str = ""
+    edge_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    """What each data edge carries: ``{task: {upstream task: "'key' → param"}}``."""
 
     def __repr__(self) -> str:
         # A summary, not every field: the full repr of a 100,000-task report is tens

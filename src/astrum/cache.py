@@ -156,6 +156,7 @@ class MemoryStore:
         self._entries: dict[str, tuple[float, bytes]] = {}
         self._runs: dict[str, tuple[str | None, float]] = {}
         self._records: dict[str, dict[str, tuple[str, str]]] = {}
+        self._reports: dict[str, bytes] = {}
 
     def __repr__(self) -> str:
         return f"MemoryStore(entries={len(self._entries)})"
@@ -208,6 +209,16 @@ class MemoryStore:
                 result.update(self._records.get(ancestor, {}))
             return result
 
+    async def save_report(self, run_id: str, payload: bytes) -> None:
+        """Keep what the HTML page of run ``run_id`` needs."""
+        with self._lock:
+            self._reports[run_id] = payload
+
+    def load_report(self, run_id: str) -> bytes | None:
+        """What :meth:`save_report` kept for ``run_id``, or None."""
+        with self._lock:
+            return self._reports.get(run_id)
+
     def runs(self) -> list[RecordedRun]:
         """The recorded runs, newest first."""
         with self._lock:
@@ -232,6 +243,7 @@ class MemoryStore:
             self._entries.clear()
             self._runs.clear()
             self._records.clear()
+            self._reports.clear()
         return count
 
 

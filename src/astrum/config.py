@@ -74,6 +74,9 @@ class AstrumConfig:
     """Resource pools: ``{"db": 2}`` lets at most two tasks tagged "db" run at once."""
     progress: bool = False
     """Show a live progress display while a run goes (needs ``astrum[viz]``)."""
+    tracer_provider: Any = None
+    """An OpenTelemetry ``TracerProvider``: each run is then a span (a child of the caller's
+    current span) with a child span per task attempt (needs ``astrum[otel]``)."""
 
     def __post_init__(self) -> None:
         limit = self.concurrency_limit
@@ -98,6 +101,12 @@ class AstrumConfig:
                     "AstrumConfig.store must be a cache store such as SqliteStore(path) or "
                     f"MemoryStore(), got {type(self.store).__name__}."
                 )
+        provider = self.tracer_provider
+        if provider is not None and not callable(getattr(provider, "get_tracer", None)):
+            raise TypeError(
+                "AstrumConfig.tracer_provider must be an OpenTelemetry TracerProvider (an "
+                f"object with get_tracer()), got {type(provider).__name__}."
+            )
         for name, size in self.pools.items():
             if not isinstance(name, str) or not name:
                 raise TypeError(f"Pool names must be non-empty strings, got {name!r}.")

@@ -76,6 +76,14 @@ class ExecutionReport(ReportData):
 
         return write_chrome_trace(self, path)
 
+    def to_html(self, path: str | os.PathLike[str] | None = None) -> str:
+        """The run as one self-contained HTML page (graph, timeline, tasks); also written
+        to ``path`` when given. It needs no network and opens from a file.
+        """
+        from astrum._views._html import to_html
+
+        return to_html(self, path)
+
     def __rich__(self) -> Any:
         """A Rich table of the run, so ``rich.print(report)`` draws it (needs ``astrum[viz]``)."""
         from astrum._views._render import report_table

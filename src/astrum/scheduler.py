@@ -181,6 +181,7 @@ class DynamicScheduler:
             record_runs=config.store is not None,
             pools=dict(config.pools),
             check_input_types=not config.skip_type_check,
+            tracer=_tracer(config.tracer_provider),
         )
 
     @property
@@ -361,3 +362,12 @@ def _with_sources(
             binding = binding._replace(source=index[binding.source_id])  # noqa: PLW2901
         result.append(binding)
     return tuple(result)
+
+
+def _tracer(provider: Any) -> Any:
+    """The OpenTelemetry tracer of ``provider``; None (and nothing imported) without one."""
+    if provider is None:
+        return None
+    from astrum._run._otel import make_tracer
+
+    return make_tracer(provider)

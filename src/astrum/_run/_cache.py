@@ -168,6 +168,18 @@ class RunCache:
             logger.debug("A stored value under %s could not be unpickled; recomputing.", key)
             return False, None
 
+    async def save_report(self, report: ExecutionReport) -> None:
+        """Keep what the run's HTML page needs, so ``astrum report RUN_ID`` can draw it later."""
+        save = getattr(self._store, "save_report", None)  # optional for a store
+        if not self._record or save is None:
+            return
+        from astrum._views._html import stored_page
+
+        try:
+            await save(self._run_id, stored_page(report))
+        except Exception as exc:  # noqa: BLE001 - a failing store must not fail the run
+            self._broken(exc)
+
     def _not_stored(self, spec: TaskSpec, why: str) -> None:
         if spec.options.cache is not None:
             warnings.warn(

@@ -142,6 +142,13 @@ class BodyRunner:
             value = self._unpack(spec, session.place, outcome)
         elif isinstance(where, concurrent.futures.ProcessPoolExecutor):
             value = await self._in_process(spec, args, kwargs, where, owned=False)
+        elif isinstance(where, concurrent.futures.ThreadPoolExecutor):
+            # As for the run's own threads: the body sees the caller's contextvars (and
+            # so the task's tracing span).
+            call = functools.partial(
+                contextvars.copy_context().run, _call_body, function, *args, **kwargs
+            )
+            value = await self._loop.run_in_executor(where, call)
         else:
             assert isinstance(where, concurrent.futures.Executor)
             value = await self._loop.run_in_executor(

@@ -83,6 +83,8 @@ class RunRecord:
                 error_message=None if error is None else message(error),
                 will_retry=will_retry,
                 worker=where,
+                # Per-attempt waits are known only for a lone attempt: the run adds them up.
+                queued_duration=self.queued[node] if len(raw) == 1 else 0.0,
             )
             for number, (began, ended, outcome, error, will_retry, where) in enumerate(raw, 1)
         ]
@@ -164,6 +166,20 @@ class RunRecord:
                 )
             )
         return result
+
+    def edge_labels(self) -> dict[str, dict[str, str]]:
+        """``{task: {upstream task: what the edge carries}}`` for the plan's data edges."""
+        from astrum._views._export import data_edges
+
+        labels: dict[str, dict[str, str]] = {}
+        ids = self.plan.ids
+        for edge in data_edges(self.plan):
+            if edge.source is None:
+                continue
+            into = labels.setdefault(ids[edge.target], {})
+            source = ids[edge.source]
+            into[source] = f"{into[source]}, {edge.label}" if source in into else edge.label
+        return labels
 
     def original_tasks(self) -> dict[str, list[str]]:
         """``{task: [its dependencies]}`` for every task of the plan."""

@@ -28,6 +28,7 @@ from astrum.events import Event, EventKind
 from astrum.models import ExecutionReport
 
 if TYPE_CHECKING:
+    from astrum._run._otel import RunTracing
     from astrum.cache import CacheStore
 
 __all__ = ["Run", "RunSettings", "TransportError"]
@@ -65,6 +66,8 @@ class RunSettings:
     pools: Mapping[str, int] = field(default_factory=dict)
     """Slots per resource tag: at most that many tasks carrying the tag run at once."""
     check_input_types: bool = True
+    tracer: Any = None
+    """An OpenTelemetry tracer when the config names a tracer provider, else None."""
 
 
 class TransportError(LookupError):
@@ -135,6 +138,13 @@ class Run:
         self._body: BodyRunner
         self._closing: asyncio.Task[None] | None = None
         self._epoch = 0.0
+        self._tracing: RunTracing | None = None
+        if settings.tracer is not None:
+            from astrum._run._otel import RunTracing
+
+            self._tracing = RunTracing(settings.tracer, self.run_id)
+            # Chosen once here, so a run without tracing does no work for it per task.
+            self._call = self._traced_call  # type: ignore[method-assign]
 
     # -- clock -------------------------------------------------------------------
 
@@ -160,6 +170,8 @@ class Run:
             settings.executor, settings.max_workers or settings.concurrency_limit
         )
         started = self._now()
+        if self._tracing is not None:
+            self._tracing.start_run(len(self.plan.specs))
         self._emit("run_started", None)
         if not self._to_settle:
             self._finished.set_result(None)
@@ -189,6 +201,10 @@ class Run:
             cancelled_by_caller |= await self._wind_down()
         report = self._report(started)
         self._reported = True
+        if self._tracing is not None:
+            self._tracing.end_run(report.execution_state, report.error_summary)
+        if self._cache is not None:
+            await self._cache.save_report(report)
         self._emit("run_finished", None, state=report.execution_state)
         await self._await_listeners()
         if self._fatal is not None:
@@ -385,6 +401,23 @@ class Run:
             return self._body_of(spec, args, kwargs)
         return self._guarded_call(node, spec, args, kwargs, attempt, gates)
 
+    def _traced_call(
+        self,
+        node: int,
+        spec: TaskSpec,
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        attempt: int,
+    ) -> Awaitable[Any]:
+        """``_call`` inside the attempt's span (replaces ``_call`` when the run is traced)."""
+        assert self._tracing is not None
+        return self._tracing.attempt(
+            spec.task_id,
+            attempt,
+            lambda: Run._call(self, node, spec, args, kwargs, attempt),
+            self._body.worker_of,
+        )
+
     async def _guarded_call(
         self,
         node: int,
@@ -556,6 +589,8 @@ class Run:
                 self._start[node] = self._now()
                 self._skip_reason[node] = reason
                 self._settle(node, SKIPPED)
+                if self._tracing is not None:
+                    self._tracing.skipped(ids[node], reason, self._start[node])
                 if self.settings.listeners:
                     self._emit("task_skipped", ids[node])
                 stack.extend(succs[node])
@@ -647,6 +682,7 @@ class Run:
             execution_state=state,
             error_summary=summary,
             original_tasks=_deferred(record.original_tasks),
+            edge_labels=_deferred(record.edge_labels),
             tail_tasks=dict(self._tails),
             task_return_set=returns,
             run_id=self.run_id,

@@ -53,7 +53,13 @@ CREATE TABLE IF NOT EXISTS run_tasks (
     run_id TEXT NOT NULL, task_id TEXT NOT NULL, lineage TEXT NOT NULL, value_ref TEXT NOT NULL,
     PRIMARY KEY (run_id, task_id)
 );
+CREATE TABLE IF NOT EXISTS run_reports (run_id TEXT PRIMARY KEY, payload BLOB NOT NULL);
 """
+# Added after schema version 1 without changing it: created when first needed, so stores
+# made before it still open, and a store without it simply holds no reports.
+_REPORTS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS run_reports (run_id TEXT PRIMARY KEY, payload BLOB NOT NULL)"
+)
 _READ_TIMEOUT = 0.2
 _T = TypeVar("_T")
 
@@ -412,6 +418,27 @@ class SqliteStore:
         """
         return await self._write(lambda db: _recorded(db, run_id))
 
+    async def save_report(self, run_id: str, payload: bytes) -> None:
+        """Keep what the HTML page of run ``run_id`` needs (see ``astrum report``)."""
+        row = (run_id, payload)
+
+        def job(db: sqlite3.Connection) -> None:
+            db.execute(_REPORTS_TABLE)
+            db.execute("INSERT OR REPLACE INTO run_reports VALUES (?, ?)", row)
+
+        await self._write(job)
+
+    def load_report(self, run_id: str) -> bytes | None:
+        """What :meth:`save_report` kept for ``run_id``, or None."""
+        with self._maintenance() as db:
+            try:
+                row = db.execute(
+                    "SELECT payload FROM run_reports WHERE run_id = ?", (run_id,)
+                ).fetchone()
+            except sqlite3.OperationalError:  # no such table: no run kept a report yet
+                return None
+        return None if row is None else bytes(row[0])
+
     # -- maintenance ---------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -458,7 +485,8 @@ class SqliteStore:
             db.execute("BEGIN IMMEDIATE")
             try:
                 count = db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
-                for table in ("entries", "run_tasks", "runs"):
+                db.execute(_REPORTS_TABLE)
+                for table in ("entries", "run_tasks", "runs", "run_reports"):
                     db.execute(f"DELETE FROM {table}")  # noqa: S608 - our own table names
                 db.execute("COMMIT")
             except BaseException:
