@@ -58,7 +58,14 @@ def bind_relations(
                     "auto_sync_dependencies on."
                 )
                 unbound.add(task_id)
-    types = None if config.skip_type_check else TypeChecker(tasks, config, problems, annotations)
+    types = None
+    if not config.skip_type_check:
+        mapped = {
+            receiver
+            for receiver, edges in by_receiver.items()
+            if any(edge.mode is not None and edge.mode.each for edge in edges)
+        }
+        types = TypeChecker(tasks, config, problems, annotations, mapped)
     result = {}
     for task_id, function in functions.items():
         if task_id in unbound:
@@ -180,6 +187,7 @@ def _binding(
         has_default,
         default if has_default else None,
         edge.expected if edge.input_name is not None else None,
+        edge.mode,
     )
 
 

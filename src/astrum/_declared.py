@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from types import FunctionType
 from typing import Annotated, Any, NamedTuple
 
-from ._edges import Edge
+from ._edges import Edge, marker_mode
 from ._methods import named_parameters
 from ._plan import is_async_callable
 from ._typecheck import evaluate_now
@@ -122,7 +122,8 @@ def _marker_edge(task_id: str, name: str, marker: From | To, hint: Any) -> Edge 
     if isinstance(marker, From):
         if name == "return" or not _locator(marker.locator):
             return None
-        return Edge(task_id, name, marker.task, None, marker.locator, hint, None)
+        mode = marker_mode(marker)
+        return Edge(task_id, name, marker.task, None, marker.locator, hint, None, None, mode)
     if name != "return" or not (_locator(marker.local) and _locator(marker.target)):
         return None
     return Edge(marker.task, marker.target, task_id, None, marker.local, None, hint)

@@ -9,19 +9,30 @@ its source returns, at build time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, get_origin
 
 from ._methods import EMPTY, VARIADIC, Param
-from ._typecheck import Annotations, compatible, located, return_type, strip
+from ._plan import Mode, is_generator
+from ._typecheck import Annotations, compatible, element, located, return_type, strip
 from ._typecheck import type_name as _name
 from .config import AstrumConfig
+from .data_transport import NO_DEFAULT, Each, From
 
 if TYPE_CHECKING:
     from ._registry import RegisteredTask
     from .data_transport import DataItem
 
-__all__ = ["SKIP_HINT", "Edge", "Locator", "TypeChecker", "input_edge", "output_edge", "path"]
+__all__ = [
+    "SKIP_HINT",
+    "Edge",
+    "Locator",
+    "TypeChecker",
+    "input_edge",
+    "marker_mode",
+    "output_edge",
+    "path",
+]
 
 logger = logging.getLogger("astrum")
 
@@ -47,6 +58,8 @@ class Edge(NamedTuple):
     """The source's declared result type (an output item's ``allow_data_model``), or None."""
     input_name: str | None = None
     """Set for a parameter marked ``Input(name)``: the value comes from the run's inputs."""
+    mode: Mode | None = None
+    """Set for ``Each(...)`` and for ``F(...)`` with a default or ``partial=True``."""
 
     def origin(self) -> str:
         if self.input_name is not None:
@@ -56,11 +69,12 @@ class Edge(NamedTuple):
         return path(f"task '{self.source}'", self.locator)
 
     def same_value(self, other: Edge) -> bool:
-        return (self.source, self.provider, self.locator, self.input_name) == (
+        return (self.source, self.provider, self.locator, self.input_name, self.mode) == (
             other.source,
             other.provider,
             other.locator,
             other.input_name,
+            other.mode,
         )
 
 
@@ -74,9 +88,25 @@ def input_edge(task_id: str, item: DataItem) -> Edge | None:
         return Edge(
             task_id, target, None, source.from_function, source.locator, item.allow_data_model, None
         )
+    mode = Mode(each=True) if source.each else None
     return Edge(
-        task_id, target, source.related_task, None, source.locator, item.allow_data_model, None
+        task_id,
+        target,
+        source.related_task,
+        None,
+        source.locator,
+        item.allow_data_model,
+        None,
+        None,
+        mode,
     )
+
+
+def marker_mode(marker: From) -> Mode | None:
+    """The mode of an ``F``/``Each`` marker: None for a plain ``F(task, locator)``."""
+    if type(marker) is From and marker.default is NO_DEFAULT and not marker.partial:
+        return None
+    return Mode(isinstance(marker, Each), marker.default, marker.partial)
 
 
 def output_edge(task_id: str, item: DataItem) -> Edge | None:
@@ -103,6 +133,7 @@ class TypeChecker:
         config: AstrumConfig,
         problems: list[str],
         annotations: Annotations,
+        mapped: Collection[str] = (),
     ) -> None:
         self.tasks = tasks
         self.annotations = annotations
@@ -111,6 +142,7 @@ class TypeChecker:
         self.problems = problems
         # What each producer returns, by id(producer): many tasks read the same one.
         self._returns: dict[int, Any] = {}
+        self.mapped = mapped
 
     def check(
         self,
@@ -143,7 +175,7 @@ class TypeChecker:
         self._edge(task_id, param, edge, strip(expected))
 
     def _edge(self, task_id: str, param: str, edge: Edge, expected: Any) -> None:
-        if expected is Any:
+        if expected is Any and edge.mode is None:
             return
         whole = edge.produced
         producer = edge.provider
@@ -156,14 +188,30 @@ class TypeChecker:
                 whole = declared.returns  # read at registration, when it could be
         if whole is None:
             whole = self._returned(producer)
+        each = edge.mode is not None and edge.mode.each
+        streams = edge.source in self.mapped or is_generator(producer)
+        if streams:
+            if edge.source not in self.mapped:
+                whole = element(whole)[0]  # what the generator yields
+            if not each:
+                whole = list[whole]  # type: ignore[valid-type]  # collected in input order
+        elif each:
+            found, problem = located(strip(whole), edge.locator)
+            if problem is None and not element(found)[1]:
+                what = _what(edge, producer)
+                self.problems.append(
+                    f"Task '{task_id}' parameter '{param}' maps over {what} with Each(...), but "
+                    f"{what} returns {_name(whole)}{_part_of(whole, edge.locator)}, which is not "
+                    "iterable; return a list (or another iterable) from it, or take the whole "
+                    f"value with F(...), {SKIP_HINT}."
+                )
+                return
+        if expected is Any:
+            return
         if whole is expected and edge.locator is None:
             return  # the same type at both ends (int and int): the common case, in short
         whole = strip(whole)
-        what = (
-            f"task '{edge.source}'"
-            if edge.provider is None
-            else f"from_function {getattr(producer, '__name__', repr(producer))}"
-        )
+        what = _what(edge, producer)
         if whole is Any:
             if self.infer and not self.silence:
                 logger.warning(
@@ -175,6 +223,8 @@ class TypeChecker:
                 )
             return
         found, problem = located(whole, edge.locator)
+        if each and not streams and problem is None:
+            found = element(found)[0]  # one element of the located value
         where = f"Task '{task_id}' parameter '{param}'"
         if problem is not None:
             self.problems.append(
@@ -189,6 +239,17 @@ class TypeChecker:
                     f"{what} returns {_name(whole)}, whose {_part(whole, edge.locator)} is "
                     f"{_name(found)}"
                 )
+            if each and not streams:
+                gives = (
+                    f"{what} returns {_name(whole)}{_part_of(whole, edge.locator)}, whose "
+                    f"elements are {_name(found)}"
+                )
+            elif each and element(found)[1] and compatible(element(found)[0], expected):
+                gives += (
+                    " (Each on a mapped task or a generator maps element-wise; nested "
+                    "fan-out is not supported: collect it with F(...) in a plain task and "
+                    "map over that)"
+                )
             self.problems.append(
                 f"{where} expects {_name(expected)}, but {gives}; change one of the "
                 f"annotations{' or the locator' if edge.locator is not None else ''}, {SKIP_HINT}."
@@ -202,6 +263,16 @@ class TypeChecker:
             whole = return_type(producer, annotation, infer_via_ast=self.infer)
             self._returns[id(producer)] = whole  # producers are the build's tasks: alive
         return whole
+
+
+def _what(edge: Edge, producer: Callable[..., Any]) -> str:
+    if edge.provider is None:
+        return f"task '{edge.source}'"
+    return f"from_function {getattr(producer, '__name__', repr(producer))}"
+
+
+def _part_of(whole: Any, locator: Locator) -> str:
+    return "" if locator is None else f" (its {_part(whole, locator)} is the value mapped over)"
 
 
 def _part(whole: Any, locator: Locator) -> str:

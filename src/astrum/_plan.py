@@ -12,13 +12,26 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import FunctionType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._graph import Graph
 from .cache import CachePolicy
 from .config import ExecutorChoice, _check_executor, _check_timeout
+from .data_transport import NO_DEFAULT
 
-__all__ = ["DEFAULT_OPTIONS", "Binding", "Plan", "TaskOptions", "TaskSpec", "is_async_callable"]
+if TYPE_CHECKING:
+    from ._dynamic import Dynamic
+
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "Binding",
+    "Mode",
+    "Plan",
+    "TaskOptions",
+    "TaskSpec",
+    "is_async_callable",
+    "is_generator",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +100,17 @@ def _is_finite_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+class Mode(NamedTuple):
+    """How a binding that is not a plain ``F(...)`` takes its value (see :mod:`astrum._dynamic`)."""
+
+    each: bool = False
+    """One element per instance: the receiving task is mapped."""
+    default: Any = NO_DEFAULT
+    """Passed instead of the value when the source ends skipped."""
+    partial: bool = False
+    """From a mapped source: the results of the instances that completed."""
+
+
 class Binding(NamedTuple):
     """How one parameter of a task gets its value at run time.
 
@@ -109,6 +133,8 @@ class Binding(NamedTuple):
     """The parameter's default, used when an input is absent."""
     expected: Any = None
     """For inputs: the parameter's declared type, checked against the given value."""
+    mode: Mode | None = None
+    """Set for ``Each(...)``, ``F(..., default=...)`` and ``F(..., partial=True)``."""
 
 
 class TaskSpec(NamedTuple):
@@ -136,6 +162,8 @@ class Plan:
     planning_duration: float = 0.0
     inputs: Mapping[str, tuple[tuple[int, Binding], ...]] = field(default_factory=dict)
     """For each run-time input name, the (task, binding) pairs that take it."""
+    dynamic: Dynamic | None = None
+    """Maps, generators and defaults; None for a plan with none, which runs the plain way."""
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -162,3 +190,15 @@ def is_async_callable(function: Callable[..., Any]) -> bool:
         return True
     # An instance with ``async def __call__``: look on the type, as calling does.
     return inspect.iscoroutinefunction(type(function).__call__)
+
+
+_GENERATOR_FLAGS = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
+
+
+def is_generator(function: Callable[..., Any]) -> bool:
+    """True for generator functions, sync or async: tasks whose items stream to ``Each``."""
+    if type(function) is FunctionType:
+        return bool(function.__code__.co_flags & _GENERATOR_FLAGS)
+    inner = getattr(function, "func", function)  # functools.partial
+    inner = getattr(inner, "__func__", inner)  # a bound method
+    return inspect.isasyncgenfunction(inner) or inspect.isgeneratorfunction(inner)

@@ -15,12 +15,12 @@ from types import FunctionType
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 from ._declared import ANNOTATED, run_input_edges
-from ._edges import Edge, input_edge, output_edge
+from ._edges import Edge, input_edge, marker_mode, output_edge
 from ._errors import TaskRegistrationError
 from ._methods import plain_function
 from ._typecheck import Annotations, Unresolved, strip
 from .config import AstrumConfig
-from .data_transport import DataItem, F, From, Ref, T, TaskData, To
+from .data_transport import DataItem, Each, F, From, Ref, T, TaskData, To
 
 if TYPE_CHECKING:
     from ._registry import RegisteredTask
@@ -105,7 +105,7 @@ def reference_names(tasks: Mapping[str, RegisteredTask]) -> dict[str, Any]:
         name = getattr(entry.function, "__name__", None)
         if isinstance(name, str):
             by_name.setdefault(name, []).append(entry.function)
-    names: dict[str, Any] = {"Ref": Ref, "F": F, "T": T, "From": From, "To": To}
+    names: dict[str, Any] = {"Ref": Ref, "F": F, "T": T, "From": From, "To": To, "Each": Each}
     names["Annotated"] = Annotated
     names.update({name: found[0] for name, found in by_name.items() if len(found) == 1})
     names.update({task_id: entry.function for task_id, entry in tasks.items()})
@@ -245,7 +245,9 @@ class _AnnotationReader:
             marker = froms[0]
             source = self._task(task_id, where, "F", marker.task)
             if self._locator(where, "F(...) locator", marker.locator) and source is not None:
-                return Edge(task_id, name, source, None, marker.locator, strip(hint), None)
+                mode = marker_mode(marker)
+                expected = strip(hint)
+                return Edge(task_id, name, source, None, marker.locator, expected, None, None, mode)
         return None
 
     def _output(self, task_id: str, marker: From | To, hint: Any) -> Edge | None:
