@@ -72,6 +72,7 @@ class _Map:
         "kwargs",
         "length",
         "node",
+        "param",
         "settled",
         "slots",
         "spec",
@@ -92,6 +93,7 @@ class _Map:
         self.started = 0  # instances with a record (running, or settled without running)
         self.settled = 0
         self.cut: str | None = None  # why elements stopped coming before the end
+        self.param: str | None = None  # the Each parameter, when it is the only one
 
 
 class DynamicRun(Run):
@@ -288,6 +290,15 @@ class DynamicRun(Run):
             self._fail(node, exc)
             return
         state.active = True
+        if len(eaches) == 1:
+            binding = spec.bindings[eaches[0][0]]
+            if not binding.positional and (binding.locator is None or not eaches[0][2]):
+                state.param = binding.param
+            if plain and not self._halted:
+                self._instances_of(state, plain[0][1])
+                self._end_of(state, 0, state.started)
+                self._maybe_settle(state)
+                return
         for j, items in plain:
             for index, item in enumerate(items):
                 self._offer(state, j, index, item)
@@ -371,11 +382,41 @@ class DynamicRun(Run):
         """Start the instance of element ``index``."""
         if self._halted:
             return
-        spec = state.spec
-        name = f"{spec.task_id}[{index}]"
-        slot = self._new_slot(state, index, spec._replace(task_id=name, bindings=()))
-        task = self._loop.create_task(self._run_instance(state, index, slot), name=f"astrum:{name}")
+        spec = _instance_spec(state.spec, index)
+        slot = self._new_slot(state, index, spec)
+        task = self._loop.create_task(
+            self._run_instance(state, index, slot, spec), name=f"astrum:{spec.task_id}"
+        )
         self._running[slot] = task
+
+    def _instances_of(self, state: _Map, items: list[Any]) -> None:
+        """Start an instance per element of a map's only source, a plain task's ``items``.
+
+        The common case, done in bulk: every record is made at once.
+        """
+        count = len(items)
+        first = len(self.status)
+        for records in (self.values, self._attempts, self.status):
+            records.extend([None] * count)
+        for times in (self._start, self._end, self._queued):
+            times.extend([0.0] * count)
+        if self._cache is not None:
+            for _ in range(count):
+                self._cache.add_slot()
+        state.elements[0] = items
+        state.slots = list(range(first, first + count))
+        state.have = [1] * count
+        state.started = count
+        node, spec = state.node, state.spec
+        task_id, function, is_async, retry, options = spec[:5]
+        instances, running = self._instances, self._running
+        create, run = self._loop.create_task, self._run_instance
+        for index in range(count):
+            name = f"{task_id}[{index}]"
+            instance = TaskSpec(name, function, is_async, retry, options)
+            instances.append((node, index, instance))
+            slot = first + index
+            running[slot] = create(run(state, index, slot, instance), name=f"astrum:{name}")
 
     def _new_slot(self, state: _Map, index: int, spec: TaskSpec) -> int:
         slot = len(self.status)
@@ -396,8 +437,7 @@ class DynamicRun(Run):
         state.started += 1
         return slot
 
-    async def _run_instance(self, state: _Map, index: int, slot: int) -> None:
-        spec = self._instances[slot - len(self.plan.specs)][2]
+    async def _run_instance(self, state: _Map, index: int, slot: int, spec: TaskSpec) -> None:
         self.status[slot] = RUNNING
         self._start[slot] = self._now()
         if self.settings.listeners:
@@ -441,6 +481,10 @@ class DynamicRun(Run):
 
     def _instance_arguments(self, state: _Map, index: int) -> tuple[list[Any], dict[str, Any]]:
         """The map's arguments with element ``index`` of each ``Each`` source in its place."""
+        if state.param is not None:  # one Each parameter, by name, taken whole: most maps
+            kwargs = dict(state.kwargs)
+            kwargs[state.param] = state.elements[0][index]
+            return state.args, kwargs
         spec = state.spec
         kwargs = dict(state.kwargs)
         elements = {}
@@ -512,7 +556,7 @@ class DynamicRun(Run):
                 continue  # already withheld through another source
             spec = state.spec
             instance = f"{spec.task_id}[{index}]"
-            slot = self._new_slot(state, index, spec._replace(task_id=instance, bindings=()))
+            slot = self._new_slot(state, index, _instance_spec(spec, index))
             self._start[slot] = self._now()
             self._skip_reason[slot] = f"Skipped because upstream instance '{name}' has no value."
             self._settle_instance(state, index, slot, SKIPPED)
@@ -651,6 +695,13 @@ class DynamicRun(Run):
             ]
             return done if binding.locator is None else _located(spec, binding, done)
         return mode.default  # a skipped source with a default: the only other way here
+
+
+def _instance_spec(spec: TaskSpec, index: int) -> TaskSpec:
+    """The spec of instance ``index`` of a mapped task: its name, no bindings."""
+    return TaskSpec(
+        f"{spec.task_id}[{index}]", spec.function, spec.is_async, spec.retry, spec.options
+    )
 
 
 def _tolerates(spec: TaskSpec, source: int, *, skipped: bool) -> bool:
