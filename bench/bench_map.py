@@ -98,28 +98,29 @@ def _measure_memory(kind: str, size: int) -> None:
     print(json.dumps(growth / size / 1024))
 
 
+async def _one_stream() -> float:
+    registry = SchedulerRegistry("stream")
+    marks: dict[str, float] = {}
+
+    @registry.task()
+    async def stream() -> AsyncIterator[int]:
+        for i in range(3):
+            await asyncio.sleep(0.001)
+            marks.setdefault("yield", time.perf_counter())
+            yield i
+
+    @registry.task()
+    async def handle(item: Ref[int, Each(stream)]) -> int:
+        marks.setdefault("start", time.perf_counter())
+        return item
+
+    await registry.run()
+    return marks["start"] - marks["yield"]
+
+
 async def first_start_delay(rounds: int) -> float:
     """Median seconds between the first yield and the first instance's start."""
-    delays = []
-    for _ in range(rounds):
-        registry = SchedulerRegistry("stream")
-        marks: dict[str, float] = {}
-
-        @registry.task()
-        async def stream() -> AsyncIterator[int]:
-            for i in range(3):
-                await asyncio.sleep(0.001)
-                marks.setdefault("yield", time.perf_counter())
-                yield i
-
-        @registry.task()
-        async def handle(item: Ref[int, Each(stream)]) -> int:
-            marks.setdefault("start", time.perf_counter())
-            return item
-
-        await registry.run()
-        delays.append(marks["start"] - marks["yield"])
-    return statistics.median(delays)
+    return statistics.median([await _one_stream() for _ in range(rounds)])
 
 
 def main() -> None:
