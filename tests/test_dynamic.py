@@ -827,3 +827,123 @@ def test_every_element_is_processed_once_or_reported_why_not(case: MapChain) -> 
         for i in range(case.elements)
     )
     assert report.execution_state == ("failed" if failed else "completed")
+
+
+# -- views, trace, cache and resume ------------------------------------------------------------
+
+
+def _small_map(registry: SchedulerRegistry, calls: list[int], *, cache: bool = False) -> None:
+    @registry.task()
+    async def items(count: Ref[int, Input("count")]) -> list[int]:
+        return list(range(count))
+
+    @registry.task(cache=cache)
+    async def work(x: Ref[int, Each(items)]) -> int:
+        calls.append(x)
+        if x < 0:
+            raise ValueError("negative")
+        return x * 10
+
+    @registry.task()
+    def total(xs: Ref[list[int], F(work)]) -> int:
+        return sum(xs)
+
+
+def test_mermaid_and_dot_draw_a_mapped_task_as_a_stack(registry: SchedulerRegistry) -> None:
+    """A mapped node is drawn as task[i] (a subroutine box in Mermaid, box3d in DOT)."""
+    _small_map(registry, [])
+    mermaid = registry.to_mermaid()
+    assert '[["work[i]"]]' in mermaid
+    assert '-->|"each result → x"|' in mermaid
+    dot = registry.to_dot()
+    assert '"work" [label="work[i]", shape=box3d];' in dot
+
+
+async def test_the_trace_has_a_slice_per_instance(registry: SchedulerRegistry) -> None:
+    """The Perfetto trace shows each instance as its own slice."""
+    from astrum._trace import trace_events
+
+    _small_map(registry, [])
+    report = await registry.run(inputs={"count": 3})
+    names = {event.get("name") for event in trace_events(report)["traceEvents"]}
+    assert {"work[0]", "work[1]", "work[2]"} <= names
+
+
+async def test_cache_runs_only_new_elements(registry: SchedulerRegistry) -> None:
+    """With cache=True an instance's key is its element and the code: one new element, one run."""
+    from astrum import MemoryStore
+
+    calls: list[int] = []
+    _small_map(registry, calls, cache=True)
+    config = AstrumConfig(store=MemoryStore())
+    await registry.run(config=config, inputs={"count": 2})
+    assert calls == [0, 1]
+    report = await registry.run(config=config, inputs={"count": 3})
+    assert calls == [0, 1, 2]
+    assert statuses(report)["work[0]"] == "cached"
+    assert report.task_return_set["total"] == 30
+
+
+async def test_resume_reruns_only_the_failed_instances(registry: SchedulerRegistry) -> None:
+    """Resuming a run reruns the instances that failed, not those that completed."""
+    from astrum import MemoryStore
+
+    calls: list[int] = []
+    broken = {1}
+
+    @registry.task()
+    async def items() -> list[int]:
+        return [0, 1, 2]
+
+    @registry.task()
+    async def work(x: Ref[int, Each(items)]) -> int:
+        calls.append(x)
+        if x in broken:
+            raise ValueError("flaky")
+        return x * 10
+
+    @registry.task()
+    def total(xs: Ref[list[int], F(work)]) -> int:
+        return sum(xs)
+
+    config = AstrumConfig(store=MemoryStore(), on_failure="continue")
+    first = await registry.run(config=config)
+    assert first.execution_state == "failed"
+    assert sorted(calls) == [0, 1, 2]
+    broken.clear()
+    calls.clear()
+    second = await registry.run(config=config, resume=first)
+    assert second.execution_state == "completed"
+    assert calls == [1]
+    assert second.task_return_set["total"] == 30
+    found = statuses(second)
+    assert found["work[0]"] == found["work[2]"] == "cached"
+    assert found["work[1]"] == "completed"
+
+
+async def test_summary_counts_tasks_and_instances_apart(registry: SchedulerRegistry) -> None:
+    """report.summary() counts the workflow's tasks, then the instances of its maps."""
+    _small_map(registry, [])
+    report = await registry.run(inputs={"count": 2})
+    assert (
+        report.summary()
+        .splitlines()[0]
+        .endswith(": 3 tasks (3 completed), 2 instances of mapped tasks (2 completed).")
+    )
+
+
+async def test_progress_total_grows_as_instances_start(registry: SchedulerRegistry) -> None:
+    """The progress display's total counts instances as they start."""
+    import io
+
+    from rich.console import Console
+
+    from astrum._progress import ProgressDisplay
+
+    _small_map(registry, [])
+    console = Console(file=io.StringIO(), width=80, color_system=None)
+    display = ProgressDisplay(total=3, console=console, auto_refresh=False)
+    await registry.run(config=AstrumConfig(on_event=display), inputs={"count": 4})
+    display.close()
+    assert display.total == 7
+    assert display.finished == 7

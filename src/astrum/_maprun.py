@@ -602,7 +602,11 @@ class DynamicRun(Run):
                     f"'{self._name_of(failures[0])}'."
                 )
         self._settle(node, status)
-        self._emit("task_failed" if status is FAILED else "task_skipped", state.spec.task_id)
+        if status is FAILED:
+            first = next((slot for slot in slots if self.status[slot] == FAILED), node)
+            self._emit("task_failed", state.spec.task_id, error=self._errors.get(first))
+        else:
+            self._emit("task_skipped", state.spec.task_id)
         self._skip_downstream(node)
 
     # -- completion and its absence ----------------------------------------------------
