@@ -947,3 +947,40 @@ async def test_progress_total_grows_as_instances_start(registry: SchedulerRegist
     display.close()
     assert display.total == 7
     assert display.finished == 7
+
+
+def _triple(x: Ref[int, Each("items")]) -> int:
+    return 3 * x
+
+
+async def test_instances_run_in_a_process_pool(registry: SchedulerRegistry) -> None:
+    """A mapped sync task with executor='process' runs each instance in a worker process."""
+
+    @registry.task()
+    async def items() -> list[int]:
+        return [1, 2]
+
+    registry.task("triple", executor="process")(_triple)
+    report = await registry.run()
+    assert report.task_return_set["triple"] == [3, 6]
+
+
+@pytest.mark.looptime
+async def test_a_run_timeout_cancels_a_running_map(registry: SchedulerRegistry) -> None:
+    """When the run times out, running instances and their map end cancelled."""
+
+    @registry.task()
+    async def items() -> list[int]:
+        return [1, 100]
+
+    @registry.task()
+    async def wait(x: Ref[int, Each(items)]) -> int:
+        await asyncio.sleep(x)
+        return x
+
+    report = await registry.run(timeout=10)
+    assert report.execution_state == "cancelled"
+    found = statuses(report)
+    assert found["wait"] == "cancelled"
+    assert found["wait[0]"] == "completed"
+    assert found["wait[1]"] == "cancelled"

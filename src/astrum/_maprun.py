@@ -120,6 +120,15 @@ class DynamicRun(Run):
         }
         self._yielded: dict[int, list[Any]] = {}  # a producer's items so far
 
+    async def _wind_down(self) -> bool:
+        interrupted = await super()._wind_down()
+        # A map still running when the run stopped ends cancelled with its instances.
+        for node in self._maps:
+            if self.status[node] == RUNNING:
+                self.status[node] = CANCELLED
+                self._end[node] = self._now()
+        return interrupted
+
     # -- starting --------------------------------------------------------------------
 
     def _launch_roots(self) -> None:
