@@ -745,6 +745,27 @@ async def test_dtrela_each_maps_a_hand_built_task() -> None:
     assert report.task_return_set["double"] == [2, 4, 6]
 
 
+async def test_a_binding_with_an_each_mode_maps_a_hand_built_task() -> None:
+    """DynamicScheduler(bindings=...) maps with Binding(mode=Mode(each=True))."""
+    from astrum._plan import Binding, Mode
+
+    async def load() -> list[int]:
+        return [1, 2]
+
+    async def inc(x: int) -> int:
+        return x + 1
+
+    order_load = TaskOrder("load")
+    order_inc = TaskOrder("inc", dependencies=[order_load])
+    scheduler = DynamicScheduler(
+        [("load", load), ("inc", inc)],
+        [order_load, order_inc],
+        bindings={"inc": [Binding("x", source_id="load", mode=Mode(each=True))]},
+    )
+    report = await scheduler.execute()
+    assert report.task_return_set["inc"] == [2, 3]
+
+
 # -- random maps -----------------------------------------------------------------------------
 
 
