@@ -1005,3 +1005,34 @@ async def test_a_run_timeout_cancels_a_running_map(registry: SchedulerRegistry) 
     assert found["wait"] == "cancelled"
     assert found["wait[0]"] == "completed"
     assert found["wait[1]"] == "cancelled"
+
+
+async def test_resume_after_a_generator_reruns_only_failed_instances(
+    registry: SchedulerRegistry,
+) -> None:
+    """A generator runs again on resume; its items' instances resume from the record."""
+    from astrum import MemoryStore
+
+    calls: list[int] = []
+    broken = {2}
+
+    @registry.task()
+    async def stream() -> AsyncIterator[int]:
+        for i in range(3):
+            yield i
+
+    @registry.task()
+    async def work(x: Ref[int, Each(stream)]) -> int:
+        calls.append(x)
+        if x in broken:
+            raise ValueError("flaky")
+        return x
+
+    config = AstrumConfig(store=MemoryStore(), on_failure="continue")
+    first = await registry.run(config=config)
+    broken.clear()
+    calls.clear()
+    second = await registry.run(config=config, resume=first)
+    assert second.execution_state == "completed"
+    assert calls == [2]
+    assert second.task_return_set["work"] == [0, 1, 2]

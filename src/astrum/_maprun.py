@@ -457,9 +457,8 @@ class DynamicRun(Run):
             cache = self._cache
             hit = False
             if cache is not None:
-                preds = self.plan.graph.preds[state.node]
                 hit, value = await cache.lookup(
-                    slot, spec, args, kwargs, key_id=state.spec.task_id, preds=preds
+                    slot, spec, args, kwargs, key_id=state.spec.task_id, preds=self._keyed_by(state)
                 )
             if hit:
                 outcome = CACHED
@@ -487,6 +486,23 @@ class DynamicRun(Run):
             self._emit("task_completed" if outcome is COMPLETED else "task_cached", spec.task_id)
         self._element(state.node, index, value)
         self._maybe_settle(state)
+
+    def _keyed_by(self, state: _Map) -> list[int]:
+        """What an instance's resume key depends on besides its element: the map's waits.
+
+        A streamed source is left out: the element is in the key already, and a
+        generator is never recorded, so its lineage is unknown.
+        """
+        waited = self._dynamic.waiting[state.node]
+        preds = self.plan.graph.preds[state.node]
+        if waited == len(preds):
+            return list(preds)
+        streamed = {
+            source for _, source, is_streamed in self._dynamic.eaches[state.node] if is_streamed
+        }
+        return [
+            pred for pred in preds if pred not in streamed or self._also_waits(state.node, pred)
+        ]
 
     def _instance_arguments(self, state: _Map, index: int) -> tuple[list[Any], dict[str, Any]]:
         """The map's arguments with element ``index`` of each ``Each`` source in its place."""
