@@ -1036,3 +1036,24 @@ async def test_resume_after_a_generator_reruns_only_failed_instances(
     assert second.execution_state == "completed"
     assert calls == [2]
     assert second.task_return_set["work"] == [0, 1, 2]
+
+
+def test_a_fatal_error_in_an_instance_stops_the_run_and_leaves_nothing() -> None:
+    """KeyboardInterrupt in an instance stops the run and propagates; no task is left."""
+    from _support import run_in_new_loop
+
+    registry = SchedulerRegistry("fatal-instance")
+
+    @registry.task()
+    async def items() -> list[int]:
+        return [0, 1]
+
+    @registry.task()
+    async def work(x: Ref[int, Each(items)]) -> int:
+        if x == 1:
+            raise KeyboardInterrupt
+        await asyncio.sleep(10)
+        return x
+
+    with pytest.raises(KeyboardInterrupt):
+        run_in_new_loop(registry.run)

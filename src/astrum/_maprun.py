@@ -118,7 +118,6 @@ class DynamicRun(Run):
             for node, kind in enumerate(dynamic.kinds)
             if kind == MAPPED
         }
-        self._yielded: dict[int, list[Any]] = {}  # a producer's items so far
 
     async def _wind_down(self) -> bool:
         interrupted = await super()._wind_down()
@@ -183,7 +182,6 @@ class DynamicRun(Run):
         if self.settings.listeners:
             self._emit("task_started", spec.task_id, attempt=1)
         items: list[Any] = []
-        self._yielded[node] = items
         try:
             arguments = self._arguments(spec) if spec.bindings else ((), {})
             args, kwargs = arguments or await self._provided(spec)
@@ -266,9 +264,18 @@ class DynamicRun(Run):
             self._settle(node, CANCELLED)
             self._emit("task_cancelled", spec.task_id)
         else:
-            if not isinstance(exc, Exception | asyncio.CancelledError) and self._fatal is None:
-                self._fatal = exc
-            self._fail(node, exc)
+            self._fail(node, self._fatal_or_error(spec, exc))
+
+    def _fatal_or_error(self, spec: TaskSpec, exc: BaseException) -> BaseException:
+        """The error a body's exception fails its task with; notes a fatal one for the run."""
+        if isinstance(exc, asyncio.CancelledError):
+            return RuntimeError(
+                f"Task '{spec.task_id}' raised CancelledError although the run did not "
+                "cancel it; raise an ordinary exception to fail a task."
+            )
+        if not isinstance(exc, Exception) and self._fatal is None:
+            self._fatal = exc
+        return exc
 
     # -- maps ------------------------------------------------------------------------
 
@@ -545,13 +552,7 @@ class DynamicRun(Run):
             self._emit("task_cancelled", spec.task_id)
             return
         else:
-            if isinstance(exc, asyncio.CancelledError):
-                exc = RuntimeError(
-                    f"Task '{spec.task_id}' raised CancelledError although the run did not "
-                    "cancel it; raise an ordinary exception to fail a task."
-                )
-            elif not isinstance(exc, Exception) and self._fatal is None:
-                self._fatal = exc
+            exc = self._fatal_or_error(spec, exc)
             self._errors[slot] = exc
             self._failures.append(slot)
             if not self.settings.silence:
