@@ -432,12 +432,14 @@ class MapChain:
     """A source of ``elements`` items, then ``len(outcomes)`` maps chained element-wise.
 
     ``outcomes[s][i]`` is what instance i of map s does when it runs; ``streaming``
-    makes the source an async generator instead of a task returning a list.
+    makes the source an async generator instead of a task returning a list;
+    ``zipped`` gives the maps after the first a second ``Each`` over the source.
     """
 
     elements: int
     outcomes: tuple[tuple[Outcome, ...], ...]
     streaming: bool
+    zipped: bool = False
 
     def reaches(self, stage: int, element: int) -> bool:
         """Whether instance ``element`` of map ``stage`` runs: every one before it was ok."""
@@ -452,4 +454,4 @@ def map_chains(draw: st.DrawFn, max_elements: int = 6, max_stages: int = 3) -> M
     outcomes = tuple(
         tuple(draw(st.lists(outcome, min_size=elements, max_size=elements))) for _ in range(stages)
     )
-    return MapChain(elements, outcomes, draw(st.booleans()))
+    return MapChain(elements, outcomes, draw(st.booleans()), draw(st.booleans()))

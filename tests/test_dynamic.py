@@ -788,7 +788,10 @@ def _register_chain(
     upstream = "source"
     for stage, outcomes in enumerate(case.outcomes):
 
-        async def body(x: int, stage: int = stage, outcomes: tuple[str, ...] = outcomes) -> int:
+        async def body(
+            x: int, y: int | None = None, stage: int = stage, outcomes: tuple[str, ...] = outcomes
+        ) -> int:
+            assert y is None or y == x  # zipped sources pair elements by position
             calls.append((stage, x))
             await asyncio.sleep(0)
             if outcomes[x] == "fail":
@@ -798,6 +801,8 @@ def _register_chain(
             return x
 
         body.__annotations__ = {"x": Ref[int, Each(upstream)], "return": int}
+        if case.zipped and stage:
+            body.__annotations__["y"] = Ref[int, Each("source")]
         registry.task(f"m{stage}")(body)
         upstream = f"m{stage}"
 

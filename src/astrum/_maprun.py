@@ -325,7 +325,11 @@ class DynamicRun(Run):
         for index, slot in enumerate(state.slots):
             if slot != -1:
                 continue
-            if state.have[index] == sources if sources > 1 else first[index] is not _MISSING:
+            if sources > 1:
+                ready = state.have[index] == sources
+            else:
+                ready = index < len(first) and first[index] is not _MISSING
+            if ready:
                 self._instance(state, index)
         self._maybe_settle(state)
 
@@ -358,6 +362,8 @@ class DynamicRun(Run):
 
     def _end_of(self, state: _Map, j: int, length: int) -> None:
         """Source ``j`` of the map has ``length`` elements in all."""
+        if self.status[state.node] not in (None, RUNNING):
+            return  # the map ended already (skipped, failed): its consumers know
         state.ends[j] = length
         if None in state.ends or state.length is not None:
             return
