@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -853,6 +854,32 @@ def test_every_element_is_processed_once_or_reported_why_not(case: MapChain) -> 
         for i in range(case.elements)
     )
     assert report.execution_state == ("failed" if failed else "completed")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=map_chains())
+def test_under_fail_fast_no_instance_runs_twice_or_unreached(case: MapChain) -> None:
+    """Under fail_fast, instances run at most once and only once reached; a failure is named."""
+    registry = SchedulerRegistry("random-maps-fail-fast")
+    calls: list[tuple[int, int]] = []
+    _register_chain(registry, case, calls)
+    report = asyncio.run(registry.run())
+    assert len(calls) == len(set(calls))
+    assert all(case.reaches(stage, element) for stage, element in calls)
+    by_name = {s.task_name: s for s in report.task_statistics}
+    failures = [name for name, row in by_name.items() if row.status == "failed" and "[" in name]
+    for name in failures:
+        stage, element = map(int, re.fullmatch(r"m(\d+)\[(\d+)\]", name).groups())  # type: ignore[union-attr]
+        assert case.outcomes[stage][element] == "fail"
+    if failures:
+        assert report.execution_state == "failed"
+        assert report.error_summary[0].startswith(f"Task '{failures[0]}' failed") or any(
+            line.startswith(f"Task '{name}' failed")
+            for name in failures
+            for line in report.error_summary
+        )
+    for row in by_name.values():
+        assert row.status in {"completed", "failed", "skipped", "cancelled"}
 
 
 # -- views, trace, cache and resume ------------------------------------------------------------
