@@ -60,12 +60,7 @@ def bind_relations(
                 unbound.add(task_id)
     types = None
     if not config.skip_type_check:
-        mapped = {
-            receiver
-            for receiver, edges in by_receiver.items()
-            if any(edge.mode is not None and edge.mode.each for edge in edges)
-        }
-        types = TypeChecker(tasks, config, problems, annotations, mapped)
+        types = TypeChecker(tasks, config, problems, annotations, relations.mapped)
     result = {}
     for task_id, function in functions.items():
         if task_id in unbound:

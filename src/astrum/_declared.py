@@ -52,6 +52,8 @@ class Declared(NamedTuple):
     """``Input("name")`` parameters."""
     returns: Any = None
     """The return annotation, evaluated, when read with the others; None: ask at build."""
+    maps: bool = False
+    """Whether a parameter is marked ``Each(...)``: the task is mapped."""
 
 
 def declared(task_id: str, function: Callable[..., Any]) -> Declared:
@@ -99,6 +101,7 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
         tuple(outputs),
         tuple(run_inputs),
         returns,
+        bool(inputs) and any(edge.mode is not None and edge.mode.each for edge in inputs),
     )
 
 

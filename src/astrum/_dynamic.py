@@ -16,6 +16,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from types import FunctionType
 
 from ._errors import TaskRegistrationError
 from ._graph import Graph
@@ -25,6 +26,7 @@ from ._relations import summary
 __all__ = ["ASYNC_PRODUCER", "MAPPED", "PLAIN", "SYNC_PRODUCER", "Dynamic", "dynamic_of"]
 
 PLAIN, MAPPED, ASYNC_PRODUCER, SYNC_PRODUCER = 0, 1, 2, 3
+_GENERATORS = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,18 +46,25 @@ class Dynamic:
 
 def dynamic_of(graph: Graph, specs: Sequence[TaskSpec], tails: Collection[int]) -> Dynamic | None:
     """The dynamic side of a plan, checked; None when it has no map, generator or default."""
+    # Plain loops, no generator expressions: this runs for every task of every build.
     kinds = [PLAIN] * len(specs)
     special = False
-    for node, spec in enumerate(specs):
-        if any(binding.mode is not None for binding in spec.bindings):
-            special = True
-            if any(binding.mode is not None and binding.mode.each for binding in spec.bindings):
-                kinds[node] = MAPPED
+    for node, (_, function, _, _, _, bindings) in enumerate(specs):
+        for binding in bindings:
+            mode = binding.mode
+            if mode is not None:
+                special = True
+                if mode.each:
+                    kinds[node] = MAPPED
+        if type(function) is FunctionType:
+            if not function.__code__.co_flags & _GENERATORS:
                 continue
-        if is_generator(spec.function):
-            special = True
-            function = getattr(spec.function, "func", spec.function)
-            asynchronous = inspect.isasyncgenfunction(getattr(function, "__func__", function))
+        elif not is_generator(function):
+            continue
+        special = True
+        if kinds[node] == PLAIN:
+            inner = getattr(function, "func", function)
+            asynchronous = inspect.isasyncgenfunction(getattr(inner, "__func__", inner))
             kinds[node] = ASYNC_PRODUCER if asynchronous else SYNC_PRODUCER
     if not special:
         return None

@@ -8,8 +8,10 @@ its source returns, at build time.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
+from types import FunctionType
 from typing import TYPE_CHECKING, Any, NamedTuple, get_origin
 
 from ._methods import EMPTY, VARIADIC, Param
@@ -38,6 +40,7 @@ logger = logging.getLogger("astrum")
 
 Locator = str | int | None
 SKIP_HINT = "or pass AstrumConfig(skip_type_check=True) to skip type checks"
+_GENERATORS = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
 
 
 class Edge(NamedTuple):
@@ -189,7 +192,10 @@ class TypeChecker:
         if whole is None:
             whole = self._returned(producer)
         each = edge.mode is not None and edge.mode.each
-        streams = edge.source in self.mapped or is_generator(producer)
+        if type(producer) is FunctionType:  # the common case, without a call
+            streams = edge.source in self.mapped or bool(producer.__code__.co_flags & _GENERATORS)
+        else:
+            streams = edge.source in self.mapped or is_generator(producer)
         if streams:
             if edge.source not in self.mapped:
                 whole = element(whole)[0]  # what the generator yields

@@ -57,6 +57,8 @@ class Relations(NamedTuple):
     """Edges from run-time inputs (``Input(name)``)."""
     sources: dict[str, Collection[str]]
     """The tasks each task takes data from, which it must therefore wait for."""
+    mapped: Collection[str] = frozenset()
+    """The tasks with an ``Each(...)`` parameter."""
 
 
 def relations_for(
@@ -78,7 +80,7 @@ def relations_for(
             reader.read(task_id, entry.function, entry.data)
     if reader.problems:
         raise TaskRegistrationError(summary(reader.problems))
-    return Relations(reader.edges, reader.inputs, reader.sources)
+    return Relations(reader.edges, reader.inputs, reader.sources, reader.mapped)
 
 
 def input_edges(task_id: str, function: Callable[..., Any], annotations: Annotations) -> list[Edge]:
@@ -126,6 +128,7 @@ class _AnnotationReader:
         self.edges: dict[str, Sequence[Edge]] = {}
         self.inputs: dict[str, Sequence[Edge]] = {}
         self.sources: dict[str, Collection[str]] = {}
+        self.mapped: set[str] = set()
         self._owners: dict[int, list[str]] | None = None
 
     def read_declared(self, task_id: str, entry: RegisteredTask) -> bool:
@@ -149,6 +152,8 @@ class _AnnotationReader:
                 return False
         if declared.inputs:
             self._add_many(task_id, declared.inputs, declared.sources)
+            if declared.maps:
+                self.mapped.add(task_id)
         if declared.run_inputs:
             self.inputs[task_id] = declared.run_inputs
         for edge in declared.outputs:
@@ -208,6 +213,8 @@ class _AnnotationReader:
 
     def _add(self, edge: Edge) -> None:
         receiver = edge.receiver
+        if edge.mode is not None and edge.mode.each:
+            self.mapped.add(receiver)
         edges = self.edges.get(receiver)
         if edges is None:
             self.edges[receiver] = [edge]
