@@ -32,6 +32,15 @@ def statuses(report: ExecutionReport) -> dict[str, str]:
     return {s.task_name: str(s.status) for s in report.task_statistics}
 
 
+def _items(registry: SchedulerRegistry, values: list[int]) -> None:
+    """Register task 'items', which returns ``values``: the source most maps here run over."""
+
+    async def items() -> list[int]:
+        return list(values)
+
+    registry.task("items")(items)
+
+
 # -- mapping and collecting -------------------------------------------------------------------
 
 
@@ -291,12 +300,10 @@ def test_a_non_iterable_producer_is_a_build_error_naming_both_tasks(
 def test_f_on_a_mapped_task_is_checked_as_a_list(registry: SchedulerRegistry) -> None:
     """F(map) brings list[instance result]; a mismatched collector is a build error."""
 
-    @registry.task()
-    async def items() -> list[int]:
-        return [1]
+    _items(registry, [1])
 
     @registry.task()
-    async def name(x: Ref[int, Each(items)]) -> str:
+    async def name(x: Ref[int, Each("items")]) -> str:
         return str(x)
 
     @registry.task()
@@ -335,12 +342,10 @@ def test_nested_fan_out_is_refused_with_a_hint(registry: SchedulerRegistry) -> N
 def test_a_mapped_generator_is_refused(registry: SchedulerRegistry) -> None:
     """A task with an Each parameter cannot itself be a generator."""
 
-    @registry.task()
-    async def items() -> list[int]:
-        return [1]
+    _items(registry, [1])
 
     @registry.task()
-    async def spread(x: Ref[int, Each(items)]) -> AsyncIterator[int]:
+    async def spread(x: Ref[int, Each("items")]) -> AsyncIterator[int]:
         yield x
 
     with pytest.raises(TaskRegistrationError, match=r"has an Each.*and is a generator"):
@@ -513,12 +518,10 @@ async def test_skip_in_an_instance_skips_its_element_and_the_collector(
 ) -> None:
     """A skipped instance skips its element downstream; F(map) is skipped, partial=True is not."""
 
-    @registry.task()
-    async def items() -> list[int]:
-        return [1, 2, 3]
+    _items(registry, [1, 2, 3])
 
     @registry.task()
-    async def keep_odd(x: Ref[int, Each(items)]) -> int:
+    async def keep_odd(x: Ref[int, Each("items")]) -> int:
         if x % 2 == 0:
             raise Skip(f"{x} is even")
         return x
@@ -549,12 +552,10 @@ async def test_skip_in_an_instance_skips_its_element_and_the_collector(
 async def test_fail_fast_stops_the_run_at_a_failed_instance(registry: SchedulerRegistry) -> None:
     """Under fail_fast a failed instance stops the run, as a failed task does."""
 
-    @registry.task()
-    async def items() -> list[int]:
-        return [0, 1]
+    _items(registry, [0, 1])
 
     @registry.task()
-    async def work(x: Ref[int, Each(items)]) -> int:
+    async def work(x: Ref[int, Each("items")]) -> int:
         if x == 1:
             raise ValueError("bad element")
         await asyncio.sleep(10)
@@ -571,12 +572,10 @@ async def test_continue_runs_the_other_elements_and_skips_the_collector(
 ) -> None:
     """Under continue a failed instance skips its element downstream; the others run on."""
 
-    @registry.task()
-    async def items() -> list[int]:
-        return [0, 1, 2]
+    _items(registry, [0, 1, 2])
 
     @registry.task()
-    async def work(x: Ref[int, Each(items)]) -> int:
+    async def work(x: Ref[int, Each("items")]) -> int:
         if x == 1:
             raise ValueError("bad element")
         return x
@@ -617,12 +616,10 @@ async def test_each_instance_retries_and_times_out_on_its_own(
     """retry and timeout apply per instance; the report has attempts per instance."""
     attempts: dict[int, int] = {}
 
-    @registry.task()
-    async def items() -> list[int]:
-        return [0, 1]
+    _items(registry, [0, 1])
 
     @registry.task(retry=2)
-    async def flaky(x: Ref[int, Each(items)]) -> int:
+    async def flaky(x: Ref[int, Each("items")]) -> int:
         attempts[x] = attempts.get(x, 0) + 1
         if x == 1 and attempts[x] < 3:
             raise ConnectionError("again")
@@ -640,12 +637,10 @@ async def test_each_instance_retries_and_times_out_on_its_own(
 async def test_an_instance_timeout_names_the_instance(registry: SchedulerRegistry) -> None:
     """A timed-out instance fails with a message naming task[i]."""
 
-    @registry.task()
-    async def items() -> list[int]:
-        return [0, 5]
+    _items(registry, [0, 5])
 
     @registry.task(timeout=1)
-    async def wait(x: Ref[int, Each(items)]) -> int:
+    async def wait(x: Ref[int, Each("items")]) -> int:
         await asyncio.sleep(x)
         return x
 
@@ -659,12 +654,10 @@ async def test_events_carry_instance_names(registry: SchedulerRegistry) -> None:
     """on_event sees task_started/task_completed for each instance by its name."""
     seen: list[tuple[str, str | None]] = []
 
-    @registry.task()
-    async def items() -> list[int]:
-        return [0, 1]
+    _items(registry, [0, 1])
 
     @registry.task()
-    async def work(x: Ref[int, Each(items)]) -> int:
+    async def work(x: Ref[int, Each("items")]) -> int:
         return x
 
     await registry.run(config=AstrumConfig(on_event=lambda e: seen.append((e.kind, e.task))))
@@ -679,12 +672,10 @@ async def test_concurrency_limit_and_pools_bound_instances(registry: SchedulerRe
     running = 0
     peak = 0
 
-    @registry.task()
-    async def items() -> list[int]:
-        return list(range(8))
+    _items(registry, list(range(8)))
 
     @registry.task(tags=["api"])
-    async def call(x: Ref[int, Each(items)]) -> int:
+    async def call(x: Ref[int, Each("items")]) -> int:
         nonlocal running, peak
         running += 1
         peak = max(peak, running)
@@ -700,12 +691,10 @@ async def test_concurrency_limit_and_pools_bound_instances(registry: SchedulerRe
 async def test_sync_instances_run_in_threads(registry: SchedulerRegistry) -> None:
     """A sync mapped task runs each instance off the loop, as any sync task."""
 
-    @registry.task()
-    async def items() -> list[int]:
-        return [1, 2]
+    _items(registry, [1, 2])
 
     @registry.task()
-    def where(x: Ref[int, Each(items)]) -> bool:
+    def where(x: Ref[int, Each("items")]) -> bool:
         return threading.current_thread() is not threading.main_thread()
 
     report = await registry.run()
@@ -888,7 +877,7 @@ def _small_map(registry: SchedulerRegistry, calls: list[int], *, cache: bool = F
         return list(range(count))
 
     @registry.task(cache=cache)
-    async def work(x: Ref[int, Each(items)]) -> int:
+    async def work(x: Ref[int, Each("items")]) -> int:
         calls.append(x)
         if x < 0:
             raise ValueError("negative")
@@ -941,12 +930,10 @@ async def test_resume_reruns_only_the_failed_instances(registry: SchedulerRegist
     calls: list[int] = []
     broken = {1}
 
-    @registry.task()
-    async def items() -> list[int]:
-        return [0, 1, 2]
+    _items(registry, [0, 1, 2])
 
     @registry.task()
-    async def work(x: Ref[int, Each(items)]) -> int:
+    async def work(x: Ref[int, Each("items")]) -> int:
         calls.append(x)
         if x in broken:
             raise ValueError("flaky")
@@ -1006,9 +993,7 @@ def _triple(x: Ref[int, Each("items")]) -> int:
 async def test_instances_run_in_a_process_pool(registry: SchedulerRegistry) -> None:
     """A mapped sync task with executor='process' runs each instance in a worker process."""
 
-    @registry.task()
-    async def items() -> list[int]:
-        return [1, 2]
+    _items(registry, [1, 2])
 
     registry.task("triple", executor="process")(_triple)
     report = await registry.run()
@@ -1019,12 +1004,10 @@ async def test_instances_run_in_a_process_pool(registry: SchedulerRegistry) -> N
 async def test_a_run_timeout_cancels_a_running_map(registry: SchedulerRegistry) -> None:
     """When the run times out, running instances and their map end cancelled."""
 
-    @registry.task()
-    async def items() -> list[int]:
-        return [1, 100]
+    _items(registry, [1, 100])
 
     @registry.task()
-    async def wait(x: Ref[int, Each(items)]) -> int:
+    async def wait(x: Ref[int, Each("items")]) -> int:
         await asyncio.sleep(x)
         return x
 
@@ -1073,12 +1056,10 @@ def test_a_fatal_error_in_an_instance_stops_the_run_and_leaves_nothing() -> None
 
     registry = SchedulerRegistry("fatal-instance")
 
-    @registry.task()
-    async def items() -> list[int]:
-        return [0, 1]
+    _items(registry, [0, 1])
 
     @registry.task()
-    async def work(x: Ref[int, Each(items)]) -> int:
+    async def work(x: Ref[int, Each("items")]) -> int:
         if x == 1:
             raise KeyboardInterrupt
         await asyncio.sleep(10)

@@ -209,19 +209,12 @@ class DynamicRun(Run):
         kwargs: Mapping[str, Any],
         items: list[Any],
     ) -> Awaitable[None]:
-        if self._dynamic.kinds[node] == ASYNC_PRODUCER:
-            return self._stream_async(node, spec, args, kwargs, items)
-        return self._stream_sync(node, spec, args, kwargs, items)
-
-    async def _stream_async(
-        self,
-        node: int,
-        spec: TaskSpec,
-        args: Sequence[Any],
-        kwargs: Mapping[str, Any],
-        items: list[Any],
-    ) -> None:
         generator = spec.function(*args, **kwargs)
+        if self._dynamic.kinds[node] == ASYNC_PRODUCER:
+            return self._stream_async(node, generator, items)
+        return self._stream_sync(node, spec, generator, items)
+
+    async def _stream_async(self, node: int, generator: Any, items: list[Any]) -> None:
         try:
             async for item in generator:
                 items.append(item)
@@ -230,12 +223,7 @@ class DynamicRun(Run):
             await generator.aclose()
 
     async def _stream_sync(
-        self,
-        node: int,
-        spec: TaskSpec,
-        args: Sequence[Any],
-        kwargs: Mapping[str, Any],
-        items: list[Any],
+        self, node: int, spec: TaskSpec, generator: Any, items: list[Any]
     ) -> None:
         # Each next() runs off the loop, like any sync body; a generator cannot go to a process.
         where = spec.options.executor or self.settings.executor
@@ -243,7 +231,6 @@ class DynamicRun(Run):
             spec.options, executor="inline" if where == "inline" else "thread"
         )
         stepper = spec._replace(function=_next_item, options=options)
-        generator = spec.function(*args, **kwargs)
         try:
             while True:
                 item = await self._body.call_sync(stepper, (generator,), {})
