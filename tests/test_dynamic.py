@@ -257,6 +257,24 @@ async def test_overriding_a_mapped_task_gives_its_elements_downstream(
     assert report.task_return_set["plus"] == [11, 21]
 
 
+async def test_overriding_a_generator_streams_the_given_items(
+    registry: SchedulerRegistry,
+) -> None:
+    """An override of a generator task is its list of items; the generator never runs."""
+
+    @registry.task()
+    async def stream() -> AsyncIterator[int]:
+        raise AssertionError("overridden")
+        yield 0
+
+    @registry.task()
+    async def double(x: Ref[int, Each(stream)]) -> int:
+        return 2 * x
+
+    report = await registry.run(overrides={"stream": [1, 2]})
+    assert report.task_return_set["double"] == [2, 4]
+
+
 # -- build-time checks ---------------------------------------------------------------------
 
 
@@ -350,6 +368,25 @@ def test_a_mapped_generator_is_refused(registry: SchedulerRegistry) -> None:
 
     with pytest.raises(TaskRegistrationError, match=r"has an Each.*and is a generator"):
         registry.build_scheduler()
+
+
+def test_maps_and_generators_cannot_be_left_running(registry: SchedulerRegistry) -> None:
+    """ignore_tail_task refuses a mapped task or a generator, naming it."""
+
+    @registry.task()
+    async def stream() -> AsyncIterator[int]:
+        yield 0
+
+    _items(registry, [1])
+
+    @registry.task()
+    async def each(x: Ref[int, Each("items")]) -> int:
+        return x
+
+    with pytest.raises(TaskRegistrationError, match=r"Task 'stream' is a generator listed in"):
+        registry.build_scheduler(config=AstrumConfig(ignore_tail_task=["stream"]))
+    with pytest.raises(TaskRegistrationError, match=r"Task 'each' is mapped and listed in"):
+        registry.build_scheduler(config=AstrumConfig(ignore_tail_task=["each"]))
 
 
 def test_each_takes_no_default_or_partial() -> None:

@@ -77,7 +77,7 @@ def dynamic_of(graph: Graph, specs: Sequence[TaskSpec], tails: Collection[int]) 
         if kinds[node] == MAPPED:
             _check_mapped(spec, node in tails, problems)
         elif kinds[node] != PLAIN:
-            _check_producer(spec, problems)
+            _check_producer(spec, node in tails, problems)
         for position, binding in enumerate(spec.bindings):
             mode, source = binding.mode, binding.source
             if mode is None or source is None:
@@ -136,8 +136,13 @@ def _check_mapped(spec: TaskSpec, tail: bool, problems: list[str]) -> None:
             )
 
 
-def _check_producer(spec: TaskSpec, problems: list[str]) -> None:
+def _check_producer(spec: TaskSpec, tail: bool, problems: list[str]) -> None:
     where = f"Task '{spec.task_id}' is a generator"
+    if tail:
+        problems.append(
+            f"{where} listed in ignore_tail_task; its items feed the run, so it cannot be "
+            "left running after it. Remove it from ignore_tail_task."
+        )
     if spec.retry:
         problems.append(
             f"{where} with retry={spec.retry}; a generator cannot be retried, because the "
