@@ -21,6 +21,7 @@ __all__ = [
     "Dag",
     "DataDag",
     "DataRelation",
+    "MapChain",
     "Placement",
     "ResumeCase",
     "TaskBehaviour",
@@ -33,6 +34,7 @@ __all__ = [
     "data_dags",
     "failing_dags",
     "fuzz_function",
+    "map_chains",
     "placements",
     "registration_kwargs",
     "resume_cases",
@@ -436,3 +438,38 @@ def placements(size: int) -> st.SearchStrategy[tuple[Placement, ...]]:
     """Where each of ``size`` tasks runs."""
     choice: st.SearchStrategy[Placement] = st.sampled_from(["loop", "inline", "thread", "dask"])
     return st.lists(choice, min_size=size, max_size=size).map(tuple)
+
+
+# -- dynamic workflows: chains of maps whose instances fail or skip -------------------------
+
+Outcome = Literal["ok", "fail", "skip"]
+
+
+@dataclass(frozen=True)
+class MapChain:
+    """A source of ``elements`` items, then ``len(outcomes)`` maps chained element-wise.
+
+    ``outcomes[s][i]`` is what instance i of map s does when it runs; ``streaming``
+    makes the source an async generator instead of a task returning a list;
+    ``zipped`` gives the maps after the first a second ``Each`` over the source.
+    """
+
+    elements: int
+    outcomes: tuple[tuple[Outcome, ...], ...]
+    streaming: bool
+    zipped: bool = False
+
+    def reaches(self, stage: int, element: int) -> bool:
+        """Whether instance ``element`` of map ``stage`` runs: every one before it was ok."""
+        return all(self.outcomes[s][element] == "ok" for s in range(stage))
+
+
+@st.composite
+def map_chains(draw: st.DrawFn, max_elements: int = 6, max_stages: int = 3) -> MapChain:
+    elements = draw(st.integers(0, max_elements))
+    stages = draw(st.integers(1, max_stages))
+    outcome: st.SearchStrategy[Outcome] = st.sampled_from(["ok", "ok", "ok", "fail", "skip"])
+    outcomes = tuple(
+        tuple(draw(st.lists(outcome, min_size=elements, max_size=elements))) for _ in range(stages)
+    )
+    return MapChain(elements, outcomes, draw(st.booleans()), draw(st.booleans()))

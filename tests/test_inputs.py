@@ -124,3 +124,18 @@ def test_input_name_must_be_a_string() -> None:
     """Input() with an empty or non-string name is refused."""
     with pytest.raises(TypeError, match="non-empty input name"):
         Input("")
+
+
+async def test_an_input_beside_a_relation_to_a_function(registry: SchedulerRegistry) -> None:
+    """Input(...) beside F(function) (which the build, not registration, resolves) is a marker."""
+
+    @registry.task()
+    async def topic() -> str:
+        return "rag"
+
+    @registry.task()
+    async def search(about: Ref[str, F(topic)], query: Ref[str, Input("query")]) -> str:
+        return f"{about}:{query}"
+
+    report = await registry.run(inputs={"query": "docs"})
+    assert report.task_return_set["search"] == "rag:docs"

@@ -16,6 +16,7 @@
 from astrum._errors import (
     InputError,
     SchedulerError,
+    Skip,
     TaskDependencyError,
     TaskDuplicateExecutionError,
     TaskNotFoundError,
@@ -25,7 +26,7 @@ from astrum._errors import (
 )
 from astrum.cache import CachePolicy, MemoryStore, SqliteStore
 from astrum.config import AstrumConfig
-from astrum.data_transport import F, From, Input, Ref, T, To
+from astrum.data_transport import Each, F, From, Input, Ref, T, To
 from astrum.decorators import (
     DEFAULT_NAMESPACE,
     RegisteredTask,
@@ -62,6 +63,7 @@ __all__ = [
     "CachePolicy",
     "DaskExecutor",
     "DynamicScheduler",
+    "Each",
     "Event",
     "ExecutionPlan",
     "ExecutionPlanner",
@@ -77,6 +79,7 @@ __all__ = [
     "RegisteredTask",
     "SchedulerError",
     "SchedulerRegistry",
+    "Skip",
     "SqliteStore",
     "StageStatus",
     "T",

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 __all__ = [
     "InputError",
     "SchedulerError",
+    "Skip",
     "TaskDependencyError",
     "TaskDuplicateExecutionError",
     "TaskNotFoundError",
@@ -22,6 +23,21 @@ __all__ = [
 
 class SchedulerError(Exception):
     """Base class of every error Astrum raises on purpose."""
+
+
+class Skip(Exception):  # noqa: N818 - raised on purpose, not an error
+    """Raise in a task body to end that task (or instance) as ``skipped``, not failed.
+
+    Its dependents are skipped too, unless they take its value with a
+    default (``F(task, default=...)``); the run can still complete.
+
+    >>> def fetch(url: str) -> str:
+    ...     raise Skip(f"{url} is not reachable today")
+    """
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class InputError(SchedulerError, ValueError):

@@ -29,7 +29,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import IO, TYPE_CHECKING
 
-from astrum._build._markers import DataItem, DTRela, F, From, Input, Ref, T, TaskData, To
+from astrum._build._markers import DataItem, DTRela, Each, F, From, Input, Ref, T, TaskData, To
 
 if TYPE_CHECKING:
     from astrum._records import TaskOrder
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DTRela",
     "DataItem",
+    "Each",
     "F",
     "From",
     "Input",

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from astrum._build._dynamic import dynamic_of
 from astrum._build._graph import Graph
 from astrum._build._plan import (
     DEFAULT_OPTIONS,
@@ -25,6 +26,7 @@ from astrum._errors import (
     TaskRegistrationError,
 )
 from astrum._run._cache import resume_id
+from astrum._run._maprun import DynamicRun
 from astrum._run._run import Run, RunSettings
 from astrum.cache import default_store
 from astrum.config import AstrumConfig, _check_timeout
@@ -153,12 +155,14 @@ class DynamicScheduler:
         _check_pools(config.pools, specs)
         tail_ids = list(config.ignore_tail_task if ignore_tail_task is None else ignore_tail_task)
         tails = frozenset(_check_tail(task_id, graph.index, graph.succs) for task_id in tail_ids)
+        dynamic = dynamic_of(graph, specs, tails)
         self._plan = Plan(
             graph=graph,
             specs=tuple(specs),
             tails=tails,
             planning_duration=time.perf_counter() - began,
             inputs=_input_uses(specs),
+            dynamic=dynamic,
         )
         store = config.store
         if store is None and any(spec.options.cache is not None for spec in specs):
@@ -235,7 +239,8 @@ class DynamicScheduler:
         if display is not None:
             settings = replace(settings, listeners=(*settings.listeners, display))
         try:
-            return await Run(self._plan, settings, overrides, inputs, resume=run_id).execute()
+            run_class = Run if self._plan.dynamic is None else DynamicRun
+            return await run_class(self._plan, settings, overrides, inputs, resume=run_id).execute()
         finally:
             if display is not None:
                 display.close()  # also when the run raised before run_finished

@@ -66,7 +66,9 @@ def bind_relations(
                     "auto_sync_dependencies on."
                 )
                 unbound.add(task_id)
-    types = None if config.skip_type_check else TypeChecker(tasks, config, problems, annotations)
+    types = None
+    if not config.skip_type_check:
+        types = TypeChecker(tasks, config, problems, annotations, relations.mapped)
     result = {}
     for task_id, function in functions.items():
         if task_id in unbound:
@@ -188,6 +190,7 @@ def _binding(
         has_default,
         default if has_default else None,
         edge.expected if edge.input_name is not None else None,
+        edge.mode,
     )
 
 

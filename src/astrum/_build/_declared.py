@@ -19,11 +19,11 @@ from collections.abc import Callable, Mapping
 from types import FunctionType
 from typing import Annotated, Any, NamedTuple
 
-from astrum._build._edges import Edge
-from astrum._build._markers import From, Input, To
+from astrum._build._edges import Edge, marker_mode
 from astrum._build._methods import named_parameters
 from astrum._build._plan import is_async_callable
 from astrum._build._typecheck import evaluate_now
+from astrum._build._markers import From, Input, To
 
 __all__ = ["ANNOTATED", "Declared", "declared", "foreign", "run_input_edges"]
 
@@ -54,6 +54,8 @@ class Declared(NamedTuple):
     """``Input("name")`` parameters."""
     returns: Any = None
     """The return annotation, evaluated, when read with the others; None: ask at build."""
+    maps: bool = False
+    """Whether a parameter is marked ``Each(...)``: the task is mapped."""
 
 
 def declared(task_id: str, function: Callable[..., Any]) -> Declared:
@@ -103,6 +105,7 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
         tuple(outputs),
         tuple(run_inputs),
         returns,
+        bool(inputs) and any(edge.mode is not None and edge.mode.each for edge in inputs),
     )
 
 
@@ -136,7 +139,8 @@ def _marker_edge(task_id: str, name: str, marker: From | To, hint: Any) -> Edge 
     if isinstance(marker, From):
         if name == "return" or not _locator(marker.locator):
             return None
-        return Edge(task_id, name, marker.task, None, marker.locator, hint, None)
+        mode = marker_mode(marker)
+        return Edge(task_id, name, marker.task, None, marker.locator, hint, None, None, mode)
     if name != "return" or not (_locator(marker.local) and _locator(marker.target)):
         return None
     return Edge(marker.task, marker.target, task_id, None, marker.local, None, hint)

@@ -8,12 +8,23 @@ its source returns, at build time.
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from types import FunctionType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, get_origin
 
+from astrum._build._markers import NO_DEFAULT, Each, From
 from astrum._build._methods import EMPTY, VARIADIC, Param, Registered
-from astrum._build._typecheck import Annotations, compatible, located, return_type, strip
+from astrum._build._plan import Mode, is_generator
+from astrum._build._typecheck import (
+    Annotations,
+    compatible,
+    element,
+    located,
+    return_type,
+    strip,
+)
 from astrum._build._typecheck import type_name as _name
 from astrum.config import AstrumConfig
 
@@ -27,6 +38,7 @@ __all__ = [
     "Producer",
     "TypeChecker",
     "input_edge",
+    "marker_mode",
     "output_edge",
     "path",
 ]
@@ -35,6 +47,7 @@ logger = logging.getLogger("astrum")
 
 Locator = str | int | None
 SKIP_HINT = "or pass AstrumConfig(skip_type_check=True) to skip type checks"
+_GENERATORS = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
 
 
 class Edge(NamedTuple):
@@ -56,6 +69,8 @@ class Edge(NamedTuple):
     annotation, a DataItem's ``allow_data_model``), or None."""
     input_name: str | None = None
     """Set for a parameter marked ``Input(name)``: the value comes from the run's inputs."""
+    mode: Mode | None = None
+    """Set for ``Each(...)`` and for ``F(...)`` with a default or ``partial=True``."""
 
     def origin(self) -> str:
         if self.input_name is not None:
@@ -65,11 +80,12 @@ class Edge(NamedTuple):
         return path(f"task '{self.source}'", self.locator)
 
     def same_value(self, other: Edge) -> bool:
-        return (self.source, self.provider, self.locator, self.input_name) == (
+        return (self.source, self.provider, self.locator, self.input_name, self.mode) == (
             other.source,
             other.provider,
             other.locator,
             other.input_name,
+            other.mode,
         )
 
 
@@ -83,7 +99,17 @@ def input_edge(task_id: str, item: DataItem) -> Edge | None:
     if source.from_function is not None:
         # As in astrum 0.1.2, the function's whole result: a key or index does not select in it.
         return Edge(task_id, target, None, source.from_function, None, None, model)
-    return Edge(task_id, target, source.related_task, None, source.locator, None, model)
+    mode = Mode(each=True) if source.each else None
+    return Edge(
+        task_id, target, source.related_task, None, source.locator, None, model, None, mode
+    )
+
+
+def marker_mode(marker: From) -> Mode | None:
+    """The mode of an ``F``/``Each`` marker: None for a plain ``F(task, locator)``."""
+    if type(marker) is From and marker.default is NO_DEFAULT and not marker.partial:
+        return None
+    return Mode(isinstance(marker, Each), marker.default, marker.partial)
 
 
 def output_edge(task_id: str, item: DataItem) -> Edge | None:
@@ -124,6 +150,7 @@ class TypeChecker:
         config: AstrumConfig,
         problems: list[str],
         annotations: Annotations,
+        mapped: Collection[str] = (),
     ) -> None:
         self.tasks = tasks
         self.annotations = annotations
@@ -132,6 +159,7 @@ class TypeChecker:
         self.problems = problems
         # What each producer returns, by id(producer): many tasks read the same one.
         self._returns: dict[int, Any] = {}
+        self.mapped = mapped
 
     def check(
         self,
@@ -165,7 +193,7 @@ class TypeChecker:
 
     def _edge(self, task_id: str, param: str, edge: Edge, expected: Any) -> None:
         model = edge.produced
-        if expected is Any and model is None:
+        if expected is Any and model is None and edge.mode is None:
             return
         returned = None
         producer = edge.provider
@@ -178,11 +206,7 @@ class TypeChecker:
                 returned = declared.returns  # read at registration, when it could be
         if returned is None:
             returned = self._returned(producer)
-        what = (
-            f"task '{edge.source}'"
-            if edge.provider is None
-            else f"from_function {getattr(producer, '__name__', repr(producer))}"
-        )
+        what = _what(edge, producer)
         where = f"Task '{task_id}' parameter '{param}'"
         whole = returned
         if model is not None and model is not returned:
@@ -198,6 +222,28 @@ class TypeChecker:
                     f"agree, {SKIP_HINT}."
                 )
                 return
+        each = edge.mode is not None and edge.mode.each
+        if type(producer) is FunctionType:  # the common case, without a call
+            streams = edge.source in self.mapped or bool(producer.__code__.co_flags & _GENERATORS)
+        else:
+            streams = edge.source in self.mapped or is_generator(producer)
+        if streams:
+            if edge.source not in self.mapped:
+                whole = element(whole)[0]  # what the generator yields
+            if not each:
+                whole = list[whole]  # type: ignore[valid-type]  # collected in input order
+        elif each:
+            found, problem = located(strip(whole), edge.locator)
+            if problem is None and not element(found)[1]:
+                self.problems.append(
+                    f"{where} maps over {what} with Each(...), but "
+                    f"{what} returns {_name(whole)}{_part_of(whole, edge.locator)}, which is not "
+                    "iterable; return a list (or another iterable) from it, or take the whole "
+                    f"value with F(...), {SKIP_HINT}."
+                )
+                return
+        if expected is Any and model is None:
+            return  # nothing to compare the value with, and no model whose fields to check
         if whole is expected and edge.locator is None:
             return  # the same type at both ends (int and int): the common case, in short
         whole = strip(whole)
@@ -212,6 +258,8 @@ class TypeChecker:
                 )
             return
         found, problem = located(whole, edge.locator)
+        if each and not streams and problem is None:
+            found = element(found)[0]  # one element of the located value
         if problem is not None:
             self.problems.append(
                 f"{where} reads {_part(whole, edge.locator)} of {what}, but {what} returns "
@@ -224,6 +272,17 @@ class TypeChecker:
                 gives = (
                     f"{what} returns {_name(whole)}, whose {_part(whole, edge.locator)} is "
                     f"{_name(found)}"
+                )
+            if each and not streams:
+                gives = (
+                    f"{what} returns {_name(whole)}{_part_of(whole, edge.locator)}, whose "
+                    f"elements are {_name(found)}"
+                )
+            elif each and element(found)[1] and compatible(element(found)[0], expected):
+                gives += (
+                    " (Each on a mapped task or a generator maps element-wise; nested "
+                    "fan-out is not supported: collect it with F(...) in a plain task and "
+                    "map over that)"
                 )
             self.problems.append(
                 f"{where} expects {_name(expected)}, but {gives}; change one of the "
@@ -238,6 +297,16 @@ class TypeChecker:
             whole = return_type(producer, annotation, infer_via_ast=self.infer)
             self._returns[id(producer)] = whole  # producers are the build's tasks: alive
         return whole
+
+
+def _what(edge: Edge, producer: Callable[..., Any]) -> str:
+    if edge.provider is None:
+        return f"task '{edge.source}'"
+    return f"from_function {getattr(producer, '__name__', repr(producer))}"
+
+
+def _part_of(whole: Any, locator: Locator) -> str:
+    return "" if locator is None else f" (its {_part(whole, locator)} is the value mapped over)"
 
 
 def _part(whole: Any, locator: Locator) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 __all__ = [
     "DTRela",
     "DataItem",
+    "Each",
     "F",
     "From",
     "Input",
@@ -28,16 +29,54 @@ __all__ = [
 Locator = str | int | None
 
 
+class _NoDefault:
+    """The ``default`` of a marker that has none (None is a value like any other)."""
+
+    def __repr__(self) -> str:
+        return "<no default>"
+
+
+NO_DEFAULT: Any = _NoDefault()
+
+
 @dataclass(frozen=True, slots=True)
 class From:
     """Parameter marker: take the value from ``task`` (an id or the decorated function).
 
     ``locator`` picks a key or attribute (str) or an index (int) of that
-    task's result; None passes the whole result.
+    task's result; None passes the whole result. ``default`` is passed
+    instead when that task ends ``skipped`` (it raised :class:`~astrum.Skip`,
+    or something upstream of it was skipped or failed); without one, this task
+    is skipped too. On a mapped task (see :class:`Each`), ``partial=True``
+    passes the results of the instances that completed, in input order, even
+    when others failed or were skipped.
     """
 
     task: Any
     locator: Locator = None
+    default: Any = field(default=NO_DEFAULT, kw_only=True)
+    partial: bool = field(default=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Each(From):
+    """Parameter marker: run this task once per element of ``task``'s value (``F``'s twin).
+
+    The task becomes *mapped*: each element gets its own run, an *instance*
+    named ``task[0]``, ``task[1]``, ... in input order. ``locator`` picks the
+    part of a plain task's value to iterate; on a mapped task or a generator
+    it picks part of each element. ``Each`` on a mapped task maps element-wise:
+    instance i starts as soon as that task's instance i completed.
+
+    >>> async def summarize(doc: Ref[str, Each("retrieve")]) -> str: ...
+    """
+
+    def __post_init__(self) -> None:
+        if self.default is not NO_DEFAULT or self.partial:
+            raise TypeError(
+                "Each() takes no default or partial: an instance runs only when its element "
+                "exists. Put default= or partial=True on an F(...) that collects the map."
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +123,9 @@ def _check_locator(owner: str, name: str, value: object) -> None:
 class DTRela:
     """One end of a data relation.
 
-    ``related_task`` is the task at that end. ``key`` (a dict key or an
+    ``related_task`` is the task at that end. ``each=True`` on a
+    ``from_relation`` maps the receiving task over the value's elements, as
+    :class:`Each` does. ``key`` (a dict key or an
     attribute) or ``index`` picks part of the value; ``single_item=True`` (or
     neither) means the whole value. On the parameter end, ``key`` is the
     parameter's name and ``index`` its position. ``from_function`` (sync or
@@ -97,6 +138,7 @@ class DTRela:
     single_item: bool = False
     related_task: str | None = None
     from_function: Callable[[], Any] | None = None
+    each: bool = False
 
     def __post_init__(self) -> None:
         if self.key is not None and not isinstance(self.key, str):

@@ -12,13 +12,28 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import FunctionType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from astrum._build._graph import Graph
 from astrum.cache import CachePolicy
 from astrum.config import ExecutorChoice, _check_executor, _check_timeout
+from astrum._build._markers import NO_DEFAULT
 
-__all__ = ["DEFAULT_OPTIONS", "Binding", "Plan", "TaskOptions", "TaskSpec", "is_async_callable"]
+__all__ = [
+    "ASYNC_PRODUCER",
+    "DEFAULT_OPTIONS",
+    "MAPPED",
+    "PLAIN",
+    "SYNC_PRODUCER",
+    "Binding",
+    "Dynamic",
+    "Mode",
+    "Plan",
+    "TaskOptions",
+    "TaskSpec",
+    "is_async_callable",
+    "is_generator",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +102,17 @@ def _is_finite_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+class Mode(NamedTuple):
+    """How a binding that is not a plain ``F(...)`` takes its value (see :mod:`astrum._build._dynamic`)."""
+
+    each: bool = False
+    """One element per instance: the receiving task is mapped."""
+    default: Any = NO_DEFAULT
+    """Passed instead of the value when the source ends skipped."""
+    partial: bool = False
+    """From a mapped source: the results of the instances that completed."""
+
+
 class Binding(NamedTuple):
     """How one parameter of a task gets its value at run time.
 
@@ -109,6 +135,8 @@ class Binding(NamedTuple):
     """The parameter's default, used when an input is absent."""
     expected: Any = None
     """For inputs: the parameter's declared type, checked against the given value."""
+    mode: Mode | None = None
+    """Set for ``Each(...)``, ``F(..., default=...)`` and ``F(..., partial=True)``."""
 
 
 class TaskSpec(NamedTuple):
@@ -126,6 +154,25 @@ class TaskSpec(NamedTuple):
     bindings: tuple[Binding, ...] = ()
 
 
+# The kinds of node in a plan with maps or generators (see astrum._build._dynamic).
+PLAIN, MAPPED, ASYNC_PRODUCER, SYNC_PRODUCER = 0, 1, 2, 3
+
+
+@dataclass(frozen=True, slots=True)
+class Dynamic:
+    """Per node of the plan: its kind, what it waits for, where its elements go."""
+
+    kinds: tuple[int, ...]
+    waiting: tuple[int, ...]
+    """How many predecessors must complete before the task (or a map's instances) may start;
+    sources it takes elements from as they come are not counted."""
+    eaches: tuple[tuple[tuple[int, int, bool], ...], ...]
+    """For a mapped task: ``(binding position, source node, streamed)`` per ``Each`` binding."""
+    streams: tuple[tuple[tuple[int, int], ...], ...]
+    """For a mapped task or a producer: ``(consumer, j)`` for each ``Each`` binding (the j-th
+    of that consumer) that takes its elements as they come."""
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     """A validated graph with one :class:`TaskSpec` per node, in the graph's numbering."""
@@ -136,6 +183,8 @@ class Plan:
     planning_duration: float = 0.0
     inputs: Mapping[str, tuple[tuple[int, Binding], ...]] = field(default_factory=dict)
     """For each run-time input name, the (task, binding) pairs that take it."""
+    dynamic: Dynamic | None = None
+    """Maps, generators and defaults; None for a plan with none, which runs the plain way."""
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -162,3 +211,15 @@ def is_async_callable(function: Callable[..., Any]) -> bool:
         return True
     # An instance with ``async def __call__``: look on the type, as calling does.
     return inspect.iscoroutinefunction(type(function).__call__)
+
+
+_GENERATOR_FLAGS = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
+
+
+def is_generator(function: Callable[..., Any]) -> bool:
+    """True for generator functions, sync or async: tasks whose items stream to ``Each``."""
+    if type(function) is FunctionType:
+        return bool(function.__code__.co_flags & _GENERATOR_FLAGS)
+    inner = getattr(function, "func", function)  # functools.partial
+    inner = getattr(inner, "__func__", inner)  # a bound method
+    return inspect.isasyncgenfunction(inner) or inspect.isgeneratorfunction(inner)

@@ -15,12 +15,12 @@ from types import FunctionType
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 from astrum._build._declared import ANNOTATED, foreign, run_input_edges
-from astrum._build._edges import Edge, input_edge, output_edge
-from astrum._build._markers import DataItem, F, From, Ref, T, TaskData, To
+from astrum._build._edges import Edge, input_edge, marker_mode, output_edge
+from astrum._errors import TaskRegistrationError
 from astrum._build._methods import plain_function
 from astrum._build._typecheck import Annotations, Unresolved, strip
-from astrum._errors import TaskRegistrationError
 from astrum.config import AstrumConfig
+from astrum._build._markers import DataItem, Each, F, From, Input, Ref, T, TaskData, To
 
 if TYPE_CHECKING:
     from astrum._build._task import RegisteredTask
@@ -57,6 +57,8 @@ class Relations(NamedTuple):
     """Edges from run-time inputs (``Input(name)``)."""
     sources: dict[str, Collection[str]]
     """The tasks each task takes data from, which it must therefore wait for."""
+    mapped: Collection[str] = frozenset()
+    """The tasks with an ``Each(...)`` parameter."""
 
 
 def relations_for(
@@ -78,7 +80,7 @@ def relations_for(
             reader.read(task_id, entry.function, entry.data)
     if reader.problems:
         raise TaskRegistrationError(summary(reader.problems))
-    return Relations(reader.edges, reader.inputs, reader.sources)
+    return Relations(reader.edges, reader.inputs, reader.sources, reader.mapped)
 
 
 def input_edges(task_id: str, function: Callable[..., Any], annotations: Annotations) -> list[Edge]:
@@ -105,7 +107,7 @@ def reference_names(tasks: Mapping[str, RegisteredTask]) -> dict[str, Any]:
         name = getattr(entry.function, "__name__", None)
         if isinstance(name, str):
             by_name.setdefault(name, []).append(entry.function)
-    names: dict[str, Any] = {"Ref": Ref, "F": F, "T": T, "From": From, "To": To}
+    names: dict[str, Any] = {"Ref": Ref, "F": F, "T": T, "From": From, "To": To, "Each": Each}
     names["Annotated"] = Annotated
     names.update({name: found[0] for name, found in by_name.items() if len(found) == 1})
     names.update({task_id: entry.function for task_id, entry in tasks.items()})
@@ -126,6 +128,7 @@ class _AnnotationReader:
         self.edges: dict[str, Sequence[Edge]] = {}
         self.inputs: dict[str, Sequence[Edge]] = {}
         self.sources: dict[str, Collection[str]] = {}
+        self.mapped: set[str] = set()
         self._owners: dict[int, list[str]] | None = None
 
     def read_declared(self, task_id: str, entry: RegisteredTask) -> bool:
@@ -149,6 +152,8 @@ class _AnnotationReader:
                 return False
         if declared.inputs:
             self._add_many(task_id, declared.inputs, declared.sources)
+            if declared.maps:
+                self.mapped.add(task_id)
         if declared.run_inputs:
             self.inputs[task_id] = declared.run_inputs
         for edge in declared.outputs:
@@ -222,6 +227,8 @@ class _AnnotationReader:
         for meta in metadata:
             if isinstance(meta, _MARKERS):
                 markers.append(meta)
+            elif type(meta) is Input:
+                continue  # a run-time input: run_input_edges reads it
             elif type(meta) is tuple:
                 marker = self._legacy(where, name, meta)
                 if marker is not None:
@@ -249,6 +256,8 @@ class _AnnotationReader:
 
     def _add(self, edge: Edge) -> None:
         receiver = edge.receiver
+        if edge.mode is not None and edge.mode.each:
+            self.mapped.add(receiver)
         edges = self.edges.get(receiver)
         if edges is None:
             self.edges[receiver] = [edge]
@@ -286,7 +295,9 @@ class _AnnotationReader:
             marker = froms[0]
             source = self._task(task_id, where, "F", marker.task)
             if self._locator(where, "F(...) locator", marker.locator) and source is not None:
-                return Edge(task_id, name, source, None, marker.locator, strip(hint), None)
+                mode = marker_mode(marker)
+                expected = strip(hint)
+                return Edge(task_id, name, source, None, marker.locator, expected, None, None, mode)
         return None
 
     def _output(self, task_id: str, marker: From | To, hint: Any) -> Edge | None:

@@ -25,6 +25,7 @@ __all__ = [
     "Annotations",
     "Unresolved",
     "compatible",
+    "element",
     "evaluate_now",
     "located",
     "return_type",
@@ -405,6 +406,39 @@ def _item(hint: Any, origin: Any, index: int) -> tuple[Any, str | None]:
     if not hasattr(container, "__getitem__"):
         return Any, "cannot be indexed"
     return Any, None
+
+
+def element(hint: Any) -> tuple[Any, bool]:
+    """``(type of one element, True)`` for an iterable type, ``(Any, False)`` for another.
+
+    Iterating gives a list's items, a dict's keys, a generator's yielded
+    values; what cannot be known is ``Any``.
+    """
+    hint = strip(hint)
+    if hint is Any or isinstance(hint, TypeVar | Unresolved):
+        return Any, True
+    origin, args = get_origin(hint), get_args(hint)
+    if _is_union(origin):
+        arms = [element(arm) for arm in args]
+        if not all(iterable for _, iterable in arms):
+            return Any, False
+        found = tuple(dict.fromkeys(item for item, _ in arms))
+        return (found[0] if len(found) == 1 else Union[found]), True  # noqa: UP007 - at run time
+    container = origin or hint
+    if not isinstance(container, type):
+        return Any, True
+    if container is tuple and args:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return args[0], True
+        items = tuple(dict.fromkeys(args))
+        return (items[0] if len(items) == 1 else Union[items]), True  # noqa: UP007 - at run time
+    if container in (str, bytes):
+        return (str if container is str else int), True
+    if not (hasattr(container, "__iter__") or hasattr(container, "__aiter__")):
+        return Any, False
+    if typing.is_typeddict(hint):
+        return str, True
+    return (args[0] if args else Any), True
 
 
 def _class_hints(cls: type, *, extras: bool = True) -> dict[str, Any]:

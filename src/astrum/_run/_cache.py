@@ -94,24 +94,55 @@ class RunCache:
                 self._broken(exc)
                 self._record = False
 
+    def add_slot(self) -> None:
+        """Make room for one more instance of a mapped task (numbered after the plan's nodes)."""
+        self._task_keys.append(None)
+        self._lineage.append(None)
+        self._fresh.append(False)
+
+    def settle_map(self, node: int, slots: Sequence[int]) -> None:
+        """A map completed: its lineage is that of its instances, in input order."""
+        if self._record or self._previous:
+            found = [self._lineage[slot] for slot in slots]
+            if None not in found:
+                self._lineage[node] = lineage_key("map", cast("list[str]", found))
+            self._fresh[node] = any(self._fresh[slot] for slot in slots)
+
     async def lookup(
-        self, node: int, spec: TaskSpec, args: Sequence[Any], kwargs: Mapping[str, Any]
+        self,
+        node: int,
+        spec: TaskSpec,
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        *,
+        key_id: str | None = None,
+        preds: Sequence[int] | None = None,
     ) -> tuple[bool, Any]:
-        """``(True, value)`` when the task's value can be taken from the store."""
+        """``(True, value)`` when the task's value can be taken from the store.
+
+        For an instance of a mapped task, ``key_id`` is the map's id (the key is
+        made of it, the code and the element, not of the instance's position)
+        and ``preds`` what the map waits for.
+        """
         policy = spec.options.cache
         tracking = self._record or bool(self._previous)
         if policy is None and not tracking:
             return False, None
         try:
             task_key = self._keys.task_key(
-                spec.task_id, spec.function, args, kwargs, None if policy is None else policy.key
+                key_id or spec.task_id,
+                spec.function,
+                args,
+                kwargs,
+                None if policy is None else policy.key,
             )
         except UnstableValueError as exc:
             where = "; ".join(getattr(exc, "__notes__", ())) or "an input"
             self._not_stored(spec, f"{where} holds {exc}")
             return False, None
         self._task_keys[node] = task_key
-        preds = self._plan.graph.preds[node]
+        if preds is None:
+            preds = self._plan.graph.preds[node]
         if tracking:
             upstream = [self._lineage[pred] for pred in preds]
             if None not in upstream:

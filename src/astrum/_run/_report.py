@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from astrum._build._plan import Plan
+from astrum._build._plan import Plan, TaskSpec
 from astrum._records import (
     StageStatus,
     TaskAttemptStatistics,
@@ -49,20 +49,50 @@ class RunRecord:
     skip_reasons: Mapping[int, str]
     workers: Mapping[str, str | None]
     """Where each task's latest attempt ran, for tasks that ran outside the process."""
+    instances: Sequence[tuple[int, int, TaskSpec]] = ()
+    """``(map node, element, spec)`` of each instance of a mapped task; instance k is record
+    ``len(plan.specs) + k``."""
 
     def settled(self) -> list[int]:
-        """Nodes that finished (in any way) before the report, in plan order."""
-        return [
+        """Nodes that finished (in any way) before the report, in plan order; each map's
+        instances follow its own entry, in input order."""
+        done = [
             node
             for node, status in enumerate(self.status)
             if status is not None and status != RUNNING
         ]
+        if not self.instances:
+            return done
+        count = len(self.plan.specs)
+        by_map: dict[int, list[int]] = {}
+        for node in done:
+            if node >= count:
+                by_map.setdefault(self.instances[node - count][0], []).append(node)
+        ordered = []
+        for node in done:
+            if node < count:
+                ordered.append(node)
+                ordered.extend(sorted(by_map.pop(node, ()), key=self._element))
+        for rest in by_map.values():  # instances of a map that had not finished itself
+            ordered.extend(rest)
+        return ordered
+
+    def _element(self, node: int) -> int:
+        return self.instances[node - len(self.plan.specs)][1]
+
+    def _spec(self, node: int) -> tuple[TaskSpec, int]:
+        """The spec of a record and the plan node it belongs to (a map, for an instance)."""
+        count = len(self.plan.specs)
+        if node < count:
+            return self.plan.specs[node], node
+        owner, _, spec = self.instances[node - count]
+        return spec, owner
 
     def task_statistics(self) -> list[TaskExecutionStatistics]:
         return [self._task(node) for node in self.settled()]
 
     def _task(self, node: int) -> TaskExecutionStatistics:
-        spec = self.plan.specs[node]
+        spec, owner = self._spec(node)
         status = self.status[node]
         assert status is not None
         start, end = self.start[node], self.end[node]
@@ -91,7 +121,7 @@ class RunRecord:
         error = self.errors.get(node)
         return TaskExecutionStatistics(
             task_name=spec.task_id,
-            stage_id=self.plan.graph.levels[node],
+            stage_id=self.plan.graph.levels[owner],
             start_time=start,
             end_time=end,
             duration=end - start,
@@ -115,7 +145,7 @@ class RunRecord:
         for node, attempts in enumerate(self.attempts):
             if not attempts:
                 continue  # attempts are recorded only once one fails: most tasks skip here
-            spec = self.plan.specs[node]
+            spec, _ = self._spec(node)  # an instance's own spec names it, as in 'work[3]'
             total = spec.retry + 1
             for number, (_, ended, _, error, will_retry, _) in enumerate(attempts, 1):
                 if will_retry and error is not None:
@@ -144,12 +174,17 @@ class RunRecord:
         """One entry per level of the plan that has a settled task."""
         graph = self.plan.graph
         by_level: dict[int, list[int]] = {}
+        owners = {}
         for node in self.settled():
-            by_level.setdefault(graph.levels[node], []).append(node)
+            owner = self._spec(node)[1]
+            owners[node] = owner
+            by_level.setdefault(graph.levels[owner], []).append(node)
         result = []
         for level, nodes in sorted(by_level.items()):
-            names = [graph.ids[node] for node in nodes]
-            waits = dict.fromkeys(graph.ids[pred] for node in nodes for pred in graph.preds[node])
+            names = [self._spec(node)[0].task_id for node in nodes]
+            waits = dict.fromkeys(
+                graph.ids[pred] for node in nodes for pred in graph.preds[owners[node]]
+            )
             start = min(self.start[node] for node in nodes)
             end = max(self.end[node] for node in nodes)
             result.append(

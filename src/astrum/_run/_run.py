@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from astrum._build._plan import Binding, Plan, TaskSpec
+from astrum._errors import Skip
 from astrum._records import ExecutionState, StageStatus, _deferred
 from astrum._run._cache import RunCache
 from astrum._run._executors import BodyRunner
@@ -106,6 +107,8 @@ class Run:
         self._errors: dict[int, BaseException] = {}
         self._skip_reason: dict[int, str] = {}
         self._running: dict[int, asyncio.Task[Any]] = {}
+        # (map node, element, spec) of each instance of a map, numbered after the plan's nodes.
+        self._instances: list[tuple[int, int, TaskSpec]] = []
         self._tails: dict[str, asyncio.Task[Any]] = {}
         self._failures: list[int] = []
         self._to_settle = n - len(plan.tails)
@@ -181,13 +184,7 @@ class Run:
             # it counts against the run's timeout, and against no task's.
             async with asyncio.timeout(settings.run_timeout) as deadline:
                 await self._body.start(self.plan.specs)
-            needed = self._needed
-            for node, preds in enumerate(self.plan.graph.preds):
-                if needed is None:
-                    if not preds:
-                        self._launch(node)
-                elif needed[node] and (not preds or node in self._overrides):
-                    self._launch(node)
+            self._launch_roots()
             if settings.run_timeout is None:
                 await self._finished
             else:
@@ -254,6 +251,16 @@ class Run:
                     interrupted = True  # processes and clusters must stop all the same
         return interrupted
 
+    def _launch_roots(self) -> None:
+        """Start every task that waits for nothing (or whose value is given)."""
+        needed = self._needed
+        for node, preds in enumerate(self.plan.graph.preds):
+            if needed is None:
+                if not preds:
+                    self._launch(node)
+            elif needed[node] and (not preds or node in self._overrides):
+                self._launch(node)
+
     def _launch(self, node: int) -> None:
         task_id = self.plan.graph.ids[node]
         task = self._loop.create_task(self._task(node), name=f"astrum:{task_id}")
@@ -314,6 +321,9 @@ class Run:
             self._fail(node, error)
             return None
         except BaseException as exc:  # recorded; execute() re-raises fatal ones
+            if isinstance(exc, Skip):
+                self._skipped(node, spec.task_id, exc)
+                return None
             if not isinstance(exc, Exception) and self._fatal is None:
                 self._fatal = exc
             self._fail(node, exc)
@@ -359,6 +369,10 @@ class Run:
         self, node: int, spec: TaskSpec, attempt: int, began: float, error: BaseException
     ) -> bool:
         """Record a failed attempt (and tell listeners); True when another one follows."""
+        if isinstance(error, Skip):
+            worker = self._body.worker_of(spec.task_id)
+            self._record_attempt(node, (began, self._now(), SKIPPED, None, False, worker))
+            return False  # skipping is the body's decision, not a failure to retry
         if isinstance(error, Exception):
             ended = self._now()
             will_retry = attempt <= spec.retry and isinstance(error, spec.options.retry_on)
@@ -578,10 +592,21 @@ class Run:
             return
         self._skip_downstream(node)
 
+    def _skipped(self, node: int, name: str, skip: Skip) -> None:
+        """``node`` raised :class:`Skip`: it ends skipped, and so do its dependents."""
+        self._skip_reason[node] = skip.reason or f"Task '{name}' raised Skip."
+        self._settle(node, SKIPPED)
+        if self.settings.listeners:
+            self._emit("task_skipped", name)
+        if not self._stopping:
+            self._skip_downstream(node)
+
     def _skip_downstream(self, failed: int) -> None:
+        """Skip everything downstream of ``failed``, which failed or was skipped."""
         succs = self.plan.graph.succs
         ids = self.plan.ids
-        reason = f"Skipped because upstream task '{ids[failed]}' failed."
+        verb = "failed" if self.status[failed] == FAILED else "was skipped"
+        reason = f"Skipped because upstream task '{ids[failed]}' {verb}."
         stack = list(succs[failed])
         while stack:
             node = stack.pop()
@@ -594,6 +619,11 @@ class Run:
                 if self.settings.listeners:
                     self._emit("task_skipped", ids[node])
                 stack.extend(succs[node])
+
+    def _name_of(self, node: int) -> str:
+        """The name of a task of the plan, or of an instance of a mapped one."""
+        ids = self.plan.ids
+        return ids[node] if node < len(ids) else self._instances[node - len(ids)][2].task_id
 
     # -- events ------------------------------------------------------------------
 
@@ -640,13 +670,17 @@ class Run:
             errors=self._errors,
             skip_reasons=self._skip_reason,
             workers=self._body.workers(),
+            instances=self._instances,
         )
         values = self.values
         returns = {
-            plan.ids[node]: values[node]
-            for node, status in enumerate(record.status)
+            task_id: values[node]
+            for node, (task_id, status) in enumerate(zip(plan.ids, record.status, strict=False))
             if status in (COMPLETED, CACHED)
         }
+        statuses = record.status
+        if self._instances:  # the counts are of the workflow's tasks; a map counts once
+            statuses = statuses[: len(graph)]
         if self._timed_out:  # cut short, even if a task failed before (under "continue")
             state = ExecutionState.CANCELLED
         elif self._failures:
@@ -656,7 +690,7 @@ class Run:
         else:
             state = ExecutionState.COMPLETED
         summary = [
-            f"Task '{plan.ids[node]}' failed: {describe(self._errors[node])}"
+            f"Task '{self._name_of(node)}' failed: {describe(self._errors[node])}"
             for node in self._failures
         ]
         summary += record.retry_notes()
@@ -676,7 +710,7 @@ class Run:
             total_stages=graph.depth,
             max_parallelism=graph.width,
             successful_tasks=len(returns),
-            failed_tasks=record.status.count(FAILED),
+            failed_tasks=statuses.count(FAILED),
             stage_statistics=_deferred(record.stage_statistics),
             task_statistics=_deferred(record.task_statistics),
             execution_state=state,

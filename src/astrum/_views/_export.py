@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from astrum._build._plan import Binding, Plan
+from astrum._build._plan import MAPPED, Binding, Plan
 
 __all__ = [
     "DataEdge",
@@ -44,8 +44,14 @@ class DataEdge:
 
     @property
     def label(self) -> str:
-        """What the edge carries, e.g. ``'users' → names`` or ``[0] → first``."""
-        return f"{locator_text(self.binding.locator)} → {self.binding.param}"
+        """What the edge carries, e.g. ``'users' → names``, ``[0] → first``, ``each → doc``."""
+        text = f"{locator_text(self.binding.locator)} → {self.binding.param}"
+        mode = self.binding.mode
+        if mode is not None and mode.each:
+            return f"each {text}"  # one element per instance
+        if mode is not None and mode.partial:
+            return f"{text} (partial)"
+        return text
 
 
 def data_edges(plan: Plan) -> list[DataEdge]:
@@ -133,7 +139,13 @@ def _mermaid_text(text: str) -> str:
 def to_mermaid(plan: Plan, direction: str = "LR") -> str:
     """The plan as a Mermaid ``flowchart``; node ids are generated, names are labels."""
     lines = [f"flowchart {direction}"]
-    lines += [f'    t{node}["{_mermaid_text(task_id)}"]' for node, task_id in enumerate(plan.ids)]
+    mapped = _mapped(plan)
+    lines += [
+        f'    t{node}[["{_mermaid_text(task_id)}[i]"]]'
+        if node in mapped
+        else f'    t{node}["{_mermaid_text(task_id)}"]'
+        for node, task_id in enumerate(plan.ids)
+    ]
     labels, providers = _edge_labels(plan)
     for number, (name, _target) in enumerate(providers):
         lines.append(f'    p{number}(["{_mermaid_text(name)}"])')
@@ -159,7 +171,13 @@ def to_dot(plan: Plan, name: str = "workflow", direction: str = "LR") -> str:
         f"    rankdir={direction};",
         "    node [shape=box];",
     ]
-    lines += [f"    {_dot_quote(task_id)};" for task_id in plan.ids]
+    mapped = _mapped(plan)
+    lines += [
+        f"    {_dot_quote(task_id)} [label={_dot_quote(task_id + '[i]')}, shape=box3d];"
+        if node in mapped
+        else f"    {_dot_quote(task_id)};"
+        for node, task_id in enumerate(plan.ids)
+    ]
     labels, providers = _edge_labels(plan)
     for number, (provider, _target) in enumerate(providers):
         lines.append(f"    p{number} [label={_dot_quote(provider)}, shape=ellipse];")
@@ -169,6 +187,13 @@ def to_dot(plan: Plan, name: str = "workflow", direction: str = "LR") -> str:
         lines.append(f"    {start} -> {_dot_quote(plan.ids[target])}{attributes};")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _mapped(plan: Plan) -> set[int]:
+    """The mapped tasks, drawn as a stack of instances labelled ``task[i]``."""
+    if plan.dynamic is None:
+        return set()
+    return {node for node, kind in enumerate(plan.dynamic.kinds) if kind == MAPPED}
 
 
 def _edge_labels(

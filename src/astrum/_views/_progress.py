@@ -103,6 +103,10 @@ class ProgressDisplay:
         elif name is not None:
             if kind == "task_started":
                 self.running[name] = self._clock()
+                if self.finished + len(self.running) > self.total:
+                    # The instances of mapped tasks are known only as their elements arrive.
+                    self.total = self.finished + len(self.running)
+                    self._progress.update(self._bar, total=self.total)
             elif kind == "attempt_failed" and event.will_retry:
                 self._retrying[name] = event.attempt + 1
             elif kind in ("task_completed", "task_cached"):

@@ -32,12 +32,21 @@ def seconds(value: float) -> str:
     return f"{minutes:.0f} min {rest:.1f} s"
 
 
-def status_counts(report: ReportData) -> dict[str, int]:
-    """Tasks per outcome, with ``not started`` for those the run never reached."""
-    counts = Counter(stats.status for stats in report.task_statistics)
+def status_counts(report: ReportData, *, instances: bool = False) -> dict[str, int]:
+    """Tasks per outcome, with ``not started`` for those the run never reached.
+
+    ``instances=True`` counts the instances of mapped tasks instead (a map's own
+    entry is one of the tasks).
+    """
+    rows = report.task_statistics
+    if instances or len(rows) > report.total_tasks:
+        tasks = report.original_tasks
+        rows = [stats for stats in rows if (stats.task_name in tasks) != instances]
+    counts = Counter(stats.status for stats in rows)
     result = {status: counts.get(status, 0) for status in _STATUSES}
     result.update({status: n for status, n in counts.items() if status not in result})
-    result["not started"] = max(report.total_tasks - len(report.task_statistics), 0)
+    if not instances:
+        result["not started"] = max(report.total_tasks - len(rows), 0)
     return result
 
 
@@ -70,10 +79,13 @@ def summary(report: ReportData, slowest: int = 5) -> str:
     """The report as readable text: state, counts, critical path, slowest tasks, errors."""
     counts = status_counts(report)
     shown = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
-    lines = [
-        f"Run {report.execution_state} in {seconds(report.total_duration)}: "
-        f"{report.total_tasks} tasks ({shown or 'none'})."
-    ]
+    headline = f"{report.total_tasks} tasks ({shown or 'none'})"
+    if len(report.task_statistics) > report.total_tasks:
+        counts = status_counts(report, instances=True)
+        if any(counts.values()):
+            listed = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+            headline += f", {sum(counts.values())} instances of mapped tasks ({listed})"
+    lines = [f"Run {report.execution_state} in {seconds(report.total_duration)}: {headline}."]
     path = critical_path(report)
     if path:
         span = path[-1].end_time - path[0].start_time
