@@ -212,7 +212,7 @@ def test_several_workflows_need_a_namespace(
         capsys.readouterr().err
     )
     assert main(["run", str(path), "--namespace", "other"]) == 0
-    assert "1 tasks (1 completed)" in capsys.readouterr().out
+    assert "1 task (1 completed)" in capsys.readouterr().out
 
 
 def test_an_invalid_graph_is_a_problem_in_the_file(

@@ -6,10 +6,12 @@ it resembles, so ``except ValueError`` or ``except LookupError`` works too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 
 __all__ = [
     "InputError",
+    "NoResultError",
     "SchedulerError",
     "TaskDependencyError",
     "TaskDuplicateExecutionError",
@@ -17,6 +19,8 @@ __all__ = [
     "TaskOrderLoopError",
     "TaskOrderNoExitError",
     "TaskRegistrationError",
+    "closest",
+    "did_you_mean",
 ]
 
 
@@ -26,6 +30,11 @@ class SchedulerError(Exception):
 
 class InputError(SchedulerError, ValueError):
     """The run-time inputs of a run are missing, unknown or of the wrong type."""
+
+
+class NoResultError(SchedulerError, LookupError):
+    """A report has no result for a task: it was skipped, cancelled, never started or not in
+    the run."""
 
 
 class TaskRegistrationError(SchedulerError, ValueError):
@@ -58,3 +67,16 @@ class TaskOrderLoopError(SchedulerError, ValueError):
 
 class TaskOrderNoExitError(TaskOrderLoopError):
     """No task can start because every task waits for another one."""
+
+
+def closest(name: str, choices: Iterable[str]) -> str | None:
+    """The choice most like ``name`` (a likely typo of it), or None when none is close."""
+    found = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """The end of a sentence about ``name``: ``"; did you mean 'x'?"``, or ``"."`` if none is
+    close."""
+    match = closest(name, choices)
+    return f"; did you mean '{match}'?" if match is not None else "."

@@ -12,15 +12,16 @@ import asyncio
 import inspect
 import threading
 import time
+import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack, overload
 
 from ._bindings import bind_relations
 from ._declared import Declared, declared
-from ._errors import TaskRegistrationError
+from ._errors import TaskNotFoundError, TaskRegistrationError, did_you_mean
 from ._graph import make_graph
-from ._methods import resolve_functions
+from ._methods import plain_function, resolve_functions
 from ._plan import DEFAULT_OPTIONS, TaskOptions, TaskSpec, is_async_callable
 from ._relations import Relations, annotations_for, relations_for
 from .cache import CachePolicy, _policy_of
@@ -32,11 +33,76 @@ if TYPE_CHECKING:
     from ._typecheck import Annotations
     from .data_transport import TaskData
 
-__all__ = ["DEFAULT_NAMESPACE", "RegisteredTask", "SchedulerRegistry"]
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "RegisteredTask",
+    "SchedulerRegistry",
+    "TaskKeywords",
+    "refuse_running_loop",
+    "registries_holding",
+]
 
 DEFAULT_NAMESPACE = "default"
 
 _F = TypeVar("_F")
+
+
+class TaskKeywords(TypedDict, total=False):
+    """The keywords of ``@task(...)`` and ``@registry.task(...)``, all optional.
+
+    ``timeout`` limits each attempt; ``retry`` more attempts follow a failure
+    whose exception is one of ``retry_on``, after ``retry_delay`` seconds
+    growing by ``retry_backoff`` per attempt (at most ``retry_max_delay``,
+    plus up to ``retry_jitter`` at random). ``executor`` overrides where a
+    sync body runs; ``tags`` name the pools the task draws a slot from.
+    ``cache=True`` (or a :class:`~astrum.cache.CachePolicy`) reuses stored
+    results for the same code and inputs. The defaults are those of
+    :class:`~astrum._plan.TaskOptions`, with ``retry=0`` and no
+    ``depends_on`` or ``data``.
+    """
+
+    depends_on: Sequence[str] | None
+    data: TaskData | None
+    retry: int
+    timeout: float | None
+    retry_delay: float
+    retry_backoff: float
+    retry_max_delay: float | None
+    retry_jitter: float
+    retry_on: type[BaseException] | tuple[type[BaseException], ...]
+    executor: ExecutorChoice | None
+    tags: Sequence[str]
+    cache: bool | CachePolicy
+
+
+_NOT_OPTIONS = frozenset({"depends_on", "data", "retry"})
+_OPTION_NAMES = frozenset(TaskKeywords.__annotations__) - _NOT_OPTIONS
+
+
+def _task_options(keywords: TaskKeywords) -> tuple[TaskOptions, int]:
+    """The options and retry count that ``keywords`` ask for; unknown keywords are errors."""
+    unknown = [name for name in keywords if name not in TaskKeywords.__annotations__]
+    if unknown:
+        raise TypeError(
+            f"@task got an unexpected keyword argument '{unknown[0]}'"
+            f"{did_you_mean(unknown[0], TaskKeywords.__annotations__)}"
+        )
+    given: dict[str, Any] = {name: keywords[name] for name in _OPTION_NAMES & keywords.keys()}  # type: ignore[literal-required]  # names checked above
+    if "retry_on" in given and not isinstance(given["retry_on"], tuple):
+        given["retry_on"] = (given["retry_on"],)
+    if "tags" in given:
+        given["tags"] = _tag_names(given["tags"])
+    if "cache" in given:
+        given["cache"] = _policy_of(given["cache"])
+    options = TaskOptions(**given)
+    if options == DEFAULT_OPTIONS:
+        options = DEFAULT_OPTIONS  # shared: a build then knows it is valid without checking
+    return options, keywords.get("retry", 0)
+
+
+def _is_function(value: object) -> bool:
+    """Whether ``@task`` was applied bare, to the function itself, rather than called."""
+    return callable(value) or isinstance(value, staticmethod | classmethod)
 
 
 @dataclass(frozen=True)
@@ -63,55 +129,33 @@ class SchedulerRegistry:
         self.name = name
         self._tasks: dict[str, RegisteredTask] = {}
         self._lock = threading.Lock()
+        _ALL_REGISTRIES.add(self)
 
     def __repr__(self) -> str:
         return f"SchedulerRegistry({self.name!r}, tasks={len(self._tasks)})"
 
     # -- registration ------------------------------------------------------------
 
+    @overload
     def task(
-        self,
-        task_id: str | None = None,
-        *,
-        depends_on: Sequence[str] | None = None,
-        data: TaskData | None = None,
-        retry: int = 0,
-        timeout: float | None = None,
-        retry_delay: float = 0.0,
-        retry_backoff: float = 1.0,
-        retry_max_delay: float | None = None,
-        retry_jitter: float = 0.0,
-        retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
-        executor: ExecutorChoice | None = None,
-        tags: Sequence[str] = (),
-        cache: bool | CachePolicy = False,
-    ) -> Callable[[_F], _F]:
+        self, task_id: str | None = None, **options: Unpack[TaskKeywords]
+    ) -> Callable[[_F], _F]: ...
+    @overload
+    def task(self, task_id: _F, /) -> _F: ...
+    def task(self, task_id: Any = None, **options: Unpack[TaskKeywords]) -> Any:
         """Register a function as a task of this registry; the function is returned unchanged.
 
-        ``timeout`` limits each attempt; ``retry`` more attempts follow a failure
-        whose exception is one of ``retry_on``, after ``retry_delay`` seconds
-        growing by ``retry_backoff`` per attempt (at most ``retry_max_delay``,
-        plus up to ``retry_jitter`` at random). ``executor`` overrides where a
-        sync body runs. ``cache=True`` (or a :class:`~astrum.cache.CachePolicy`)
-        reuses stored results for the same code and inputs.
+        Bare ``@registry.task`` works as well as ``@registry.task(...)``. The
+        keywords are those of :class:`TaskKeywords`.
         """
-        options = TaskOptions(
-            timeout=timeout,
-            retry_delay=retry_delay,
-            retry_backoff=retry_backoff,
-            retry_max_delay=retry_max_delay,
-            retry_jitter=retry_jitter,
-            retry_on=retry_on if isinstance(retry_on, tuple) else (retry_on,),
-            executor=executor,
-            tags=_tag_names(tags),
-            cache=_policy_of(cache),
-        )
-        if options == DEFAULT_OPTIONS:
-            options = DEFAULT_OPTIONS  # shared: a build then knows it is valid without checking
-        dependencies = _task_ids(depends_on, "depends_on")
+        if _is_function(task_id):
+            return self.task(**options)(task_id)
+        entry_options, retry = _task_options(options)
+        dependencies = _task_ids(options.get("depends_on"), "depends_on")
+        data = options.get("data")
 
         def decorator(function: _F) -> _F:
-            self._register(function, task_id, dependencies, data, retry, options)
+            self._register(function, task_id, dependencies, data, retry, entry_options)
             return function
 
         return decorator
@@ -163,7 +207,8 @@ class SchedulerRegistry:
             return self._tasks[task_id]
         except KeyError:
             raise TaskRegistrationError(
-                f"Task '{task_id}' is not registered in namespace '{self.name}'."
+                f"Task '{task_id}' is not registered in namespace '{self.name}'"
+                f"{did_you_mean(task_id, self._tasks)}"
             ) from None
 
     def get_all_tasks(self) -> dict[str, RegisteredTask]:
@@ -261,9 +306,40 @@ class SchedulerRegistry:
         ``resume`` (an earlier run's report or run id) takes what that run
         completed from ``config.store`` and runs only the rest.
         """
+        if not self._tasks:
+            raise TaskNotFoundError(
+                f"Registry '{self.name}' has no tasks, so there is nothing to run; register "
+                "functions with @registry.task before running it."
+            )
         scheduler = self.build_scheduler(target_tasks, config=config)
         return await scheduler.execute(
             timeout=timeout, overrides=overrides, inputs=inputs, resume=resume
+        )
+
+    def run_sync(
+        self,
+        target_tasks: Sequence[str] | None = None,
+        config: AstrumConfig | None = None,
+        *,
+        timeout: float | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        resume: ExecutionReport | str | None = None,
+    ) -> ExecutionReport:
+        """:meth:`run` from synchronous code, in a new event loop.
+
+        >>> report = workflow.run_sync()  # doctest: +SKIP
+        """
+        refuse_running_loop("registry.run")
+        return asyncio.run(
+            self.run(
+                target_tasks,
+                config,
+                timeout=timeout,
+                overrides=overrides,
+                inputs=inputs,
+                resume=resume,
+            )
         )
 
     def _build(self, target_tasks: Sequence[str] | None, config: AstrumConfig) -> _Build:
@@ -277,7 +353,7 @@ class SchedulerRegistry:
                 if dep not in tasks:
                     raise TaskRegistrationError(
                         f"Task '{entry.task_id}' depends on '{dep}', which is not registered "
-                        f"in namespace '{self.name}'."
+                        f"in namespace '{self.name}'{did_you_mean(dep, tasks)}"
                     )
         ids = self._select(tasks, target_tasks, data_deps)
         deps = [_dependencies(tasks[task_id].depends_on, data_deps.get(task_id)) for task_id in ids]
@@ -296,7 +372,8 @@ class SchedulerRegistry:
         for target in stack:
             if target not in tasks:
                 raise TaskRegistrationError(
-                    f"Target task '{target}' is not registered in namespace '{self.name}'."
+                    f"Target task '{target}' is not registered in namespace '{self.name}'"
+                    f"{did_you_mean(target, tasks)}"
                 )
         while stack:
             task_id = stack.pop()
@@ -360,6 +437,39 @@ class _Build:
         return DynamicScheduler._planned(
             graph, specs, config, concurrency_context, lambda: _task_orders(ids, deps), self.began
         )
+
+
+_ALL_REGISTRIES: weakref.WeakSet[SchedulerRegistry] = weakref.WeakSet()
+"""Every live registry, so an error can say where else a function is registered."""
+
+
+def registries_holding(function: object) -> str:
+    """``"registry 'orders'"`` for the registries that hold ``function`` as a task, or ``""``."""
+    target = plain_function(function)
+    names = sorted(
+        {
+            registry.name
+            for registry in list(_ALL_REGISTRIES)
+            for entry in registry.get_all_tasks().values()
+            if plain_function(entry.function) is target
+        }
+    )
+    if not names:
+        return ""
+    listed = ", ".join(f"'{name}'" for name in names)
+    return f"registry {listed}" if len(names) == 1 else f"registries {listed}"
+
+
+def refuse_running_loop(instead: str) -> None:
+    """Raise if an event loop runs in this thread: ``run_sync`` would deadlock it."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(
+        "run_sync() was called while an event loop is running in this thread; "
+        f"use 'await {instead}(...)' there instead."
+    )
 
 
 def _task_orders(ids: Sequence[str], deps: Sequence[Collection[str]]) -> list[TaskOrder]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 from ._declared import ANNOTATED, run_input_edges
 from ._edges import Edge, input_edge, output_edge
-from ._errors import TaskRegistrationError
+from ._errors import TaskRegistrationError, closest
 from ._methods import plain_function
 from ._typecheck import Annotations, Unresolved, strip
 from .config import AstrumConfig
@@ -278,9 +278,10 @@ class _AnnotationReader:
             if ref == task_id:
                 self.problems.append(f"{where} names its own task in {marker}(...).")
             else:
+                match = closest(ref, self.tasks)
+                fix = f"did you mean '{match}'?" if match else "fix the name or register the task."
                 self.problems.append(
-                    f"{where} names task '{ref}' in {marker}(...), but no task has that id; "
-                    "fix the name or register the task."
+                    f"{where} names task '{ref}' in {marker}(...), but no task has that id; {fix}"
                 )
             return None
         if isinstance(ref, Unresolved):
@@ -306,9 +307,16 @@ class _AnnotationReader:
                 f"several tasks ({', '.join(ids)}); name one by its id: {choices}."
             )
         else:
+            from ._registry import registries_holding  # the registry module imports this one
+
+            elsewhere = registries_holding(ref)
             self.problems.append(
-                f"{where} names function {label} in {marker}(...), which is not a registered "
-                "task; register it with @task or name a task id."
+                f"{where} names function {label} in {marker}(...), which is not a task of "
+                f"this registry; it is registered in {elsewhere}: register the two tasks "
+                "in one registry."
+                if elsewhere
+                else f"{where} names function {label} in {marker}(...), which is not a "
+                "registered task; register it with @task or name a task id."
             )
         return None
 

@@ -22,6 +22,7 @@ from ._executors import BodyRunner
 from ._plan import Binding, Plan, TaskSpec
 from ._report import Attempt, RunRecord, describe
 from ._run_inputs import check_inputs, needed_with_overrides
+from ._summary import abbreviated, plural
 from .config import ExecutorChoice, FailurePolicy
 from .events import Event, EventKind
 from .models import ExecutionReport, ExecutionState, StageStatus, _deferred
@@ -530,8 +531,9 @@ class Run:
         spec = self.plan.specs[node]
         self._errors[node] = error
         self._failures.append(node)
-        if not self.settings.silence:
-            logger.error("Task '%s' failed: %s", spec.task_id, describe(error))
+        # Always logged, whatever ``silence`` says: a library logs its failures and the
+        # application decides where they go (without a handler, stderr shows them).
+        logger.error("Task '%s' failed: %s", spec.task_id, describe(error), exc_info=error)
         self._settle(node, FAILED)
         if self.settings.listeners:
             self._emit("task_failed", spec.task_id, error=error)
@@ -549,15 +551,24 @@ class Run:
         ids = self.plan.ids
         reason = f"Skipped because upstream task '{ids[failed]}' failed."
         stack = list(succs[failed])
+        skipped = []
         while stack:
             node = stack.pop()
             if self.status[node] is None:
                 self._start[node] = self._now()
                 self._skip_reason[node] = reason
                 self._settle(node, SKIPPED)
+                skipped.append(ids[node])
                 if self.settings.listeners:
                     self._emit("task_skipped", ids[node])
                 stack.extend(succs[node])
+        if skipped:
+            logger.warning(
+                "Skipped %s because upstream task '%s' failed: %s",
+                plural(len(skipped), "task"),
+                ids[failed],
+                abbreviated(skipped),
+            )
 
     # -- events ------------------------------------------------------------------
 
@@ -628,6 +639,18 @@ class Run:
                 f"The run timed out after {self.settings.run_timeout:g} s; "
                 "the tasks still running were cancelled."
             )
+        if state is not ExecutionState.COMPLETED:
+            unfinished = record.status.count(CANCELLED) + record.status.count(None)
+            logger.warning(
+                "Run %s %s: %s failed, %s cancelled or not started.%s",
+                self.run_id,
+                state,
+                plural(len(self._failures), "task"),
+                plural(unfinished, "task"),
+                f" {summary[-1]}" if self._timed_out else "",
+            )
+        elif not self.settings.silence:
+            logger.info("Run %s completed: %s.", self.run_id, plural(len(graph), "task"))
         planning = plan.planning_duration
         return ExecutionReport(
             total_start_time=started - planning,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._errors import InputError, TaskNotFoundError
+from ._errors import InputError, TaskNotFoundError, closest, did_you_mean
 from ._plan import Plan
 from ._typecheck import compatible, type_name
 
@@ -29,7 +29,8 @@ def needed_with_overrides(
     for task_id, value in overrides.items():
         if task_id not in graph.index:
             raise TaskNotFoundError(
-                f"overrides names '{task_id}', which is not a task of this workflow."
+                f"overrides names '{task_id}', which is not a task of this workflow"
+                f"{did_you_mean(task_id, graph.index)}"
             )
         by_node[graph.index[task_id]] = value
     needed = [False] * len(graph)
@@ -57,10 +58,15 @@ def check_inputs(
     unknown = [name for name in inputs if name not in uses]
     if unknown:
         declared = ", ".join(f"'{name}'" for name in sorted(uses)) or "none"
+        match = closest(unknown[0], uses)
+        advice = (
+            f"did you mean '{match}'?"
+            if match is not None
+            else f"mark a parameter Ref[..., Input('{unknown[0]}')] or drop the input."
+        )
         raise InputError(
             f"Input '{unknown[0]}' is not declared by any task of this workflow "
-            f"(declared inputs: {declared}); mark a parameter Ref[..., Input("
-            f"'{unknown[0]}')] or drop the input."
+            f"(declared inputs: {declared}); {advice}"
         )
     for name, found in uses.items():
         if name not in inputs:

@@ -8,14 +8,47 @@ and what went wrong.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .models import ExecutionReport, TaskExecutionStatistics
 
-__all__ = ["critical_path", "seconds", "status_counts", "summary"]
+__all__ = [
+    "abbreviated",
+    "abbreviated_chain",
+    "critical_path",
+    "plural",
+    "seconds",
+    "status_counts",
+    "summary",
+]
 
 _STATUSES = ("completed", "failed", "cancelled", "skipped")
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 task``, ``2 tasks``: a count with its noun."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def abbreviated(names: Sequence[str], limit: int = 10) -> str:
+    """Names joined with commas, the ones beyond ``limit`` counted instead of listed."""
+    if len(names) <= limit:
+        return ", ".join(names)
+    return f"{', '.join(names[:limit])} and {len(names) - limit} more"
+
+
+def abbreviated_chain(names: Sequence[str], ends: int = 4) -> str:
+    """A chain ``a -> b -> c``; a long one keeps ``ends`` names at each end and counts the rest.
+
+    >>> abbreviated_chain([f"t{i}" for i in range(100)], ends=2)
+    't0 -> t1 -> ... (96 more) -> t98 -> t99'
+    """
+    if len(names) <= 2 * ends + 1:
+        return " -> ".join(names)
+    hidden = len(names) - 2 * ends
+    return " -> ".join([*names[:ends], f"... ({hidden} more)", *names[-ends:]])
 
 
 def seconds(value: float) -> str:
@@ -72,12 +105,12 @@ def summary(report: ExecutionReport, slowest: int = 5) -> str:
     shown = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
     lines = [
         f"Run {report.execution_state} in {seconds(report.total_duration)}: "
-        f"{report.total_tasks} tasks ({shown or 'none'})."
+        f"{plural(report.total_tasks, 'task')} ({shown or 'none'})."
     ]
     path = critical_path(report)
     if path:
         span = path[-1].end_time - path[0].start_time
-        chain = " -> ".join(stats.task_name for stats in path)
+        chain = abbreviated_chain([stats.task_name for stats in path])
         lines.append(f"Critical path ({seconds(span)}): {chain}")
     ranked = sorted(
         (s for s in report.task_statistics if s.status != "skipped"),

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar, cast
 
 from ._errors import (
+    NoResultError,
     SchedulerError,
     TaskDependencyError,
     TaskDuplicateExecutionError,
@@ -22,6 +23,7 @@ from ._errors import (
     TaskOrderLoopError,
     TaskOrderNoExitError,
     TaskRegistrationError,
+    did_you_mean,
 )
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "ExecutionReport",
     "ExecutionStage",
     "ExecutionState",
+    "NoResultError",
     "SchedulerError",
     "StageStatus",
     "TaskAttemptStatistics",
@@ -332,11 +335,69 @@ class ExecutionReport:
         return report_table(self)
 
     def statistics_for(self, task_id: str) -> TaskExecutionStatistics:
-        """The statistics of one task; a ``KeyError`` names tasks that did not start."""
+        """The statistics of one task; a ``KeyError`` says whether it did not start or is
+        not part of this run at all."""
         for stats in self.task_statistics:
             if stats.task_name == task_id:
                 return stats
-        raise KeyError(f"Task '{task_id}' has no statistics in this report: it never started.")
+        if task_id in self.original_tasks:
+            raise KeyError(f"Task '{task_id}' has no statistics in this report: it never started.")
+        raise KeyError(
+            f"Task '{task_id}' is not part of this run{did_you_mean(task_id, self.original_tasks)}"
+        )
+
+    def result(self, task_id: str) -> Any:
+        """The value task ``task_id`` returned in this run.
+
+        If the task failed, its own exception is raised again (with its
+        traceback); if it has no value for another reason (skipped, cancelled,
+        not started, not part of the run) a :class:`NoResultError` says why.
+
+        >>> report.result("total")  # doctest: +SKIP
+        42
+        """
+        returns = self.task_return_set
+        if task_id in returns:
+            return returns[task_id]
+        if task_id not in self.original_tasks:
+            raise NoResultError(
+                f"Task '{task_id}' is not part of this run, so it has no result"
+                f"{did_you_mean(task_id, self.original_tasks)}"
+            )
+        stats = next((s for s in self.task_statistics if s.task_name == task_id), None)
+        if stats is None:
+            raise NoResultError(
+                f"Task '{task_id}' has no result: the run ended {self.execution_state} before "
+                "it started. See report.error_summary for what went wrong."
+            )
+        if stats.exception is not None:
+            raise stats.exception
+        reason = f" {stats.error_message}" if stats.error_message else ""
+        raise NoResultError(f"Task '{task_id}' has no result: it was {stats.status}.{reason}")
+
+    def raise_for_failure(self) -> None:
+        """Raise if the run did not complete; return None if it did.
+
+        One failed task: its own exception. Several: an ``ExceptionGroup`` of
+        them, first failure first. A run cancelled (e.g. by its timeout)
+        without failures raises ``TimeoutError``.
+        """
+        if self.execution_state == ExecutionState.COMPLETED:
+            return
+        failed = sorted(
+            (s for s in self.task_statistics if s.exception is not None),
+            key=lambda s: s.end_time,
+        )
+        errors = [s.exception for s in failed if s.exception is not None]
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            names = ", ".join(f"'{s.task_name}'" for s in failed)
+            # An ExceptionGroup when every error is an Exception, as it is unless one was fatal.
+            message = f"{len(errors)} tasks failed in run {self.run_id}: {names}"
+            raise BaseExceptionGroup(message, errors)
+        detail = self.error_summary[-1] if self.error_summary else "no task failed"
+        raise TimeoutError(f"Run {self.run_id} ended {self.execution_state}: {detail}")
 
 
 def _mean(values: Iterable[float]) -> float:

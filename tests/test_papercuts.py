@@ -1,0 +1,224 @@
+"""What a new user ran into in the first hour (issue 16): one section per item."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, assert_type
+
+import pytest
+
+from astrum import (
+    AstrumConfig,
+    F,
+    Input,
+    InputError,
+    Ref,
+    SchedulerRegistry,
+    TaskNotFoundError,
+    TaskRegistrationError,
+    run,
+    run_sync,
+    task,
+)
+from astrum.models import NoResultError
+
+# -- 1. bare @registry.task ------------------------------------------------------------------
+
+
+async def test_bare_registry_task_registers_and_keeps_the_function(
+    registry: SchedulerRegistry,
+) -> None:
+    """`@flow.task` without parentheses registers the function and returns it unchanged."""
+
+    @registry.task
+    async def fetch() -> int:
+        return 1
+
+    @registry.task()
+    def double(n: Ref[int, F("fetch")]) -> int:
+        return n * 2
+
+    assert_type(fetch, Callable[[], Coroutine[Any, Any, int]])
+    assert assert_type(double(2), int) == 4  # the signature survives for type checkers
+    assert await fetch() == 1
+    assert set(registry.get_all_tasks()) == {"fetch", "double"}
+    report = await registry.run()
+    assert report.task_return_set == {"fetch": 1, "double": 2}
+
+
+def test_bare_module_task_and_registry_task_share_their_keywords() -> None:
+    """A misspelt keyword of @task or @registry.task is a TypeError that suggests the right one."""
+    flow = SchedulerRegistry("keywords")
+    with pytest.raises(TypeError, match="'depend_on'; did you mean 'depends_on'"):
+        flow.task(depend_on=["a"])  # type: ignore[call-overload]  # the misspelling under test
+    with pytest.raises(TypeError, match="'retries'; did you mean 'retry'"):
+        task(retries=2)  # type: ignore[call-overload]  # the misspelling under test
+
+    @task(namespace="keywords-module", retry=2, timeout=1.0)
+    def load() -> int:
+        return 1
+
+    assert_type(load, Callable[[], int])
+    assert load() == 1
+
+
+# -- 2. failures are never silent ------------------------------------------------------------
+
+
+def _failing_flow(registry: SchedulerRegistry) -> None:
+    @registry.task
+    async def load() -> int:
+        return 1
+
+    @registry.task(depends_on=["load"])
+    async def total() -> int:
+        raise ValueError("no total today")
+
+    @registry.task(depends_on=["total"])
+    async def publish() -> None:
+        return None
+
+    @registry.task
+    async def audit() -> None:
+        raise KeyError("audit")
+
+
+async def test_failures_are_logged_even_when_silenced(
+    registry: SchedulerRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failed task (with its traceback), the skips it causes and the failed run are logged."""
+    _failing_flow(registry)
+    with caplog.at_level(logging.INFO, logger="astrum"):
+        report = await registry.run(config=AstrumConfig(silence=True, on_failure="continue"))
+    assert report.execution_state == "failed"
+    failures = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert {r.getMessage() for r in failures} == {
+        "Task 'total' failed: ValueError: no total today",
+        "Task 'audit' failed: KeyError: 'audit'",
+    }
+    assert all(r.exc_info is not None for r in failures)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "Skipped 1 task because upstream task 'total' failed: publish" in warnings
+    assert any(m.startswith(f"Run {report.run_id} failed: 2 tasks failed") for m in warnings)
+
+
+async def test_cancelled_run_is_logged(
+    registry: SchedulerRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A run cut short by its timeout logs a warning that says so."""
+
+    @registry.task
+    async def slow() -> None:
+        await asyncio.sleep(10)
+
+    with caplog.at_level(logging.WARNING, logger="astrum"):
+        report = await registry.run(timeout=0.01)
+    assert report.execution_state == "cancelled"
+    assert any("timed out after 0.01 s" in r.getMessage() for r in caplog.records)
+    with pytest.raises(TimeoutError, match=r"timed out after 0\.01 s"):
+        report.raise_for_failure()
+    with pytest.raises(NoResultError, match="'slow' has no result: it was cancelled"):
+        report.result("slow")
+
+
+async def test_result_returns_value_or_raises_why_not(registry: SchedulerRegistry) -> None:
+    """report.result gives the value, re-raises a task's own error, explains a missing one."""
+    _failing_flow(registry)
+    report = await registry.run(config=AstrumConfig(on_failure="continue"))
+    assert report.result("load") == 1
+    with pytest.raises(ValueError, match="no total today") as raised:
+        report.result("total")
+    assert raised.value.__traceback__ is not None
+    assert "raise ValueError" in "".join(_frames(raised.value))
+    with pytest.raises(NoResultError, match="'publish' has no result: it was skipped"):
+        report.result("publish")
+    with pytest.raises(NoResultError, match=r"not part of this run.*did you mean 'total'"):
+        report.result("totl")
+
+
+def _frames(error: BaseException) -> list[str]:
+    import traceback
+
+    return traceback.format_exception(error)
+
+
+async def test_raise_for_failure(registry: SchedulerRegistry) -> None:
+    """raise_for_failure: nothing when completed, the error for one failure, a group for more."""
+
+    @registry.task
+    async def fine() -> int:
+        return 1
+
+    (await registry.run()).raise_for_failure()
+    flow = SchedulerRegistry("raise-two")
+    _failing_flow(flow)
+    with pytest.raises(ExceptionGroup) as group:
+        (await flow.run(config=AstrumConfig(on_failure="continue"))).raise_for_failure()
+    assert sorted(type(e).__name__ for e in group.value.exceptions) == ["KeyError", "ValueError"]
+    one = SchedulerRegistry("raise-one")
+
+    @one.task
+    async def broken() -> None:
+        raise ValueError("just this")
+
+    with pytest.raises(ValueError, match="just this"):
+        (await one.run()).raise_for_failure()
+
+
+# -- 3. a namespace typo or an empty registry is an error ------------------------------------
+
+
+async def test_namespace_typo_is_an_error_that_suggests_the_name() -> None:
+    """run(namespace=typo) raises, listing the namespaces with tasks and the closest one."""
+
+    @task(namespace="shop")
+    async def order() -> int:
+        return 1
+
+    with pytest.raises(TaskNotFoundError, match=r"'shpo' has no tasks.*did you mean 'shop'\?"):
+        await run(namespace="shpo")
+    assert (await run(namespace="shop")).result("order") == 1
+
+
+def test_registry_made_by_name_runs_itself_and_is_not_a_namespace() -> None:
+    """SchedulerRegistry(name) has run_sync; namespace=name says it is not a namespace."""
+    orders = SchedulerRegistry("orders-by-hand")
+
+    @orders.task
+    def count() -> int:
+        return 3
+
+    assert orders.run_sync().result("count") == 3
+    with pytest.raises(TaskNotFoundError, match=r"SchedulerRegistry\(name\) is not a namespace"):
+        run_sync(namespace="orders-by-hand")
+    with pytest.raises(TaskNotFoundError, match="nothing to run"):
+        SchedulerRegistry("empty").run_sync()
+
+
+# -- 9. did you mean ----------------------------------------------------------------------------
+
+
+async def test_unknown_names_suggest_the_closest(registry: SchedulerRegistry) -> None:
+    """Unknown task ids, dependencies, targets and inputs name the closest registered one."""
+
+    @registry.task
+    async def load_users(limit: Ref[int, Input("limit")]) -> int:
+        return limit
+
+    with pytest.raises(TaskRegistrationError, match="did you mean 'load_users'"):
+        registry.get_task("load_user")
+    with pytest.raises(TaskRegistrationError, match="did you mean 'load_users'"):
+        await registry.run(["load_usres"])
+    with pytest.raises(InputError, match="did you mean 'limit'"):
+        await registry.run(inputs={"limt": 1})
+    with pytest.raises(TaskNotFoundError, match="did you mean 'load_users'"):
+        await registry.run(overrides={"loadusers": 1})
+    registry.task("report", depends_on=["load_user"])(_noop)
+    with pytest.raises(TaskRegistrationError, match="did you mean 'load_users'"):
+        await registry.run(inputs={"limit": 1})
+
+
+async def _noop() -> None:
+    return None
