@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, assert_type
@@ -22,6 +23,7 @@ from astrum import (
     run_sync,
     task,
 )
+from astrum._plan import Plan
 from astrum.models import NoResultError
 
 # -- 1. bare @registry.task ------------------------------------------------------------------
@@ -222,3 +224,52 @@ async def test_unknown_names_suggest_the_closest(registry: SchedulerRegistry) ->
 
 async def _noop() -> None:
     return None
+
+
+# -- 4. inputs are drawn as named nodes ----------------------------------------------------------
+
+
+def _input_flow() -> SchedulerRegistry:
+    flow = SchedulerRegistry("search")
+
+    @flow.task
+    async def search(q: Ref[str, Input("query")]) -> list[str]:
+        return [q]
+
+    @flow.task
+    async def rank(q: Ref[str, Input("query")], hits: Ref[list[str], F("search")]) -> str:
+        return q
+
+    return flow
+
+
+def test_inputs_are_one_named_node_in_mermaid_and_dot() -> None:
+    """An input is one node named after it, with an edge to each task that takes it."""
+    flow = _input_flow()
+    mermaid = flow.to_mermaid()
+    assert "NoneType" not in mermaid
+    assert mermaid.count('[/"query"/]') == 1
+    assert '    i0 -->|"q"| t0\n' in mermaid
+    assert '    i0 -->|"q"| t1\n' in mermaid
+    dot = flow.to_dot()
+    assert "NoneType" not in dot
+    assert dot.count('i0 [label="query", shape=parallelogram];') == 1
+    assert 'i0 -> "rank" [label="q"];' in dot
+
+
+def test_inputs_are_named_in_the_data_table() -> None:
+    """The visualize data table names the input a parameter takes."""
+    from rich.console import Console
+
+    from astrum._render import data_table
+
+    console = Console(file=io.StringIO(), width=100, color_system=None)
+    console.print(data_table(flow_plan(_input_flow())))
+    text = console.file.getvalue()  # type: ignore[attr-defined]  # the StringIO given above
+    assert "NoneType" not in text
+    assert "q: str ← input 'query'" in text
+
+
+def flow_plan(flow: SchedulerRegistry) -> Plan:
+    """The plan a registry builds."""
+    return flow.build_scheduler().plan

@@ -154,7 +154,9 @@ def data_table(plan: Plan, max_rows: int = 500) -> Table | Text:
         target = ids[edge.target]
         declared = parameter_type(plan.specs[edge.target].function, binding.param)
         locator = "" if binding.locator is None else f"[{binding.locator!r}]"
-        if edge.source is None:
+        if binding.input_name is not None:
+            origin = f"input '{binding.input_name}'"
+        elif edge.source is None:
             origin = f"{provider_name(binding.provider)}{locator}"
         else:
             origin = f"{ids[edge.source]}{locator}"
