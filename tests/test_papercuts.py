@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, assert_type
 
 import pytest
+from rich.console import Console
 
 from astrum import (
     AstrumConfig,
@@ -24,6 +25,8 @@ from astrum import (
     task,
 )
 from astrum._plan import Plan
+from astrum._render import report_table
+from astrum._trace import trace_events
 from astrum.models import NoResultError
 
 # -- 1. bare @registry.task ------------------------------------------------------------------
@@ -259,8 +262,6 @@ def test_inputs_are_one_named_node_in_mermaid_and_dot() -> None:
 
 def test_inputs_are_named_in_the_data_table() -> None:
     """The visualize data table names the input a parameter takes."""
-    from rich.console import Console
-
     from astrum._render import data_table
 
     console = Console(file=io.StringIO(), width=100, color_system=None)
@@ -273,3 +274,58 @@ def test_inputs_are_named_in_the_data_table() -> None:
 def flow_plan(flow: SchedulerRegistry) -> Plan:
     """The plan a registry builds."""
     return flow.build_scheduler().plan
+
+
+# -- 5. duration is the body's time; the wait for a slot is queued_duration ---------------------
+
+
+@pytest.mark.looptime
+async def test_duration_is_body_time_and_the_wait_is_queued(registry: SchedulerRegistry) -> None:
+    """With one slot, the second 1 s task waited 1 s: duration 1 s, queued_duration 1 s."""
+    for name in ("first", "second"):
+        registry.task(name)(_sleep_one)
+    report = await registry.run(config=AstrumConfig(concurrency_limit=1))
+    second = max(report.task_statistics, key=lambda s: s.queued_duration)
+    assert (second.duration, second.queued_duration) == (1.0, 1.0)
+    (attempt,) = second.attempt_statistics
+    assert (attempt.duration, attempt.queued_duration) == (1.0, 1.0)
+    assert attempt.start_time == second.start_time + 1.0
+    assert report.get_longest_task() is not None
+    assert report.get_longest_task().duration == 1.0  # type: ignore[union-attr]  # checked above
+    text = report.summary()
+    assert "Critical path (2.00 s, 1.00 s of it waiting for slots)" in text
+    assert "waited 1.00 s for a slot" in text
+    trace = trace_events(report)["traceEvents"]
+    queued = [event for event in trace if event.get("cat") == "queued"]
+    assert [(event["name"], event["dur"]) for event in queued] == [("second #1 queued", 1e6)]
+    console = Console(file=io.StringIO(), width=100, color_system=None)
+    console.print(report_table(report))
+    rows = console.file.getvalue().splitlines()  # type: ignore[attr-defined]  # a StringIO
+    assert "queued" in rows[2]
+    assert any(row.startswith("│ second") and "1.00 s │ 1.00 s" in row for row in rows)
+
+
+@pytest.mark.looptime
+async def test_retried_attempts_each_report_their_own_wait(registry: SchedulerRegistry) -> None:
+    """Each attempt's duration excludes the wait for its slot before it began."""
+    calls: list[int] = []
+
+    async def flaky() -> None:
+        calls.append(1)
+        await asyncio.sleep(1)
+        if len(calls) == 1:
+            raise ValueError("first try fails")
+
+    registry.task("hog")(_sleep_one)
+    registry.task("flaky", retry=1)(flaky)
+    report = await registry.run(config=AstrumConfig(concurrency_limit=1))
+    stats = report.statistics_for("flaky")
+    assert [(a.duration, a.queued_duration) for a in stats.attempt_statistics] == [
+        (1.0, 1.0),
+        (1.0, 0.0),
+    ]
+    assert (stats.duration, stats.queued_duration) == (2.0, 1.0)
+
+
+async def _sleep_one() -> None:
+    await asyncio.sleep(1)

@@ -276,6 +276,7 @@ def report_json(report: ExecutionReport) -> dict[str, Any]:
             "start_time": stats.start_time,
             "end_time": stats.end_time,
             "duration": stats.duration,
+            "queued_duration": stats.queued_duration,
             "attempts": stats.attempt_count,
             "error": stats.error_message,
         }

@@ -240,18 +240,26 @@ def report_table(report: ExecutionReport, max_rows: int = 100) -> Table:
     table.add_column("status", no_wrap=True)
     table.add_column("start", justify="right", no_wrap=True)
     table.add_column("duration", justify="right", no_wrap=True)
+    queued = any(stats.queued_duration for stats in rows)
+    if queued:  # only runs with slots or pools waited; the others keep their columns
+        table.add_column("queued", justify="right", no_wrap=True)
     table.add_column("tries", justify="right")
     table.add_column("error", overflow="fold")
     for stats in sorted(rows, key=lambda s: (s.start_time, s.task_name)):
         marker = " *" if stats.task_name in on_path else ""
-        table.add_row(
+        cells: list[str | Text] = [
             Text(stats.task_name + marker),  # Text: names and errors are not markup
             Text(stats.status, _STATUS_STYLES.get(stats.status, "")),
             f"+{seconds(max(stats.start_time - origin, 0.0))}",
             seconds(stats.duration) if stats.status != "skipped" else "-",
+        ]
+        if queued:
+            cells.append(seconds(stats.queued_duration) if stats.queued_duration else "-")
+        cells += [
             str(stats.attempt_count) if stats.attempt_count else "-",
             Text(stats.error_message or ""),
-        )
+        ]
+        table.add_row(*cells)
     return table
 
 

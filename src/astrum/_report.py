@@ -24,9 +24,10 @@ __all__ = ["Attempt", "RunRecord", "describe", "message"]
 COMPLETED = StageStatus.COMPLETED
 RUNNING = StageStatus.RUNNING
 
-Attempt = tuple[float, float, str, BaseException | None, bool, str | None]
+Attempt = tuple[float, float, str, BaseException | None, bool, str | None, float]
 """One attempt as the run records it: start, end, outcome, error, whether a retry follows,
-and where it ran (a Dask worker, a process; None on the loop or in a thread)."""
+where it ran (a Dask worker, a process; None on the loop or in a thread), and how long of
+it was spent waiting for a concurrency slot or pool before the body began."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,21 +70,26 @@ class RunRecord:
         raw = self.attempts[node]
         if raw is None:
             # Attempts are recorded only once one fails; a lone successful attempt is implied.
-            raw = [(start, end, status, None, False, worker)] if status == COMPLETED else []
+            queued = self.queued[node]
+            raw = [(start, end, status, None, False, worker, queued)] if status == COMPLETED else []
         attempts = [
+            # The body began once the wait was over: start and duration are the body's.
             TaskAttemptStatistics(
                 task_name=spec.task_id,
                 attempt_number=number,
                 max_retries=spec.retry,
-                start_time=began,
+                start_time=began + waited,
                 end_time=ended,
-                duration=ended - began,
+                duration=max(ended - began - waited, 0.0),
                 status=outcome,
                 error_message=None if error is None else message(error),
                 will_retry=will_retry,
                 worker=where,
+                queued_duration=waited,
             )
-            for number, (began, ended, outcome, error, will_retry, where) in enumerate(raw, 1)
+            for number, (began, ended, outcome, error, will_retry, where, waited) in enumerate(
+                raw, 1
+            )
         ]
         error = self.errors.get(node)
         return TaskExecutionStatistics(
@@ -91,7 +97,7 @@ class RunRecord:
             stage_id=self.plan.graph.levels[node],
             start_time=start,
             end_time=end,
-            duration=end - start,
+            duration=max(end - start - self.queued[node], 0.0),
             status=status,
             error_message=message(error) if error is not None else self.skip_reasons.get(node),
             retry=spec.retry,

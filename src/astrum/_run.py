@@ -98,6 +98,7 @@ class Run:
         self._start = [0.0] * n
         self._end = [0.0] * n
         self._queued = [0.0] * n
+        self._waited: dict[int, float] = {}  # the current attempt's wait for its gates
         self._unstarted: set[int] = set()
         self._attempts: list[list[Attempt] | None] = [None] * n
         self._errors: dict[int, BaseException] = {}
@@ -347,7 +348,8 @@ class Run:
             ended = self._now()
             will_retry = attempt <= spec.retry and isinstance(error, spec.options.retry_on)
             worker = self._body.worker_of(spec.task_id)
-            self._record_attempt(node, (began, ended, FAILED, error, will_retry, worker))
+            waited = self._waited.pop(node, 0.0)
+            self._record_attempt(node, (began, ended, FAILED, error, will_retry, worker, waited))
             if self.settings.listeners:
                 self._emit(
                     "attempt_failed",
@@ -362,14 +364,16 @@ class Run:
         worker = self._body.worker_of(spec.task_id)
         outcome = CANCELLED if self._cancelled_by_run(error) else FAILED
         failure = None if outcome is CANCELLED else error
-        self._record_attempt(node, (began, self._now(), outcome, failure, False, worker))
+        waited = self._waited.pop(node, 0.0)
+        self._record_attempt(node, (began, self._now(), outcome, failure, False, worker, waited))
         return False
 
     def _attempt_completed(self, node: int, spec: TaskSpec, began: float) -> None:
         # A lone successful attempt is implied by the report; record it only after failures.
         if self._attempts[node] is not None:
             worker = self._body.worker_of(spec.task_id)
-            self._record_attempt(node, (began, self._now(), COMPLETED, None, False, worker))
+            waited = self._waited.pop(node, 0.0)
+            self._record_attempt(node, (began, self._now(), COMPLETED, None, False, worker, waited))
 
     def _call(
         self,
@@ -408,7 +412,9 @@ class Run:
                     self._unstarted.add(node)  # cancelled while queued: it never began
                 self._queued[node] += self._now() - asked
                 raise
-            self._queued[node] += self._now() - asked
+            waited = self._now() - asked
+            self._queued[node] += waited
+            self._waited[node] = waited
         if self._halted:
             # The run stopped while this attempt waited for a slot or for its first step.
             for gate in gates:

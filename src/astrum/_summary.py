@@ -100,7 +100,11 @@ def critical_path(report: ExecutionReport) -> list[TaskExecutionStatistics]:
 
 
 def summary(report: ExecutionReport, slowest: int = 5) -> str:
-    """The report as readable text: state, counts, critical path, slowest tasks, errors."""
+    """The report as readable text: state, counts, critical path, slowest tasks, errors.
+
+    Durations are the time bodies ran; time spent waiting for a concurrency slot
+    or pool is shown apart.
+    """
     counts = status_counts(report)
     shown = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
     lines = [
@@ -111,7 +115,9 @@ def summary(report: ExecutionReport, slowest: int = 5) -> str:
     if path:
         span = path[-1].end_time - path[0].start_time
         chain = abbreviated_chain([stats.task_name for stats in path])
-        lines.append(f"Critical path ({seconds(span)}): {chain}")
+        waited = sum(stats.queued_duration for stats in path)
+        wait = f", {seconds(waited)} of it waiting for slots" if waited else ""
+        lines.append(f"Critical path ({seconds(span)}{wait}): {chain}")
     ranked = sorted(
         (s for s in report.task_statistics if s.status != "skipped"),
         key=lambda s: (-s.duration, s.task_name),
@@ -120,10 +126,14 @@ def summary(report: ExecutionReport, slowest: int = 5) -> str:
         width = max(len(s.task_name) for s in ranked)
         lines.append("Slowest tasks:")
         for stats in ranked:
-            attempts = f"  ({stats.attempt_count} attempts)" if stats.attempt_count > 1 else ""
+            notes = []
+            if stats.attempt_count > 1:
+                notes.append(f"{stats.attempt_count} attempts")
+            if stats.queued_duration:
+                notes.append(f"waited {seconds(stats.queued_duration)} for a slot")
+            extra = f"  ({', '.join(notes)})" if notes else ""
             lines.append(
-                f"  {stats.task_name:<{width}}  {seconds(stats.duration):>9}  "
-                f"{stats.status}{attempts}"
+                f"  {stats.task_name:<{width}}  {seconds(stats.duration):>9}  {stats.status}{extra}"
             )
     if report.error_summary:
         lines.append("Errors:")

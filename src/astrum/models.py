@@ -174,11 +174,19 @@ class TaskAttemptStatistics:
     worker: str | None = None
     """Where this attempt ran: a Dask worker's address, ``"pid N"`` for a process pool,
     None on the loop or in a thread."""
+    queued_duration: float = 0.0
+    """Seconds this attempt waited for a concurrency slot or pool before its body began;
+    ``start_time`` and ``duration`` are the body's."""
 
 
 @dataclass(frozen=True)
 class TaskExecutionStatistics:
-    """What happened to one task in a run: one per task that started or was skipped."""
+    """What happened to one task in a run: one per task that started or was skipped.
+
+    ``duration`` is the time the task ran (its attempts, and any delay between
+    them); the time it waited for concurrency slots or pools is
+    ``queued_duration``, counted from ``start_time`` and not part of ``duration``.
+    """
 
     task_name: str
     stage_id: int
