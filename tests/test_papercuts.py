@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, assert_type
 
 import pytest
@@ -329,3 +329,48 @@ async def test_retried_attempts_each_report_their_own_wait(registry: SchedulerRe
 
 async def _sleep_one() -> None:
     await asyncio.sleep(1)
+
+
+# -- 6. re-running a notebook cell replaces the task ------------------------------------------
+
+CELL = """
+from astrum import get_registry
+
+@get_registry("notebook").task
+def load() -> int:
+    return {value}
+"""
+
+
+def _run_cell(value: int, namespace: dict[str, Any]) -> None:
+    exec(compile(CELL.format(value=value), "<cell>", "exec"), namespace)  # a notebook cell
+
+
+def test_redefined_task_replaces_the_old_one(caplog: pytest.LogCaptureFixture) -> None:
+    """A function defined again (same module and name) replaces its task and logs at INFO."""
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    _run_cell(1, namespace)
+    with caplog.at_level(logging.INFO, logger="astrum"):
+        _run_cell(2, namespace)
+    assert run_sync(namespace="notebook").result("load") == 2
+    assert ["defined again" in r.getMessage() for r in caplog.records] == [True]
+
+
+def test_another_function_under_a_taken_id_names_clear(registry: SchedulerRegistry) -> None:
+    """A different function under a taken id is still an error, which says how to start over."""
+    registry.task("load")(_sleep_one)
+    with pytest.raises(TaskRegistrationError, match=r"call clear\(\) on the registry"):
+        registry.task("load")(_noop)
+
+
+# -- 10. smaller things ---------------------------------------------------------------------------
+
+
+def test_async_generator_is_not_a_task(registry: SchedulerRegistry) -> None:
+    """An async generator function is refused with a message saying what to do."""
+
+    async def items() -> AsyncIterator[int]:
+        yield 1
+
+    with pytest.raises(TaskRegistrationError, match="async generator function"):
+        registry.task(items)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import threading
 import time
 import weakref
@@ -43,6 +44,8 @@ __all__ = [
 ]
 
 DEFAULT_NAMESPACE = "default"
+
+logger = logging.getLogger("astrum")
 
 _F = TypeVar("_F")
 
@@ -187,15 +190,29 @@ class SchedulerRegistry:
             raise TaskRegistrationError(
                 f"Task '{name}': retry must be a non-negative integer, got {retry!r}."
             )
+        if inspect.isasyncgenfunction(function):
+            raise TaskRegistrationError(
+                f"Task '{name}' is an async generator function (async def with yield); a task "
+                "must return its value, so collect the items and return them as a list."
+            )
         options.validate(name)
         entry = RegisteredTask(name, function, depends_on, retry, data, options)
         with self._lock:
-            if name in self._tasks:
+            known = self._tasks.get(name)
+            if known is not None and not _redefines(function, known.function):
                 raise TaskRegistrationError(
                     f"Task '{name}' is already registered in namespace '{self.name}'; "
-                    "give one of them another task_id."
+                    "give one of them another task_id, or call clear() on the registry "
+                    "(clear_registry() for a namespace) to start again."
                 )
             self._tasks[name] = entry
+        if known is not None:
+            logger.info(
+                "Task '%s' in namespace '%s' was defined again; the new definition replaces "
+                "the old one.",
+                name,
+                self.name,
+            )
 
     def _swap(self, entry: RegisteredTask) -> None:
         """Put ``entry`` in place of the task with its id (for ``astrum.testing.patch``)."""
@@ -458,6 +475,21 @@ def registries_holding(function: object) -> str:
         return ""
     listed = ", ".join(f"'{name}'" for name in names)
     return f"registry {listed}" if len(names) == 1 else f"registries {listed}"
+
+
+def _redefines(new: Callable[..., Any], old: Callable[..., Any]) -> bool:
+    """Whether ``new`` is ``old`` defined again, as re-running a notebook cell does.
+
+    Same module and qualified name, and defined at the top of a module or class:
+    functions a factory makes in a loop share a ``<locals>`` name but are distinct.
+    """
+    name = getattr(new, "__qualname__", None)
+    return (
+        isinstance(name, str)
+        and "<locals>" not in name
+        and name == getattr(old, "__qualname__", None)
+        and getattr(new, "__module__", None) == getattr(old, "__module__", None)
+    )
 
 
 def refuse_running_loop(instead: str) -> None:
