@@ -6,6 +6,8 @@ import asyncio
 import io
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, assert_type
 
 import pytest
@@ -16,8 +18,10 @@ from astrum import (
     F,
     Input,
     InputError,
+    MemoryStore,
     Ref,
     SchedulerRegistry,
+    SqliteStore,
     TaskNotFoundError,
     TaskRegistrationError,
     run,
@@ -374,3 +378,66 @@ def test_async_generator_is_not_a_task(registry: SchedulerRegistry) -> None:
 
     with pytest.raises(TaskRegistrationError, match="async generator function"):
         registry.task(items)
+
+
+# -- 8. concurrent runs sharing a store compute a cache key once -------------------------------
+
+
+def _counted_flow(calls: list[int], *, fail_first: bool = False) -> SchedulerRegistry:
+    flow = SchedulerRegistry("single-flight")
+
+    @flow.task(cache=True)
+    async def expensive() -> int:
+        calls.append(1)
+        await asyncio.sleep(0.05)
+        if fail_first and len(calls) == 1:
+            raise ValueError("the first computation fails")
+        return 42
+
+    return flow
+
+
+async def test_concurrent_runs_compute_one_cache_key_once() -> None:
+    """50 concurrent runs of a cache=True task on one store run its body once."""
+    calls: list[int] = []
+    flow = _counted_flow(calls)
+    store = MemoryStore()
+    reports = await asyncio.gather(*(flow.run(config=AstrumConfig(store=store)) for _ in range(50)))
+    assert len(calls) == 1
+    assert {report.result("expensive") for report in reports} == {42}
+    assert sorted(r.statistics_for("expensive").status for r in reports).count("cached") == 49
+
+
+def test_runs_in_several_threads_share_the_flight(tmp_path: Path) -> None:
+    """Runs on their own loops in several threads, sharing a SQLite store, compute once."""
+    calls: list[int] = []
+    flow = _counted_flow(calls)
+    with SqliteStore(tmp_path / "cache.db") as store:
+        config = AstrumConfig(store=store)
+        with ThreadPoolExecutor(8) as pool:
+            reports = list(pool.map(lambda _: flow.run_sync(config=config), range(8)))
+    assert len(calls) == 1
+    assert {report.result("expensive") for report in reports} == {42}
+
+
+async def test_a_failing_first_computation_does_not_poison_the_waiters() -> None:
+    """When the run computing a key fails, the next waiter computes it; the rest reuse that."""
+    calls: list[int] = []
+    flow = _counted_flow(calls, fail_first=True)
+    store = MemoryStore()
+    reports = await asyncio.gather(*(flow.run(config=AstrumConfig(store=store)) for _ in range(10)))
+    assert len(calls) == 2
+    assert sorted(report.execution_state for report in reports) == ["completed"] * 9 + ["failed"]
+
+
+async def test_a_cancelled_leader_lets_the_waiters_go_on() -> None:
+    """A run cut short while computing a key releases it to the runs waiting for it."""
+    calls: list[int] = []
+    flow = _counted_flow(calls)
+    store = MemoryStore()
+    short = asyncio.ensure_future(flow.run(config=AstrumConfig(store=store), timeout=0.01))
+    await asyncio.sleep(0)  # the short run leads
+    patient = await flow.run(config=AstrumConfig(store=store))
+    assert (await short).execution_state == "cancelled"
+    assert patient.result("expensive") == 42
+    assert len(calls) == 2

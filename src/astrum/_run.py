@@ -528,6 +528,8 @@ class Run:
         self.status[node] = status
         self._end[node] = self._now()
         self._running.pop(node, None)
+        if self._cache is not None:
+            self._cache.release(node)  # other runs waiting for this task's cache key go on
         if node not in self.plan.tails:
             self._to_settle -= 1
             if not self._to_settle and not self._finished.done():
