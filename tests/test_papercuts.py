@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -441,3 +443,85 @@ async def test_a_cancelled_leader_lets_the_waiters_go_on() -> None:
     assert (await short).execution_state == "cancelled"
     assert patient.result("expensive") == 42
     assert len(calls) == 2
+
+
+async def test_container_inputs_have_their_elements_checked(registry: SchedulerRegistry) -> None:
+    """list[int] given ["1", "2"] is refused, naming the element; right values pass."""
+
+    @registry.task
+    async def total(ids: Ref[list[int], Input("ids")]) -> int:
+        return sum(ids)
+
+    with pytest.raises(InputError, match="'ids' is a list holding str at index 0"):
+        await registry.run(inputs={"ids": ["1", "2"]})
+    assert (await registry.run(inputs={"ids": [1, 2]})).result("total") == 3
+
+
+async def test_statistics_for_a_task_not_in_the_run(registry: SchedulerRegistry) -> None:
+    """statistics_for names a task that is not part of the run as such, not as 'never started'."""
+
+    @registry.task
+    async def load() -> None:
+        return None
+
+    report = await registry.run()
+    with pytest.raises(KeyError, match="'nope' is not part of this run"):
+        report.statistics_for("nope")
+
+
+_USERS = SchedulerRegistry("users")
+
+
+@_USERS.task
+async def load_users() -> list[str]:
+    """A task of another registry than the one that refers to it below."""
+    return ["ada"]
+
+
+def test_f_naming_a_function_of_another_registry_says_so() -> None:
+    """F(function) where the function is a task of another registry names that registry."""
+    reports = SchedulerRegistry("reports")
+
+    @reports.task
+    async def count(names: Ref[list[str], F(load_users)]) -> int:
+        return len(names)
+
+    with pytest.raises(TaskRegistrationError, match="it is registered in registry 'users'"):
+        reports.build_scheduler()
+
+
+async def test_summary_pluralises_and_abbreviates_long_critical_paths(
+    registry: SchedulerRegistry,
+) -> None:
+    """'1 task', and a 2,000-task chain's critical path is a short line."""
+
+    @registry.task
+    async def only() -> None:
+        return None
+
+    assert ": 1 task (1 completed)." in (await registry.run()).summary()
+    chain = SchedulerRegistry("chain")
+    for i in range(2000):
+        chain.task(f"step{i}", depends_on=[f"step{i - 1}"] if i else None)(_noop)
+    text = (await chain.run()).summary()
+    path_line = next(line for line in text.splitlines() if line.startswith("Critical path"))
+    assert path_line.endswith(
+        "step0 -> step1 -> step2 -> step3 -> ... (1992 more) -> "
+        "step1996 -> step1997 -> step1998 -> step1999"
+    )
+    assert len(path_line) < 200
+
+
+def test_import_astrum_imports_nothing_optional() -> None:
+    """`import astrum` loads no sqlite3, multiprocessing or process pools until they are used."""
+    code = (
+        "import sys, astrum\n"
+        "heavy = ['sqlite3', 'multiprocessing', 'concurrent.futures.process', 'difflib']\n"
+        "print([name for name in heavy if name in sys.modules])\n"
+        "astrum.SqliteStore\n"
+        "print('sqlite3' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.splitlines() == ["[]", "True"]

@@ -13,6 +13,8 @@
 2
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._errors import (
     InputError,
     SchedulerError,
@@ -23,7 +25,7 @@ from ._errors import (
     TaskOrderNoExitError,
     TaskRegistrationError,
 )
-from .cache import CachePolicy, MemoryStore, SqliteStore
+from .cache import CachePolicy, MemoryStore
 from .config import AstrumConfig
 from .data_transport import F, From, Input, Ref, T, To
 from .decorators import (
@@ -55,6 +57,19 @@ from .models import (
 )
 from .planner import ExecutionPlanner
 from .scheduler import DynamicScheduler
+
+if TYPE_CHECKING:
+    from .cache import SqliteStore
+
+
+def __getattr__(name: str) -> Any:
+    # SqliteStore on first use: sqlite3 is imported only by the programs that use it.
+    if name == "SqliteStore":
+        from .cache import SqliteStore
+
+        return SqliteStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_NAMESPACE",

@@ -6,7 +6,6 @@ it resembles, so ``except ValueError`` or ``except LookupError`` works too.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 
 __all__ = [
@@ -71,6 +70,8 @@ class TaskOrderNoExitError(TaskOrderLoopError):
 
 def closest(name: str, choices: Iterable[str]) -> str | None:
     """The choice most like ``name`` (a likely typo of it), or None when none is close."""
+    import difflib  # only when something went wrong: it costs 5 ms to import
+
     found = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return found[0] if found else None
 

@@ -27,7 +27,6 @@ import pickle
 import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._plan import TaskSpec
@@ -241,6 +240,9 @@ class BodyRunner:
         *,
         owned: bool,
     ) -> Any:
+        # Imported here: it imports multiprocessing, which runs without processes never need.
+        from concurrent.futures.process import BrokenProcessPool
+
         place = "a worker process"
         self._workers.pop(spec.task_id, None)
         try:
