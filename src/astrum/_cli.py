@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._errors import InputError, SchedulerError
+from ._errors import InputError, SchedulerError, closest
 from ._sqlitestore import DEFAULT_PATH
 from .config import AstrumConfig
 from .decorators import SchedulerRegistry
@@ -331,7 +331,9 @@ def _load_workflow(path: Path, namespace: str | None) -> SchedulerRegistry:
         named = [registry for registry in found if registry.name == namespace]
         if not named:
             known = f"it defines {names}" if found else "it registers no tasks at all"
-            raise _UsageError(f"{path} has no workflow named '{namespace}' with tasks; {known}.")
+            hint = closest(namespace, [registry.name for registry in found])
+            known += f"; did you mean '{hint}'?" if hint else "."
+            raise _UsageError(f"{path} has no workflow named '{namespace}' with tasks; {known}")
         return named[0]
     if not found:
         raise _UsageError(

@@ -59,9 +59,10 @@ class TaskKeywords(TypedDict, total=False):
     plus up to ``retry_jitter`` at random). ``executor`` overrides where a
     sync body runs; ``tags`` name the pools the task draws a slot from.
     ``cache=True`` (or a :class:`~astrum.cache.CachePolicy`) reuses stored
-    results for the same code and inputs. The defaults are those of
-    :class:`~astrum._plan.TaskOptions`, with ``retry=0`` and no
-    ``depends_on`` or ``data``.
+    results for the same code and inputs. Defaults: no ``depends_on`` or
+    ``data``, ``retry=0``, no ``timeout``, retries at once (``retry_delay=0``,
+    ``retry_backoff=1``, no cap, no jitter) on any ``Exception``, the run's
+    executor, no tags, no cache.
     """
 
     depends_on: Sequence[str] | None

@@ -42,6 +42,7 @@ __all__ = [
     "DEFAULT_NAMESPACE",
     "RegisteredTask",
     "SchedulerRegistry",
+    "TaskKeywords",
     "active_namespace",
     "build_scheduler",
     "build_task_orders",
@@ -163,9 +164,8 @@ def task(
 
     The registry is ``namespace`` if given, else the active ``use_namespace``,
     else :data:`DEFAULT_NAMESPACE`, decided when the decorator is applied.
-    The other keywords are those of :meth:`SchedulerRegistry.task`
-    (:class:`~astrum._registry.TaskKeywords`). Bare ``@task`` (no
-    parentheses) works too.
+    The other keywords are those of :meth:`SchedulerRegistry.task`, listed in
+    :class:`TaskKeywords`. Bare ``@task`` (no parentheses) works too.
 
     >>> @task(depends_on=["load_users"], retry=2, namespace="docs")
     ... async def send_report() -> None: ...
