@@ -9,14 +9,15 @@ from :mod:`astrum.decorators` and :mod:`astrum`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar, Unpack, overload
 
 from ._bindings import bind_relations
 from ._declared import Declared, declared
@@ -41,6 +42,7 @@ __all__ = [
     "TaskKeywords",
     "refuse_running_loop",
     "registries_holding",
+    "synchronous",
 ]
 
 DEFAULT_NAMESPACE = "default"
@@ -48,6 +50,8 @@ DEFAULT_NAMESPACE = "default"
 logger = logging.getLogger("astrum")
 
 _F = TypeVar("_F")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 class TaskKeywords(TypedDict, total=False):
@@ -107,6 +111,38 @@ def _task_options(keywords: TaskKeywords) -> tuple[TaskOptions, int]:
 def _is_function(value: object) -> bool:
     """Whether ``@task`` was applied bare, to the function itself, rather than called."""
     return callable(value) or isinstance(value, staticmethod | classmethod)
+
+
+def synchronous(run: Callable[_P, Coroutine[Any, Any, _R]], instead: str) -> Callable[_P, _R]:
+    """``run`` for synchronous code: the same arguments, run in a new event loop.
+
+    ``instead`` names what to await when a loop is already running.
+    """
+
+    @functools.wraps(run)
+    def run_sync(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        refuse_running_loop(instead)
+        return asyncio.run(run(*args, **kwargs))
+
+    run_sync.__name__ = "run_sync"
+    run_sync.__qualname__ = run.__qualname__.replace("run", "run_sync")
+    run_sync.__doc__ = (
+        f"Like ``{instead}()``, from synchronous code: the same arguments, run in a new "
+        "event loop.\n\n>>> report = run_sync()  # doctest: +SKIP\n"
+    )
+    return run_sync
+
+
+def refuse_running_loop(instead: str) -> None:
+    """Raise if an event loop runs in this thread: ``run_sync`` would deadlock it."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(
+        "run_sync() was called while an event loop is running in this thread; "
+        f"use 'await {instead}(...)' there instead."
+    )
 
 
 @dataclass(frozen=True)
@@ -334,31 +370,7 @@ class SchedulerRegistry:
             timeout=timeout, overrides=overrides, inputs=inputs, resume=resume
         )
 
-    def run_sync(
-        self,
-        target_tasks: Sequence[str] | None = None,
-        config: AstrumConfig | None = None,
-        *,
-        timeout: float | None = None,
-        overrides: Mapping[str, Any] | None = None,
-        inputs: Mapping[str, Any] | None = None,
-        resume: ExecutionReport | str | None = None,
-    ) -> ExecutionReport:
-        """:meth:`run` from synchronous code, in a new event loop.
-
-        >>> report = workflow.run_sync()  # doctest: +SKIP
-        """
-        refuse_running_loop("registry.run")
-        return asyncio.run(
-            self.run(
-                target_tasks,
-                config,
-                timeout=timeout,
-                overrides=overrides,
-                inputs=inputs,
-                resume=resume,
-            )
-        )
+    run_sync = synchronous(run, "registry.run")
 
     def _build(self, target_tasks: Sequence[str] | None, config: AstrumConfig) -> _Build:
         began = time.perf_counter()
@@ -490,18 +502,6 @@ def _redefines(new: Callable[..., Any], old: Callable[..., Any]) -> bool:
         and "<locals>" not in name
         and name == getattr(old, "__qualname__", None)
         and getattr(new, "__module__", None) == getattr(old, "__module__", None)
-    )
-
-
-def refuse_running_loop(instead: str) -> None:
-    """Raise if an event loop runs in this thread: ``run_sync`` would deadlock it."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return
-    raise RuntimeError(
-        "run_sync() was called while an event loop is running in this thread; "
-        f"use 'await {instead}(...)' there instead."
     )
 
 

@@ -32,7 +32,7 @@ from ._registry import (
     TaskKeywords,
     _is_function,
     _task_options,
-    refuse_running_loop,
+    synchronous,
 )
 from .config import AstrumConfig
 from .models import ExecutionReport, TaskOrder
@@ -210,25 +210,7 @@ async def run(
     )
 
 
-def run_sync(
-    target_tasks: Sequence[str] | None = None,
-    *,
-    namespace: str | None = None,
-    config: AstrumConfig | None = None,
-    timeout: float | None = None,
-    overrides: Mapping[str, Any] | None = None,
-    inputs: Mapping[str, Any] | None = None,
-    resume: ExecutionReport | str | None = None,
-) -> ExecutionReport:
-    """Run a workflow from synchronous code, in a new event loop.
-
-    >>> report = run_sync(namespace="docs")  # doctest: +SKIP
-    """
-    refuse_running_loop("astrum.run")
-    # The namespace is resolved here, in the caller's context, not inside the new loop.
-    return _HUB.to_run(namespace).run_sync(
-        target_tasks, config, timeout=timeout, overrides=overrides, inputs=inputs, resume=resume
-    )
+run_sync = synchronous(run, "astrum.run")
 
 
 def build_scheduler(
