@@ -83,19 +83,23 @@ class TaskKeywords(TypedDict, total=False):
     cache: bool | CachePolicy
 
 
-_NOT_OPTIONS = frozenset({"depends_on", "data", "retry"})
-_OPTION_NAMES = frozenset(TaskKeywords.__annotations__) - _NOT_OPTIONS
+_KEYWORDS = frozenset(TaskKeywords.__annotations__)
+_OPTION_NAMES = _KEYWORDS - {"depends_on", "data", "retry"}
 
 
 def _task_options(keywords: TaskKeywords) -> tuple[TaskOptions, int]:
     """The options and retry count that ``keywords`` ask for; unknown keywords are errors."""
-    unknown = [name for name in keywords if name not in TaskKeywords.__annotations__]
+    names = keywords.keys()
+    unknown = names - _KEYWORDS
     if unknown:
+        name = min(unknown)
         raise TypeError(
-            f"@task got an unexpected keyword argument '{unknown[0]}'"
-            f"{did_you_mean(unknown[0], TaskKeywords.__annotations__)}"
+            f"@task got an unexpected keyword argument '{name}'{did_you_mean(name, _KEYWORDS)}"
         )
-    given: dict[str, Any] = {name: keywords[name] for name in _OPTION_NAMES & keywords.keys()}  # type: ignore[literal-required]  # names checked above
+    options_given = names & _OPTION_NAMES
+    if not options_given:
+        return DEFAULT_OPTIONS, keywords.get("retry", 0)  # most tasks: no object to build
+    given: dict[str, Any] = {name: keywords[name] for name in options_given}  # type: ignore[literal-required]  # names checked above
     if "retry_on" in given and not isinstance(given["retry_on"], tuple):
         given["retry_on"] = (given["retry_on"],)
     if "tags" in given:
