@@ -499,7 +499,13 @@ async def test_summary_pluralises_and_abbreviates_long_critical_paths(
     async def only() -> None:
         return None
 
-    assert ": 1 task (1 completed)." in (await registry.run()).summary()
+    report = await registry.run()
+    assert ": 1 task (1 completed)." in report.summary()
+    plan_text = registry.build_scheduler().get_execute_timeline().get_visualization_table()
+    assert plan_text.startswith("Execution plan: 1 task in 1 level,")
+    console = Console(file=io.StringIO(), width=100, color_system=None)
+    console.print(report_table(report))
+    assert "1 task: 1 completed" in console.file.getvalue()  # type: ignore[attr-defined]  # a StringIO
     chain = SchedulerRegistry("chain")
     for i in range(2000):
         chain.task(f"step{i}", depends_on=[f"step{i - 1}"] if i else None)(_noop)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from ._export import data_edges, parameter_type, provider_name
 from ._plan import Plan
-from ._summary import critical_path, seconds, status_counts
+from ._summary import critical_path, plural, seconds, status_counts
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -72,7 +72,7 @@ def dag_tree(
     roots = [node for node, preds in enumerate(graph.preds) if not preds]
     tree = Tree(
         Text.assemble(
-            (title, "bold"), f" · {len(graph)} tasks · {len(roots)} root{_s(len(roots))}"
+            (title, "bold"), f" · {plural(len(graph), 'task')} · {plural(len(roots), 'root')}"
         ),
         guide_style="dim",
     )
@@ -222,14 +222,14 @@ def report_table(report: ExecutionReport, max_rows: int = 100) -> Table:
     on_path = {stats.task_name for stats in critical_path(report)}
     counts = ", ".join(f"{n} {status}" for status, n in status_counts(report).items() if n)
     rows = report.task_statistics
-    caption = f"{report.total_tasks} tasks: {counts or 'none'}; * on the critical path"
+    caption = f"{plural(report.total_tasks, 'task')}: {counts or 'none'}; * on the critical path"
     if len(rows) > max_rows:
         ranked = sorted(
             rows,
             key=lambda s: (s.status == "completed", s.task_name not in on_path, -s.duration),
         )
         rows = ranked[:max_rows]
-        caption += f"; {len(ranked) - max_rows} completed tasks not shown"
+        caption += f"; {plural(len(ranked) - max_rows, 'completed task')} not shown"
     table = Table(
         title=f"Run {report.execution_state} in {seconds(report.total_duration)}",
         caption=caption,

@@ -137,9 +137,11 @@ class ExecutionPlan:
         return "\n".join(lines)
 
     def get_visualization_table(self) -> str:
+        from ._summary import plural
+
         header = (
-            f"Execution plan: {self.total_tasks} tasks in {len(self.stages)} levels, "
-            f"at most {self.max_parallelism} in parallel"
+            f"Execution plan: {plural(self.total_tasks, 'task')} in "
+            f"{plural(len(self.stages), 'level')}, at most {self.max_parallelism} in parallel"
         )
         rows = [("level", "tasks", "waits for")]
         rows += [
