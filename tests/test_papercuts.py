@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, assert_type
 
 import pytest
+from hypothesis import given, settings
 from rich.console import Console
 
 from astrum import (
@@ -34,6 +35,7 @@ from astrum._plan import Plan
 from astrum._render import report_table
 from astrum._trace import trace_events
 from astrum.models import NoResultError
+from strategies import ContainerInput, container_inputs
 
 # -- 1. bare @registry.task ------------------------------------------------------------------
 
@@ -531,3 +533,30 @@ def test_import_astrum_imports_nothing_optional() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.splitlines() == ["[]", "True"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(container_inputs())
+def test_container_inputs_pass_exactly_when_their_sampled_elements_fit(
+    case: ContainerInput,
+) -> None:
+    """An input container is refused exactly when one of its first 20 elements has a wrong type."""
+    registry = SchedulerRegistry("containers")
+
+    async def take(value: Any) -> None:
+        return None
+
+    take.__annotations__["value"] = Ref[case.annotation, Input("value")]
+    registry.task("take")(take)
+    if case.wrong_at is None:
+        registry.run_sync(inputs={"value": case.value})
+        return
+    where: str | None
+    if isinstance(case.value, set):
+        where = None  # a set's order is its own: any position may be named
+    elif isinstance(case.value, dict):
+        where = f"at key 'k{case.wrong_at}'"
+    else:
+        where = f"at index {case.wrong_at}"
+    with pytest.raises(InputError, match=where):
+        registry.run_sync(inputs={"value": case.value})
