@@ -151,6 +151,26 @@ async def test_result_returns_value_or_raises_why_not(registry: SchedulerRegistr
         report.result("totl")
 
 
+async def test_result_of_a_tail_task_still_running(registry: SchedulerRegistry) -> None:
+    """report.result of a tail task that outlives the run says to await it."""
+    release = asyncio.Event()
+
+    @registry.task
+    async def main_work() -> int:
+        return 1
+
+    @registry.task
+    async def tail() -> int:
+        await release.wait()
+        return 2
+
+    report = await registry.run(config=AstrumConfig(ignore_tail_task=["tail"]))
+    with pytest.raises(NoResultError, match=r"still running.*report\.tail_tasks\['tail'\]"):
+        report.result("tail")
+    release.set()
+    assert await report.tail_tasks["tail"] == 2
+
+
 def _frames(error: BaseException) -> list[str]:
     import traceback
 

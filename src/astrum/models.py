@@ -375,6 +375,11 @@ class ExecutionReport:
                 f"{did_you_mean(task_id, self.original_tasks)}"
             )
         stats = next((s for s in self.task_statistics if s.task_name == task_id), None)
+        if stats is None and task_id in self.tail_tasks:
+            raise NoResultError(
+                f"Task '{task_id}' has no result in the report: it was still running when the "
+                f"run ended (ignore_tail_task); await report.tail_tasks['{task_id}'] for it."
+            )
         if stats is None:
             raise NoResultError(
                 f"Task '{task_id}' has no result: the run ended {self.execution_state} before "
