@@ -162,7 +162,7 @@ class ExecutionPlan:
 
 @dataclass(frozen=True)
 class TaskAttemptStatistics:
-    """One call of a task's function."""
+    """One call of a task's function; ``start_time`` and ``duration`` are its body's."""
 
     task_name: str
     attempt_number: int
@@ -177,8 +177,7 @@ class TaskAttemptStatistics:
     """Where this attempt ran: a Dask worker's address, ``"pid N"`` for a process pool,
     None on the loop or in a thread."""
     queued_duration: float = 0.0
-    """Seconds this attempt waited for a concurrency slot or pool before its body began;
-    ``start_time`` and ``duration`` are the body's."""
+    """Seconds this attempt waited for a concurrency slot or a pool before its body began."""
 
 
 @dataclass(frozen=True)
