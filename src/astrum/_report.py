@@ -24,10 +24,9 @@ __all__ = ["Attempt", "RunRecord", "describe", "message"]
 COMPLETED = StageStatus.COMPLETED
 RUNNING = StageStatus.RUNNING
 
-Attempt = tuple[float, float, str, BaseException | None, bool, str | None, float]
+Attempt = tuple[float, float, str, BaseException | None, bool, str | None]
 """One attempt as the run records it: start, end, outcome, error, whether a retry follows,
-where it ran (a Dask worker, a process; None on the loop or in a thread), and how long of
-it was spent waiting for a concurrency slot or pool before the body began."""
+and where it ran (a Dask worker, a process; None on the loop or in a thread)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +43,8 @@ class RunRecord:
     start: Sequence[float]
     end: Sequence[float]
     queued: Sequence[float]
+    waits: Mapping[int, list[float]]
+    """For tasks that waited for a concurrency slot or pool: the wait of each recorded attempt."""
     attempts: Sequence[list[Attempt] | None]
     errors: Mapping[int, BaseException]
     skip_reasons: Mapping[int, str]
@@ -70,8 +71,11 @@ class RunRecord:
         raw = self.attempts[node]
         if raw is None:
             # Attempts are recorded only once one fails; a lone successful attempt is implied.
-            queued = self.queued[node]
-            raw = [(start, end, status, None, False, worker, queued)] if status == COMPLETED else []
+            raw = [(start, end, status, None, False, worker)] if status == COMPLETED else []
+            waits: Sequence[float] = [self.queued[node]]
+        else:
+            waits = self.waits.get(node, ())  # one per attempt for tasks with gates, else none
+        waits = [*waits, *[0.0] * (len(raw) - len(waits))]
         attempts = [
             # The body began once the wait was over: start and duration are the body's.
             TaskAttemptStatistics(
@@ -87,8 +91,8 @@ class RunRecord:
                 worker=where,
                 queued_duration=waited,
             )
-            for number, (began, ended, outcome, error, will_retry, where, waited) in enumerate(
-                raw, 1
+            for number, ((began, ended, outcome, error, will_retry, where), waited) in enumerate(
+                zip(raw, waits, strict=True), 1
             )
         ]
         error = self.errors.get(node)

@@ -99,6 +99,7 @@ class Run:
         self._end = [0.0] * n
         self._queued = [0.0] * n
         self._waited: dict[int, float] = {}  # the current attempt's wait for its gates
+        self._waits: dict[int, list[float]] = {}  # per recorded attempt, of the tasks with gates
         self._unstarted: set[int] = set()
         self._attempts: list[list[Attempt] | None] = [None] * n
         self._errors: dict[int, BaseException] = {}
@@ -348,8 +349,7 @@ class Run:
             ended = self._now()
             will_retry = attempt <= spec.retry and isinstance(error, spec.options.retry_on)
             worker = self._body.worker_of(spec.task_id)
-            waited = self._waited.pop(node, 0.0)
-            self._record_attempt(node, (began, ended, FAILED, error, will_retry, worker, waited))
+            self._record_attempt(node, (began, ended, FAILED, error, will_retry, worker))
             if self.settings.listeners:
                 self._emit(
                     "attempt_failed",
@@ -364,16 +364,14 @@ class Run:
         worker = self._body.worker_of(spec.task_id)
         outcome = CANCELLED if self._cancelled_by_run(error) else FAILED
         failure = None if outcome is CANCELLED else error
-        waited = self._waited.pop(node, 0.0)
-        self._record_attempt(node, (began, self._now(), outcome, failure, False, worker, waited))
+        self._record_attempt(node, (began, self._now(), outcome, failure, False, worker))
         return False
 
     def _attempt_completed(self, node: int, spec: TaskSpec, began: float) -> None:
         # A lone successful attempt is implied by the report; record it only after failures.
         if self._attempts[node] is not None:
             worker = self._body.worker_of(spec.task_id)
-            waited = self._waited.pop(node, 0.0)
-            self._record_attempt(node, (began, self._now(), COMPLETED, None, False, worker, waited))
+            self._record_attempt(node, (began, self._now(), COMPLETED, None, False, worker))
 
     def _call(
         self,
@@ -518,6 +516,11 @@ class Run:
         return self._stopping or (task is not None and task.cancelling() > 0)
 
     def _record_attempt(self, node: int, attempt: Attempt) -> None:
+        if self._waited:
+            # Every recorded attempt of a task with gates waited for them first.
+            waited = self._waited.pop(node, None)
+            if waited is not None:
+                self._waits.setdefault(node, []).append(waited)
         attempts = self._attempts[node]
         if attempts is None:
             self._attempts[node] = [attempt]
@@ -619,6 +622,7 @@ class Run:
             start=self._start,
             end=self._end,
             queued=self._queued,
+            waits=self._waits,
             attempts=self._attempts,
             errors=self._errors,
             skip_reasons=self._skip_reason,
