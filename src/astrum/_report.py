@@ -75,7 +75,7 @@ class RunRecord:
             waits: Sequence[float] = [self.queued[node]]
         else:
             waits = self.waits.get(node, ())  # one per attempt for tasks with gates, else none
-        waits = [*waits, *[0.0] * (len(raw) - len(waits))]
+        waits = [*waits, *[0.0] * (len(raw) - len(waits))][: len(raw)]
         attempts = [
             # The body began once the wait was over: start and duration are the body's.
             TaskAttemptStatistics(
