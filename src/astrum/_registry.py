@@ -14,16 +14,16 @@ import inspect
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar, Unpack, overload
 
 from ._bindings import bind_relations
 from ._declared import Declared, declared
+from ._elsewhere import remember
 from ._errors import TaskNotFoundError, TaskRegistrationError, did_you_mean
 from ._graph import make_graph
-from ._methods import plain_function, resolve_functions
+from ._methods import resolve_functions
 from ._plan import DEFAULT_OPTIONS, TaskOptions, TaskSpec, is_async_callable
 from ._relations import Relations, annotations_for, relations_for
 from .cache import CachePolicy, _policy_of
@@ -41,7 +41,6 @@ __all__ = [
     "SchedulerRegistry",
     "TaskKeywords",
     "refuse_running_loop",
-    "registries_holding",
     "synchronous",
 ]
 
@@ -173,7 +172,7 @@ class SchedulerRegistry:
         self.name = name
         self._tasks: dict[str, RegisteredTask] = {}
         self._lock = threading.Lock()
-        _ALL_REGISTRIES.add(self)
+        remember(self)
 
     def __repr__(self) -> str:
         return f"SchedulerRegistry({self.name!r}, tasks={len(self._tasks)})"
@@ -471,27 +470,6 @@ class _Build:
         return DynamicScheduler._planned(
             graph, specs, config, concurrency_context, lambda: _task_orders(ids, deps), self.began
         )
-
-
-_ALL_REGISTRIES: weakref.WeakSet[SchedulerRegistry] = weakref.WeakSet()
-"""Every live registry, so an error can say where else a function is registered."""
-
-
-def registries_holding(function: object) -> str:
-    """``"registry 'orders'"`` for the registries that hold ``function`` as a task, or ``""``."""
-    target = plain_function(function)
-    names = sorted(
-        {
-            registry.name
-            for registry in list(_ALL_REGISTRIES)
-            for entry in registry.get_all_tasks().values()
-            if plain_function(entry.function) is target
-        }
-    )
-    if not names:
-        return ""
-    listed = ", ".join(f"'{name}'" for name in names)
-    return f"registry {listed}" if len(names) == 1 else f"registries {listed}"
 
 
 def _redefines(new: Callable[..., Any], old: Callable[..., Any]) -> bool:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 from ._declared import ANNOTATED, run_input_edges
 from ._edges import Edge, input_edge, output_edge
+from ._elsewhere import registries_holding
 from ._errors import TaskRegistrationError, closest
 from ._methods import plain_function
 from ._typecheck import Annotations, Unresolved, strip
@@ -307,8 +308,6 @@ class _AnnotationReader:
                 f"several tasks ({', '.join(ids)}); name one by its id: {choices}."
             )
         else:
-            from ._registry import registries_holding  # the registry module imports this one
-
             elsewhere = registries_holding(ref)
             self.problems.append(
                 f"{where} names function {label} in {marker}(...), which is not a task of "

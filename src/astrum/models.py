@@ -137,11 +137,10 @@ class ExecutionPlan:
         return "\n".join(lines)
 
     def get_visualization_table(self) -> str:
-        from ._summary import plural
-
+        tasks, levels = self.total_tasks, len(self.stages)
         header = (
-            f"Execution plan: {plural(self.total_tasks, 'task')} in "
-            f"{plural(len(self.stages), 'level')}, at most {self.max_parallelism} in parallel"
+            f"Execution plan: {tasks} task{'' if tasks == 1 else 's'} in {levels} "
+            f"level{'' if levels == 1 else 's'}, at most {self.max_parallelism} in parallel"
         )
         rows = [("level", "tasks", "waits for")]
         rows += [
