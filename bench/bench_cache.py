@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from astrum import AstrumConfig, CachePolicy, DynamicScheduler, MemoryStore, SqliteStore, TaskOrder
-from astrum._cachekey import KeyMaker
-from astrum._plan import Binding, TaskOptions
+from astrum._build._plan import Binding, TaskOptions
+from astrum._store._keys import KeyMaker
 from astrum.cache import CacheStore
 
 __all__ = ["main"]

@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from astrum import DynamicScheduler, ExecutionReport, TaskOrder
-from astrum._plan import Binding
+from astrum._build._plan import Binding
 from workloads import Workload, body, check_results
 
 __all__ = ["Prepared", "build", "check", "prepare", "run", "supports"]

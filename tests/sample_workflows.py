@@ -13,7 +13,7 @@ from astrum import (
     TaskExecutionStatistics,
     TaskOrder,
 )
-from astrum._plan import Binding
+from astrum._build._plan import Binding
 from strategies import Dag
 
 __all__ = [

@@ -33,6 +33,7 @@ __all__ = [
     "dag_task_behaviours",
     "dags",
     "data_dags",
+    "failing_dags",
     "fuzz_function",
     "placements",
     "registration_kwargs",
@@ -354,6 +355,23 @@ def spans(max_size: int = 40) -> st.SearchStrategy[list[tuple[float, float]]]:
         lambda pair: (pair[0] / 10, (pair[0] + pair[1]) / 10)
     )
     return st.lists(span, max_size=max_size)
+
+
+@st.composite
+def failing_dags(draw: st.DrawFn, max_tasks: int = 12) -> tuple[Dag, frozenset[str]]:
+    """A random DAG, some of whose tasks are mapped instances (``name[i]``), and the tasks
+    whose body fails, for views of runs that ended in every way."""
+    dag = draw(dags(min_tasks=1, max_tasks=max_tasks))
+    mapped = draw(st.booleans())
+    if mapped:  # rename the tasks so the later half share one mapped name
+        half = len(dag.ids) // 2
+        names = {task: (f"part[{i}]" if i >= half else task) for i, task in enumerate(dag.ids)}
+        dag = Dag(
+            ids=tuple(names[task] for task in dag.ids),
+            deps=tuple(tuple(names[dep] for dep in deps) for deps in dag.deps),
+        )
+    failing = draw(st.sets(st.sampled_from(dag.ids), max_size=3))
+    return dag, frozenset(failing)
 
 
 # -- caching and resume --------------------------------------------------------------------

@@ -25,7 +25,7 @@ from astrum import (
     SqliteStore,
     TaskOrder,
 )
-from astrum._plan import Binding, TaskOptions
+from astrum._build._plan import Binding, TaskOptions
 from astrum.cache import CacheWarning, default_store
 from astrum.events import Event
 
@@ -424,7 +424,7 @@ async def test_progress_counts_cached_tasks_as_done(registry: SchedulerRegistry)
     """The progress display ends with every cached task done, none left running."""
     from rich.console import Console
 
-    from astrum._progress import ProgressDisplay
+    from astrum._views._progress import ProgressDisplay
 
     for index in range(3):
         registry.task(f"t{index}", cache=True)(lambda index=index: index)

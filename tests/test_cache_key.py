@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 
-from astrum._cachekey import KeyMaker, UnstableValueError, lineage_key
+from astrum._store._keys import KeyMaker, UnstableValueError, lineage_key
 from strategies import cache_values
 
 
@@ -172,7 +172,7 @@ def test_lineage_depends_on_upstream_keys_not_their_order() -> None:
 
 _PROBE = """
 import dataclasses, enum
-from astrum._cachekey import KeyMaker
+from astrum._store._keys import KeyMaker
 
 @dataclasses.dataclass
 class Point:

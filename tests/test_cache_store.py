@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import hashlib
+import logging
 import multiprocessing
 import os
+import pickle
+import shutil
 import sqlite3
+import stat
 import subprocess
 import sys
 import textwrap
@@ -102,6 +107,8 @@ def test_a_file_that_is_not_a_store_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(OSError, match=r"notes\.txt' is not a usable cache store"):
         SqliteStore(path)
+    assert path.read_bytes() == b"this is not sqlite" * 100
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
 def test_a_store_from_another_schema_version_is_refused(tmp_path: Path) -> None:
@@ -280,3 +287,149 @@ async def test_a_locked_file_is_a_quick_miss_not_a_stalled_loop(tmp_path: Path) 
             blocker.execute("COMMIT")
             blocker.close()
         assert await store.get("k") == b"value"
+
+
+# -- the store authenticates what it wrote ------------------------------------------------
+
+_UNPICKLED: list[str] = []
+
+
+def _ran_on_unpickling(note: str) -> str:
+    _UNPICKLED.append(note)
+    return "forged"
+
+
+class _Payload:
+    """Unpickling this calls a function: what a forged entry would do."""
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (_ran_on_unpickling, ("code ran",))
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _key_files(folder: Path) -> list[Path]:
+    return list(folder.glob("*.key"))
+
+
+def _write(path: Path, text: str) -> None:
+    path.write_text(text)
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_a_forged_entry_is_never_unpickled(
+    registry: SchedulerRegistry, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A row written by someone without the key is a miss, logged, and its pickle never loads."""
+    path = tmp_path / "cache.db"
+    calls: list[str] = []
+    _flow(registry, calls, count=1)
+    with SqliteStore(path) as store:
+        await registry.run(config=AstrumConfig(store=store))
+    forged = pickle.dumps(_Payload())
+    with sqlite3.connect(path) as raw:
+        for (key,) in raw.execute("SELECT key FROM entries").fetchall():
+            # What the store accepted before: a checksum anyone can compute.
+            digest = hashlib.blake2b(key.encode(), digest_size=16)
+            digest.update(forged)
+            raw.execute(
+                "UPDATE entries SET payload = ?, checksum = ? WHERE key = ?",
+                (forged, digest.digest(), key),
+            )
+    with SqliteStore(path) as store, caplog.at_level(logging.WARNING, logger="astrum"):
+        report = await registry.run(config=AstrumConfig(store=store))
+    assert _UNPICKLED == []
+    assert report.task_return_set == {"t0": {"index": 0}}
+    assert calls == ["t0", "t0"]
+    assert len(_warnings(caplog)) == 1
+    assert "did not sign" in _warnings(caplog)[0]
+
+
+async def test_a_copy_without_its_key_only_misses(
+    registry: SchedulerRegistry, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A copied database yields misses (one warning) until its key file is copied with it."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "c").mkdir()
+    original = tmp_path / "a" / "cache.db"
+    calls: list[str] = []
+    _flow(registry, calls)
+    with SqliteStore(original) as store:
+        await registry.run(config=AstrumConfig(store=store))
+        key_file = store.key_path
+    assert key_file == tmp_path / "a" / "cache.db.key"
+    shutil.copy(original, tmp_path / "b" / "cache.db")
+    with (
+        SqliteStore(tmp_path / "b" / "cache.db") as copy,
+        caplog.at_level(logging.WARNING, logger="astrum"),
+    ):
+        report = await registry.run(config=AstrumConfig(store=copy))
+    assert report.execution_state == "completed"
+    assert {s.status for s in report.task_statistics} == {"completed"}
+    assert len(_warnings(caplog)) == 1  # three rejected entries, one warning
+    shutil.copy(original, tmp_path / "c" / "cache.db")
+    shutil.copy(key_file, tmp_path / "c" / "cache.db.key")
+    with SqliteStore(tmp_path / "c" / "cache.db") as shared:
+        report = await registry.run(config=AstrumConfig(store=shared))
+    assert {s.status for s in report.task_statistics} == {"cached"}
+
+
+async def test_a_given_key_shares_a_store_on_purpose(
+    registry: SchedulerRegistry, tmp_path: Path
+) -> None:
+    """Stores opened with one key= accept each other's entries, and make no key file."""
+    secret = "a shared secret of enough length"
+    calls: list[str] = []
+    _flow(registry, calls)
+    with SqliteStore(tmp_path / "here.db", key=secret) as store:
+        await registry.run(config=AstrumConfig(store=store))
+    shutil.copy(tmp_path / "here.db", tmp_path / "there.db")
+    with SqliteStore(tmp_path / "there.db", key=secret.encode()) as store:
+        report = await registry.run(config=AstrumConfig(store=store))
+    assert {s.status for s in report.task_statistics} == {"cached"}
+    with SqliteStore(tmp_path / "there.db", key="another secret, as long") as store:
+        report = await registry.run(config=AstrumConfig(store=store))
+    assert {s.status for s in report.task_statistics} == {"completed"}
+    assert _key_files(tmp_path) == []
+
+
+async def test_the_database_and_key_are_private_to_their_owner(
+    registry: SchedulerRegistry, tmp_path: Path
+) -> None:
+    """The database, its WAL and the key file are created with mode 0600."""
+    path = tmp_path / "private.db"
+    _flow(registry, [], count=1)
+    with SqliteStore(path) as store:
+        await registry.run(config=AstrumConfig(store=store))
+        assert _mode(path) == 0o600
+        assert _mode(Path(f"{path}-wal")) == 0o600
+        assert _mode(store.key_path) == 0o600
+    assert len(store.key_path.read_text().strip()) == 64  # 32 random bytes, as hex
+
+
+def test_a_short_or_odd_key_is_refused(tmp_path: Path) -> None:
+    """key= must be bytes or str of at least 16 bytes."""
+    with pytest.raises(ValueError, match="at least 16 bytes"):
+        SqliteStore(tmp_path / "short.db", key="hunter2")
+    with pytest.raises(TypeError, match="takes bytes or str"):
+        SqliteStore(tmp_path / "odd.db", key=12345678901234567890)  # type: ignore[arg-type]
+
+
+async def test_a_damaged_key_file_does_not_fail_the_run(
+    registry: SchedulerRegistry, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An unreadable key is the store failing: the run completes without it and says why."""
+    path = tmp_path / "cache.db"
+    calls: list[str] = []
+    _flow(registry, calls, count=1)
+    _write(Path(f"{path}.key"), "not a key")
+    with SqliteStore(path) as store, caplog.at_level(logging.WARNING, logger="astrum"):
+        report = await registry.run(config=AstrumConfig(store=store))
+    assert report.task_return_set == {"t0": {"index": 0}}
+    assert "does not hold a key" in caplog.text

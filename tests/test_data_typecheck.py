@@ -224,7 +224,7 @@ def test_return_side_relations_are_checked(registry: SchedulerRegistry) -> None:
 
 
 def test_explicit_allow_data_model_is_checked(registry: SchedulerRegistry) -> None:
-    """An input item's allow_data_model is the expected type; a from_function is checked too."""
+    """An input item's allow_data_model is what its source returns; a from_function too."""
 
     def now() -> str:
         return "noon"
@@ -249,7 +249,10 @@ def test_explicit_allow_data_model_is_checked(registry: SchedulerRegistry) -> No
         return None
 
     problems = _problems(registry)
-    assert "parameter 'a' expects str, but task 'count' returns int" in problems[0]
+    assert (
+        "parameter 'a' takes the value of task 'count', declared as str (allow_data_model), "
+        "but task 'count' returns int" in problems[0]
+    )
     assert "parameter 'b' expects int, but from_function now returns str" in problems[1]
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 
 from astrum import SchedulerRegistry, TaskRegistrationError
-from astrum._export import parameter_type, type_name
+from astrum._views._export import parameter_type, type_name
 from sample_workflows import diamond_scheduler, scheduler_of
 from strategies import Dag, dags
 

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 from _support import register_data_task
 from astrum import AstrumConfig, F, Ref, SchedulerRegistry
-from astrum._bindings import _bind, _bind_plain, _bindings
-from astrum._declared import declared
-from astrum._edges import Edge
-from astrum._methods import parameters
-from astrum._plan import DEFAULT_OPTIONS, Binding, TaskSpec, is_async_callable
+from astrum._build._bindings import _bind, _bind_plain, _bindings
+from astrum._build._declared import declared
+from astrum._build._edges import Edge
+from astrum._build._methods import parameters
+from astrum._build._plan import DEFAULT_OPTIONS, Binding, TaskSpec, is_async_callable
 from strategies import DataDag, data_dags
 
 

@@ -20,7 +20,7 @@ from astrum import (
     TaskOrderLoopError,
     TaskOrderNoExitError,
 )
-from astrum._graph import Graph, closure_upstream, find_cycle, make_graph
+from astrum._build._graph import Graph, closure_upstream, find_cycle, make_graph
 from strategies import Dag, ancestors, cyclic_graphs, dags
 
 CHAIN = 100_000

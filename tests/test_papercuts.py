@@ -31,9 +31,9 @@ from astrum import (
     run_sync,
     task,
 )
-from astrum._plan import Plan
-from astrum._render import report_table
-from astrum._trace import trace_events
+from astrum._build._plan import Plan
+from astrum._views._render import report_table
+from astrum._views._trace import trace_events
 from astrum.models import NoResultError
 from strategies import ContainerInput, container_inputs
 
@@ -290,7 +290,7 @@ def test_inputs_are_one_named_node_in_mermaid_and_dot() -> None:
 
 def test_inputs_are_named_in_the_data_table() -> None:
     """The visualize data table names the input a parameter takes."""
-    from astrum._render import data_table
+    from astrum._views._render import data_table
 
     console = Console(file=io.StringIO(), width=100, color_system=None)
     console.print(data_table(flow_plan(_input_flow())))

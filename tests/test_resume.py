@@ -26,7 +26,7 @@ from astrum import (
     SqliteStore,
     TaskOrder,
 )
-from astrum._plan import Binding, TaskOptions
+from astrum._build._plan import Binding, TaskOptions
 from astrum.cache import CachePolicy
 from strategies import ResumeCase, resume_cases
 

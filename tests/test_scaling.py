@@ -25,7 +25,7 @@ import pytest
 
 import astrum
 from astrum import DynamicScheduler, F, Ref, SchedulerRegistry, TaskOrder
-from astrum._plan import Binding
+from astrum._build._plan import Binding
 
 SIZES = (100, 200, 400)
 SHAPES = ("wide", "chain", "layered")

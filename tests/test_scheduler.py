@@ -26,7 +26,7 @@ from astrum import (
     TaskOrder,
     TaskRegistrationError,
 )
-from astrum._plan import Binding
+from astrum._build._plan import Binding
 
 
 def diamond() -> list[TaskOrder]:

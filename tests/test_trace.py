@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 
 from astrum import AstrumConfig, ExecutionReport, SchedulerRegistry
-from astrum._trace import assign_lanes, trace_events
+from astrum._views._trace import assign_lanes, trace_events
 from sample_workflows import completed_report, failed_report
 from strategies import spans
 

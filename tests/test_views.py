@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from rich.console import Console, RenderableType
 
 from astrum import AstrumConfig, Event, F, Ref, SchedulerRegistry
-from astrum._progress import ProgressDisplay
-from astrum._render import dag_tree, data_table, report_table
+from astrum._views._progress import ProgressDisplay
+from astrum._views._render import dag_tree, data_table, report_table
 from sample_workflows import (
     chain_scheduler,
     completed_report,

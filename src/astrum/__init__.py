@@ -15,7 +15,7 @@
 
 from typing import TYPE_CHECKING, Any
 
-from ._errors import (
+from astrum._errors import (
     InputError,
     SchedulerError,
     TaskDependencyError,
@@ -25,10 +25,10 @@ from ._errors import (
     TaskOrderNoExitError,
     TaskRegistrationError,
 )
-from .cache import CachePolicy, MemoryStore
-from .config import AstrumConfig
-from .data_transport import F, From, Input, Ref, T, To
-from .decorators import (
+from astrum.cache import CachePolicy, MemoryStore
+from astrum.config import AstrumConfig
+from astrum.data_transport import F, From, Input, Ref, T, To
+from astrum.decorators import (
     DEFAULT_NAMESPACE,
     RegisteredTask,
     SchedulerRegistry,
@@ -42,9 +42,9 @@ from .decorators import (
     task,
     use_namespace,
 )
-from .events import Event
-from .executors import DaskExecutor
-from .models import (
+from astrum.events import Event
+from astrum.executors import DaskExecutor
+from astrum.models import (
     ExecutionPlan,
     ExecutionReport,
     ExecutionStage,
@@ -55,17 +55,17 @@ from .models import (
     TaskOrder,
     TaskStageStatistics,
 )
-from .planner import ExecutionPlanner
-from .scheduler import DynamicScheduler
+from astrum.planner import ExecutionPlanner
+from astrum.scheduler import DynamicScheduler
 
 if TYPE_CHECKING:
-    from .cache import SqliteStore
+    from astrum.cache import SqliteStore
 
 
 def __getattr__(name: str) -> Any:
     # SqliteStore on first use: sqlite3 is imported only by the programs that use it.
     if name == "SqliteStore":
-        from .cache import SqliteStore
+        from astrum.cache import SqliteStore
 
         return SqliteStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,5 @@
-"""The ``astrum`` command: run a workflow file, draw its graph, run the demo, manage a cache.
+"""The ``astrum`` command: run a workflow file, draw its graph, run the demo, manage a cache,
+draw a recorded run as a page.
 
 Exit codes: 0 the run completed, 1 it failed or was cancelled, 2 the command
 line or the workflow file is wrong (it cannot be imported, names no tasks, the
@@ -21,12 +22,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._errors import InputError, SchedulerError, closest
-from ._sqlitestore import DEFAULT_PATH
-from .config import AstrumConfig
-from .decorators import SchedulerRegistry
-from .models import ExecutionReport
-from .scheduler import DynamicScheduler
+from astrum._errors import InputError, SchedulerError, closest
+from astrum._store._sqlite import DEFAULT_PATH
+from astrum.config import AstrumConfig
+from astrum.decorators import SchedulerRegistry
+from astrum.models import ExecutionReport
+from astrum.scheduler import DynamicScheduler
 
 __all__ = ["main"]
 
@@ -52,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _graph(args)
         if args.command == "cache":
             return _cache(args)
+        if args.command == "report":
+            return _report(args)
         return _run(args)
     except BrokenPipeError:
         _drop_stdout()
@@ -151,6 +154,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--visualize", action="store_true", help="draw the graph before running")
         sub.add_argument("--progress", action="store_true", help="show live progress on stderr")
         sub.add_argument("--trace", metavar="OUT.json", help="write a Chrome/Perfetto trace")
+        sub.add_argument("--html", metavar="OUT.html", help="write the run as an HTML page")
         sub.add_argument("--json", action="store_true", help="print the report as JSON")
 
     run = commands.add_parser("run", help="run the workflow of a file and print a summary")
@@ -158,7 +162,11 @@ def _parser() -> argparse.ArgumentParser:
     run_options(run)
     graph = commands.add_parser("graph", help="draw the workflow of a file")
     common(graph, with_file=True)
-    graph.add_argument("--format", choices=("tree", "mermaid", "dot"), default="tree")
+    graph.add_argument(
+        "--format",
+        choices=("tree", "text", "mermaid", "dot"),
+        help="tree (the default, needs rich; else text), text, mermaid or dot",
+    )
     demo = commands.add_parser("demo", help="run the bundled demo workflow")
     common(demo, with_file=False)
     run_options(demo)
@@ -168,6 +176,17 @@ def _parser() -> argparse.ArgumentParser:
         "--store", metavar="PATH", default=DEFAULT_PATH, help=f"default: {DEFAULT_PATH}"
     )
     cache.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    report = commands.add_parser(
+        "report", help="write the HTML page of a run recorded in a store (AstrumConfig(store=...))"
+    )
+    report.add_argument("run_id", metavar="RUN_ID", help="the run's id, or a unique prefix of it")
+    report.add_argument(
+        "--store", metavar="PATH", default=DEFAULT_PATH, help=f"default: {DEFAULT_PATH}"
+    )
+    report.add_argument(
+        "-o", "--output", metavar="OUT.html", help="default: astrum-run-<first 8 of RUN_ID>.html"
+    )
+    report.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     parser.set_defaults(debug=False)
     return parser
 
@@ -177,7 +196,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
-        from ._demo import build_demo
+        from astrum._demo import build_demo
 
         registry = build_demo()
     else:
@@ -186,13 +205,13 @@ def _run(args: argparse.Namespace) -> int:
     store_path = args.store or (DEFAULT_PATH if args.resume else None)
     store = None
     if store_path is not None:
-        from .cache import SqliteStore
+        from astrum.cache import SqliteStore
 
         store = SqliteStore(store_path)
     config = AstrumConfig(progress=args.progress, store=store, on_failure=args.on_failure)
     scheduler = _build(registry, args.target, config)
     if args.visualize:
-        from ._render import show_plan
+        from astrum._views._render import show_plan
 
         show_plan(scheduler.plan, f"workflow '{registry.name}'", sys.stderr if args.json else None)
     try:
@@ -210,6 +229,9 @@ def _run(args: argparse.Namespace) -> int:
         print(
             f"astrum: trace written to {path}; open it in https://ui.perfetto.dev", file=sys.stderr
         )
+    if args.html:
+        report.to_html(args.html)
+        print(f"astrum: page written to {args.html}", file=sys.stderr)
     if args.json:
         _write(json.dumps(report_json(report), indent=2, default=repr) + "\n")
     else:
@@ -256,28 +278,47 @@ def _inputs(path: str | None, pairs: Sequence[str]) -> dict[str, Any]:
 def _graph(args: argparse.Namespace) -> int:
     registry = _load_workflow(Path(args.file), args.namespace)
     scheduler = _build(registry, args.target, AstrumConfig())
-    if args.format == "mermaid":
+    form = args.format
+    if form is None:
+        form = "tree" if _has_rich() else "text"
+        if form == "text":
+            from astrum._views._render import VIZ_EXTRA_HINT
+
+            print(
+                f"astrum: rich is not installed, so this is the plain-text view; install it "
+                f"with {VIZ_EXTRA_HINT} to see the tree.",
+                file=sys.stderr,
+            )
+    if form == "text":
+        print(scheduler.get_execute_timeline().get_full_visualization())
+    elif form == "mermaid":
         sys.stdout.write(scheduler.to_mermaid())
-    elif args.format == "dot":
-        from ._export import to_dot
+    elif form == "dot":
+        from astrum._views._export import to_dot
 
         sys.stdout.write(to_dot(scheduler.plan, name=registry.name))
     else:
-        from ._render import VIZ_EXTRA_HINT, show_plan
+        from astrum._views._render import VIZ_EXTRA_HINT, show_plan
 
-        try:
-            import rich  # noqa: F401
-        except ImportError:
+        if not _has_rich():
             raise _UsageError(
                 f"--format tree draws with rich, which is not installed; install it with "
-                f"{VIZ_EXTRA_HINT}, or use --format mermaid or --format dot."
-            ) from None
+                f"{VIZ_EXTRA_HINT}, or use --format text, mermaid or dot."
+            )
         show_plan(scheduler.plan, f"workflow '{registry.name}'")
     return 0
 
 
+def _has_rich() -> bool:
+    try:
+        import rich  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _cache(args: argparse.Namespace) -> int:
-    from .cache import SqliteStore, clear, stats
+    from astrum.cache import SqliteStore, clear, stats
 
     try:
         if args.action == "clear":
@@ -295,6 +336,44 @@ def _cache(args: argparse.Namespace) -> int:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(recorded.started))
         resumed = f", resumed {recorded.resumed_from}" if recorded.resumed_from else ""
         print(f"    {recorded.run_id}  {started}  {recorded.completed_tasks} completed{resumed}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from astrum._views._html import load_page, render_page
+    from astrum.cache import SqliteStore
+
+    if not Path(args.store).is_file():
+        raise _UsageError(
+            f"there is no store at {args.store}; pass the path the run used "
+            "(AstrumConfig(store=SqliteStore(path))) with --store."
+        )
+    try:
+        with SqliteStore(args.store) as store:
+            known = [recorded.run_id for recorded in store.runs()]
+            matches = [run_id for run_id in known if run_id.startswith(args.run_id)]
+            if args.run_id in known:
+                matches = [args.run_id]
+            if len(matches) != 1:
+                several = f"{len(matches)} runs start with it" if matches else "no run has it"
+                latest = ", ".join(known[:3]) or "none"
+                raise _UsageError(
+                    f"{args.store} has no single run '{args.run_id}' ({several}); "
+                    f"the latest recorded runs are: {latest}."
+                )
+            run_id = matches[0]
+            payload = store.load_report(run_id)
+        if payload is None:
+            raise _UsageError(
+                f"run {run_id} in {args.store} has no recorded report: it was recorded by an "
+                "older astrum, or it did not finish."
+            )
+        page = render_page(load_page(payload))
+    except (OSError, ValueError) as error:
+        raise _UsageError(str(error)) from None  # the message says it all
+    output = Path(args.output or f"astrum-run-{run_id[:8]}.html")
+    output.write_text(page, encoding="utf-8")
+    print(f"astrum: page of run {run_id} written to {output}", file=sys.stderr)
     return 0
 
 
@@ -317,7 +396,7 @@ def _load_workflow(path: Path, namespace: str | None) -> SchedulerRegistry:
             f"{path} is not a file; give the path of a Python file that registers tasks."
         )
     module = _import_file(path)
-    from . import decorators
+    from astrum import decorators
 
     candidates: dict[int, SchedulerRegistry] = {}
     for value in vars(module).values():
@@ -370,7 +449,7 @@ def _import_file(path: Path) -> Any:
 
 def report_json(report: ExecutionReport) -> dict[str, Any]:
     """The report as JSON-ready data; results that JSON cannot hold become their repr."""
-    from ._summary import critical_path
+    from astrum._views._summary import critical_path
 
     # Named one by one: the report may gain private fields that are no business of JSON.
     names = (

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from .data_transport import F, Ref
-from .decorators import SchedulerRegistry
+from astrum.data_transport import F, Ref
+from astrum.decorators import SchedulerRegistry
 
 __all__ = ["build_demo"]
 

@@ -48,8 +48,11 @@ class TaskNotFoundError(SchedulerError, LookupError):
     """A task is named somewhere but has no function to run, or vice versa."""
 
 
-class TaskDuplicateExecutionError(SchedulerError, ValueError):
-    """The same task id appears twice in one graph."""
+class TaskDuplicateExecutionError(TaskDependencyError):
+    """The same task id appears twice in one graph.
+
+    A :class:`TaskDependencyError` too, which is what astrum 0.1.2 raised for it.
+    """
 
 
 class TaskOrderLoopError(SchedulerError, ValueError):

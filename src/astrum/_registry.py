@@ -1,4 +1,4 @@
-"""Task registries: :class:`SchedulerRegistry` and the :class:`RegisteredTask` records.
+"""Task registries: :class:`SchedulerRegistry`, which records tasks and builds them into runs.
 
 Registration only records plain entries. Building turns a registry's entries
 into a fresh, validated :class:`DynamicScheduler` without changing them, so a
@@ -15,29 +15,28 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar, Unpack, overload
 
-from ._bindings import bind_relations
-from ._declared import Declared, declared
-from ._elsewhere import remember
-from ._errors import TaskNotFoundError, TaskRegistrationError, did_you_mean
-from ._graph import make_graph
-from ._methods import resolve_functions
-from ._plan import DEFAULT_OPTIONS, TaskOptions, TaskSpec, is_async_callable
-from ._relations import Relations, annotations_for, relations_for
-from .cache import CachePolicy, _policy_of
-from .config import AstrumConfig, ExecutorChoice
-from .models import ExecutionReport, TaskOrder
-from .scheduler import DynamicScheduler
+from astrum._build._bindings import bind_relations
+from astrum._build._elsewhere import remember
+from astrum._build._graph import make_graph
+from astrum._build._methods import resolve_functions
+from astrum._build._plan import DEFAULT_OPTIONS, TaskOptions, TaskSpec, is_async_callable
+from astrum._build._relations import Relations, annotations_for, relations_for
+from astrum._build._task import RegisteredTask
+from astrum._errors import TaskNotFoundError, TaskRegistrationError, did_you_mean
+from astrum.cache import CachePolicy, _policy_of
+from astrum.config import AstrumConfig, ExecutorChoice
+from astrum.models import ExecutionReport, TaskOrder
+from astrum.scheduler import DynamicScheduler
 
 if TYPE_CHECKING:
-    from ._typecheck import Annotations
-    from .data_transport import TaskData
+    from astrum._build._markers import TaskData
+    from astrum._build._typecheck import Annotations
 
 __all__ = [
     "DEFAULT_NAMESPACE",
-    "RegisteredTask",
     "SchedulerRegistry",
     "TaskKeywords",
     "refuse_running_loop",
@@ -146,23 +145,6 @@ def refuse_running_loop(instead: str) -> None:
         "run_sync() was called while an event loop is running in this thread; "
         f"use 'await {instead}(...)' there instead."
     )
-
-
-@dataclass(frozen=True)
-class RegisteredTask:
-    """What ``@task`` recorded about one function."""
-
-    task_id: str
-    function: Callable[..., Any]
-    depends_on: tuple[str, ...]
-    retry: int
-    data: TaskData | None = None
-    options: TaskOptions = field(default_factory=TaskOptions)
-    declared: Declared = field(init=False, repr=False, compare=False)
-    """What the function says by itself, read now so that builds need not read it again."""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "declared", declared(self.task_id, self.function))
 
 
 class SchedulerRegistry:
@@ -315,7 +297,7 @@ class SchedulerRegistry:
         build = self._build(target_tasks, config)
         scheduler = build.scheduler(concurrency_context)
         if config.visualize:
-            from ._render import show_plan
+            from astrum._views._render import show_plan
 
             show_plan(scheduler.plan, title=f"workflow '{self.name}'")
         return scheduler
@@ -333,7 +315,7 @@ class SchedulerRegistry:
         self, target_tasks: Sequence[str] | None = None, *, config: AstrumConfig | None = None
     ) -> str:
         """The workflow as a Graphviz ``digraph`` named after the registry."""
-        from ._export import to_dot
+        from astrum._views._export import to_dot
 
         return to_dot(self._export_scheduler(target_tasks, config).plan, name=self.name)
 

@@ -28,18 +28,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from ._sqlitestore import DEFAULT_PATH, CacheStats, RecordedRun, SqliteStore
+    from astrum._store._sqlite import DEFAULT_PATH, CacheStats, RecordedRun, SqliteStore
 
-# The SQLite store and its records come from _sqlitestore on first use (see __getattr__
+# The SQLite store and its records come from _store._sqlite on first use (see __getattr__
 # below): importing sqlite3 is for the runs that use it, not for every 'import astrum'.
-_FROM_SQLITESTORE = frozenset({"DEFAULT_PATH", "CacheStats", "RecordedRun", "SqliteStore"})
+_FROM_SQLITE = frozenset({"DEFAULT_PATH", "CacheStats", "RecordedRun", "SqliteStore"})
 
 
 def __getattr__(name: str) -> Any:
-    if name in _FROM_SQLITESTORE:
-        from . import _sqlitestore
+    if name in _FROM_SQLITE:
+        from astrum._store import _sqlite
 
-        return getattr(_sqlitestore, name)
+        return getattr(_sqlite, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -170,6 +170,7 @@ class MemoryStore:
         self._entries: dict[str, tuple[float, bytes]] = {}
         self._runs: dict[str, tuple[str | None, float]] = {}
         self._records: dict[str, dict[str, tuple[str, str]]] = {}
+        self._reports: dict[str, bytes] = {}
 
     def __repr__(self) -> str:
         return f"MemoryStore(entries={len(self._entries)})"
@@ -222,9 +223,19 @@ class MemoryStore:
                 result.update(self._records.get(ancestor, {}))
             return result
 
+    async def save_report(self, run_id: str, payload: bytes) -> None:
+        """Keep what the HTML page of run ``run_id`` needs."""
+        with self._lock:
+            self._reports[run_id] = payload
+
+    def load_report(self, run_id: str) -> bytes | None:
+        """What :meth:`save_report` kept for ``run_id``, or None."""
+        with self._lock:
+            return self._reports.get(run_id)
+
     def runs(self) -> list[RecordedRun]:
         """The recorded runs, newest first."""
-        from ._sqlitestore import RecordedRun
+        from astrum._store._sqlite import RecordedRun
 
         with self._lock:
             items = list(self._runs.items())
@@ -236,7 +247,7 @@ class MemoryStore:
 
     def stats(self) -> CacheStats:
         """Counts and sizes of what the store holds."""
-        from ._sqlitestore import CacheStats
+        from astrum._store._sqlite import CacheStats
 
         with self._lock:
             size = sum(len(payload) for _, payload in self._entries.values())
@@ -250,6 +261,7 @@ class MemoryStore:
             self._entries.clear()
             self._runs.clear()
             self._records.clear()
+            self._reports.clear()
         return count
 
 
@@ -262,7 +274,7 @@ def default_store() -> MemoryStore:
 
 
 def _existing(path: str | os.PathLike[str] | None) -> SqliteStore:
-    from ._sqlitestore import DEFAULT_PATH, SqliteStore
+    from astrum._store._sqlite import DEFAULT_PATH, SqliteStore
 
     if path is None:
         path = DEFAULT_PATH

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from .cache import CacheStore
+    from astrum.cache import CacheStore
 
-from .executors import DaskExecutor, require_dask
+from astrum.executors import DaskExecutor, require_dask
 
 __all__ = ["AstrumConfig", "ExecutorChoice", "FailurePolicy"]
 
@@ -74,6 +74,9 @@ class AstrumConfig:
     """Resource pools: ``{"db": 2}`` lets at most two tasks tagged "db" run at once."""
     progress: bool = False
     """Show a live progress display while a run goes (needs ``astrum[viz]``)."""
+    tracer_provider: Any = None
+    """An OpenTelemetry ``TracerProvider``: each run is then a span (a child of the caller's
+    current span) with a child span per task attempt (needs ``astrum[otel]``)."""
 
     def __post_init__(self) -> None:
         limit = self.concurrency_limit
@@ -91,13 +94,19 @@ class AstrumConfig:
         _check_timeout("run_timeout", self.run_timeout)
         _check_executor(self.executor, "AstrumConfig.executor")
         if self.store is not None:
-            from .cache import CacheStore
+            from astrum.cache import CacheStore
 
             if not isinstance(self.store, CacheStore):
                 raise TypeError(
                     "AstrumConfig.store must be a cache store such as SqliteStore(path) or "
                     f"MemoryStore(), got {type(self.store).__name__}."
                 )
+        provider = self.tracer_provider
+        if provider is not None and not callable(getattr(provider, "get_tracer", None)):
+            raise TypeError(
+                "AstrumConfig.tracer_provider must be an OpenTelemetry TracerProvider (an "
+                f"object with get_tracer()), got {type(provider).__name__}."
+            )
         for name, size in self.pools.items():
             if not isinstance(name, str) or not name:
                 raise TypeError(f"Pool names must be non-empty strings, got {name!r}.")

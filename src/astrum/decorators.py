@@ -24,19 +24,19 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar, Unpack, overload
 
-from ._errors import TaskNotFoundError, did_you_mean
-from ._registry import (
+from astrum._build._task import RegisteredTask
+from astrum._errors import TaskNotFoundError, did_you_mean
+from astrum._registry import (
     DEFAULT_NAMESPACE,
-    RegisteredTask,
     SchedulerRegistry,
     TaskKeywords,
     _is_function,
     _task_options,
     synchronous,
 )
-from .config import AstrumConfig
-from .models import ExecutionReport, TaskOrder
-from .scheduler import DynamicScheduler
+from astrum.config import AstrumConfig
+from astrum.models import ExecutionReport, TaskOrder
+from astrum.scheduler import DynamicScheduler
 
 __all__ = [
     "DEFAULT_NAMESPACE",

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._errors import SchedulerError
+from astrum._errors import SchedulerError
 
 __all__ = ["DaskExecutor", "SerializationError", "WorkerLostError"]
 

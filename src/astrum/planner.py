@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ._errors import TaskDependencyError, TaskDuplicateExecutionError, TaskOrderLoopError
-from ._graph import Graph, make_graph
-from .models import ExecutionPlan, ExecutionStage, TaskOrder
+from astrum._build._graph import Graph, make_graph
+from astrum._errors import TaskDependencyError, TaskDuplicateExecutionError, TaskOrderLoopError
+from astrum._records import ExecutionPlan, ExecutionStage, TaskOrder
 
 __all__ = ["ExecutionPlanner", "plan_view"]
 
@@ -16,8 +16,8 @@ class ExecutionPlanner:
 
     >>> load = TaskOrder("load")
     >>> plan = ExecutionPlanner([load, TaskOrder("report", [load])]).get_execute_timeline()
-    >>> [stage.parallel_tasks for stage in plan.stages]
-    [['load'], ['report']]
+    >>> " -> ".join(", ".join(stage.parallel_tasks) for stage in plan.stages)
+    'load -> report'
     """
 
     def __init__(self, task_order: Sequence[TaskOrder]) -> None:

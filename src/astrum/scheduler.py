@@ -9,23 +9,30 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ._cacherun import resume_id
-from ._errors import (
+from astrum._build._graph import Graph
+from astrum._build._plan import (
+    DEFAULT_OPTIONS,
+    Binding,
+    Plan,
+    TaskOptions,
+    TaskSpec,
+    is_async_callable,
+)
+from astrum._errors import (
     TaskDependencyError,
     TaskDuplicateExecutionError,
     TaskNotFoundError,
     TaskRegistrationError,
 )
-from ._graph import Graph
-from ._plan import DEFAULT_OPTIONS, Binding, Plan, TaskOptions, TaskSpec, is_async_callable
-from ._run import Run, RunSettings
-from .cache import default_store
-from .config import AstrumConfig, _check_timeout
-from .models import ExecutionPlan, ExecutionReport, TaskOrder
-from .planner import graph_of, plan_view
+from astrum._run._cache import resume_id
+from astrum._run._run import Run, RunSettings
+from astrum.cache import default_store
+from astrum.config import AstrumConfig, _check_timeout
+from astrum.models import ExecutionPlan, ExecutionReport, TaskOrder
+from astrum.planner import graph_of, plan_view
 
 if TYPE_CHECKING:
-    from .data_transport import TaskData
+    from astrum._build._markers import TaskData
 
 __all__ = ["DynamicScheduler"]
 
@@ -86,7 +93,7 @@ class DynamicScheduler:
             bound[task_id] = _with_sources(task_id, tuple(items), graph.index)
         if task_data_refs or bindings is None:
             # A hand-built DAG: its data comes from task_data_refs and Input annotations.
-            from ._bindings import bindings_from_task_data
+            from astrum._build._bindings import bindings_from_task_data
 
             found = bindings_from_task_data(task_data_refs or {}, functions, graph)
             for task_id, items in found.items():
@@ -174,6 +181,7 @@ class DynamicScheduler:
             record_runs=config.store is not None,
             pools=dict(config.pools),
             check_input_types=not config.skip_type_check,
+            tracer=_tracer(config.tracer_provider),
         )
 
     @property
@@ -221,7 +229,7 @@ class DynamicScheduler:
                 )
         display = None
         if self.config.progress:
-            from ._progress import display_for_run
+            from astrum._views._progress import display_for_run
 
             display = display_for_run(len(self._plan.specs))  # one per run: runs may overlap
         if display is not None:
@@ -238,13 +246,13 @@ class DynamicScheduler:
 
     def to_mermaid(self) -> str:
         """The DAG as a Mermaid ``flowchart``; data edges are labelled with their locator."""
-        from ._export import to_mermaid
+        from astrum._views._export import to_mermaid
 
         return to_mermaid(self._plan)
 
     def to_dot(self) -> str:
         """The DAG as a Graphviz ``digraph``; data edges are labelled with their locator."""
-        from ._export import to_dot
+        from astrum._views._export import to_dot
 
         return to_dot(self._plan)
 
@@ -354,3 +362,12 @@ def _with_sources(
             binding = binding._replace(source=index[binding.source_id])  # noqa: PLW2901
         result.append(binding)
     return tuple(result)
+
+
+def _tracer(provider: Any) -> Any:
+    """The OpenTelemetry tracer of ``provider``; None (and nothing imported) without one."""
+    if provider is None:
+        return None
+    from astrum._run._otel import make_tracer
+
+    return make_tracer(provider)

@@ -20,9 +20,9 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from ._errors import TaskRegistrationError
-from ._plan import is_async_callable
-from .decorators import SchedulerRegistry, get_registry
+from astrum._build._plan import is_async_callable
+from astrum._errors import TaskRegistrationError
+from astrum.decorators import SchedulerRegistry, get_registry
 
 __all__ = ["patch"]
 

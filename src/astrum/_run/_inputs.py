@@ -11,9 +11,9 @@ import types
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Union, get_args, get_origin
 
-from ._errors import InputError, TaskNotFoundError, closest, did_you_mean
-from ._plan import Plan
-from ._typecheck import compatible, type_name
+from astrum._build._plan import Plan
+from astrum._build._typecheck import compatible, type_name
+from astrum._errors import InputError, TaskNotFoundError, closest, did_you_mean
 
 __all__ = ["check_inputs", "needed_with_overrides"]
 

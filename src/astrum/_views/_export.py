@@ -1,6 +1,6 @@
 """Graph export as text: Mermaid flowcharts and Graphviz DOT.
 
-Both are built from a :class:`~astrum._plan.Plan`, so they show exactly what a
+Both are built from a :class:`~astrum._build._plan.Plan`, so they show exactly what a
 run would execute. Dependency edges are plain arrows; an edge that carries data
 is labelled with what it carries (the locator, and the parameter it feeds).
 
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ._plan import Binding, Plan
+from astrum._build._plan import Binding, Plan
 
 __all__ = [
     "DataEdge",

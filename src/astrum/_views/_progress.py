@@ -16,9 +16,9 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ._render import VIZ_EXTRA_HINT, require_rich
-from ._summary import plural, seconds
-from .events import Event
+from astrum._views._render import VIZ_EXTRA_HINT, require_rich
+from astrum._views._summary import plural, seconds
+from astrum.events import Event
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType

@@ -11,13 +11,10 @@ import inspect
 import sys
 import types
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Protocol
 
-from ._errors import TaskRegistrationError
-from .config import AstrumConfig
-
-if TYPE_CHECKING:
-    from ._registry import RegisteredTask
+from astrum._errors import TaskRegistrationError
+from astrum.config import AstrumConfig
 
 __all__ = [
     "EMPTY",
@@ -26,11 +23,24 @@ __all__ = [
     "VARIADIC",
     "VAR_KEYWORD",
     "Param",
+    "Registered",
     "named_parameters",
     "parameters",
     "plain_function",
     "resolve_functions",
 ]
+
+
+class Registered(Protocol):
+    """What binding methods needs of a registered task (:class:`RegisteredTask` has it).
+
+    A protocol rather than the record itself, because the record's module reads
+    functions with this one: the build's modules import downwards only.
+    """
+
+    @property
+    def function(self) -> Callable[..., Any]: ...
+
 
 _Kind = Literal["method", "classmethod", "staticmethod"]
 
@@ -43,7 +53,7 @@ def plain_function(function: Any) -> Any:
 
 
 def resolve_functions(
-    tasks: Mapping[str, RegisteredTask], config: AstrumConfig
+    tasks: Mapping[str, Registered], config: AstrumConfig
 ) -> dict[str, Callable[..., Any]]:
     """The callables to run: methods bound to the instances in ``config.class_instances``.
 
@@ -53,13 +63,14 @@ def resolve_functions(
     instances = list(config.class_instances)
     problems: list[str] = []
     result: dict[str, Callable[..., Any]] = {}
+    local_classes = _LocalClasses()
     for task_id, entry in tasks.items():
         function = entry.function
         scope = _class_scope(function)
         if scope is None:
             result[task_id] = function
             continue
-        owner, kind = _owner(function, instances)
+        owner, kind = _owner(function, instances, local_classes)
         first = _first_parameter(function)
         if kind == "staticmethod" or (kind is None and first not in ("self", "cls")):
             result[task_id] = function
@@ -126,8 +137,11 @@ def _class_scope(function: Any) -> str | None:
     return ".".join(scope)
 
 
-def _owner(function: Any, instances: Sequence[Any]) -> tuple[type | None, _Kind | None]:
-    """The class whose body defines ``function``, and how: found via the instances or the module."""
+def _owner(
+    function: Any, instances: Sequence[Any], local_classes: _LocalClasses
+) -> tuple[type | None, _Kind | None]:
+    """The class whose body defines ``function``, and how: found via the instances, the
+    module, or (for a class defined inside a function) among the live classes."""
     seen: set[type] = set()
     for instance in instances:
         cls = instance if isinstance(instance, type) else type(instance)
@@ -142,7 +156,42 @@ def _owner(function: Any, instances: Sequence[Any]) -> tuple[type | None, _Kind 
         kind = _kind_in(named, function)
         if kind is not None:
             return named, kind
+    for klass in local_classes.named(function.__module__, function.__qualname__.rpartition(".")[0]):
+        kind = _kind_in(klass, function)
+        if kind is not None:
+            return klass, kind
     return None, None
+
+
+class _LocalClasses:
+    """The live classes defined inside functions, by module and qualified name.
+
+    Their module cannot name them, but every class is listed among its bases'
+    subclasses, so a walk over the classes (not the whole heap) finds them. The
+    walk is done at most once per build, and only when a task needs it.
+    """
+
+    def __init__(self) -> None:
+        self._index: dict[tuple[str, str], list[type]] | None = None
+
+    def named(self, module: str, qualname: str) -> list[type]:
+        if "<locals>" not in qualname:
+            return []
+        if self._index is None:
+            self._index = {}
+            seen: set[type] = {object}
+            stack: list[type] = [object]
+            while stack:
+                subclasses: list[type] = type.__subclasses__(stack.pop())
+                for sub in subclasses:
+                    if sub not in seen:
+                        seen.add(sub)
+                        stack.append(sub)
+                        name = getattr(sub, "__qualname__", "")
+                        if isinstance(name, str) and "<locals>" in name:
+                            key = (getattr(sub, "__module__", ""), name)
+                            self._index.setdefault(key, []).append(sub)
+        return self._index.get((module, qualname), [])
 
 
 def _kind_in(klass: type, function: Any) -> _Kind | None:

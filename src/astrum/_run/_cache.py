@@ -1,4 +1,4 @@
-"""Cache lookups and resume records for one run (used by :mod:`astrum._run`).
+"""Cache lookups and resume records for one run (used by :mod:`astrum._run._run`).
 
 Each task gets two keys once its arguments are known:
 
@@ -21,11 +21,11 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from ._cachekey import KeyMaker, UnstableValueError, lineage_key, type_name
-from ._plan import Plan, TaskSpec
-from ._singleflight import flights_of
-from .cache import CacheStore, CacheWarning
-from .models import ExecutionReport
+from astrum._build._plan import Plan, TaskSpec
+from astrum._run._singleflight import flights_of
+from astrum._store._keys import KeyMaker, UnstableValueError, lineage_key, type_name
+from astrum.cache import CacheStore, CacheWarning
+from astrum.models import ExecutionReport
 
 __all__ = ["RunCache", "resume_id"]
 
@@ -211,6 +211,18 @@ class RunCache:
         except Exception:  # noqa: BLE001 - an entry that does not load is a miss
             logger.debug("A stored value under %s could not be unpickled; recomputing.", key)
             return False, None
+
+    async def save_report(self, report: ExecutionReport) -> None:
+        """Keep what the run's HTML page needs, so ``astrum report RUN_ID`` can draw it later."""
+        save = getattr(self._store, "save_report", None)  # optional for a store
+        if not self._record or save is None:
+            return
+        from astrum._views._html import stored_page
+
+        try:
+            await save(self._run_id, stored_page(report))
+        except Exception as exc:  # noqa: BLE001 - a failing store must not fail the run
+            self._broken(exc)
 
     def _not_stored(self, spec: TaskSpec, why: str) -> None:
         if spec.options.cache is not None:

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from types import FunctionType
 from typing import Any, NamedTuple
 
-from ._graph import Graph
-from .cache import CachePolicy
-from .config import ExecutorChoice, _check_executor, _check_timeout
+from astrum._build._graph import Graph
+from astrum.cache import CachePolicy
+from astrum.config import ExecutorChoice, _check_executor, _check_timeout
 
 __all__ = ["DEFAULT_OPTIONS", "Binding", "Plan", "TaskOptions", "TaskSpec", "is_async_callable"]
 

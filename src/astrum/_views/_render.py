@@ -11,9 +11,9 @@ import sys
 import warnings
 from typing import TYPE_CHECKING, TextIO
 
-from ._export import data_edges, parameter_type, provider_name
-from ._plan import Plan
-from ._summary import critical_path, plural, seconds, status_counts
+from astrum._build._plan import Plan
+from astrum._views._export import data_edges, parameter_type, provider_name
+from astrum._views._summary import critical_path, plural, seconds, status_counts
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from rich.text import Text
     from rich.tree import Tree
 
-    from .models import ExecutionReport
+    from astrum._records import ReportData
 
 __all__ = [
     "VIZ_EXTRA_HINT",
@@ -199,7 +199,7 @@ def show_plan(plan: Plan, title: str = "workflow", file: TextIO | None = None) -
             RuntimeWarning,
             stacklevel=3,
         )
-        from .planner import plan_view
+        from astrum.planner import plan_view
 
         print(plan_view(plan.graph).get_full_visualization(), file=file or sys.stdout)
         return
@@ -208,7 +208,7 @@ def show_plan(plan: Plan, title: str = "workflow", file: TextIO | None = None) -
         console.print(view)
 
 
-def report_table(report: ExecutionReport, max_rows: int = 100) -> Table:
+def report_table(report: ReportData, max_rows: int = 100) -> Table:
     """The report as a table: a row per task in start order, the run in title and caption.
 
     Past ``max_rows`` tasks it keeps the ones that did not complete, the

@@ -12,18 +12,26 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._edges import Edge, TypeChecker, input_edge, output_edge, path
-from ._errors import TaskDependencyError, TaskNotFoundError, TaskRegistrationError
-from ._graph import Graph
-from ._methods import EMPTY, POSITIONAL, POSITIONAL_ONLY, VAR_KEYWORD, VARIADIC, Param, parameters
-from ._plan import Binding
-from ._relations import Relations, input_edges, summary
-from ._typecheck import Annotations
-from .config import AstrumConfig
-from .data_transport import TaskData
+from astrum._build._edges import Edge, TypeChecker, input_edge, output_edge, path
+from astrum._build._graph import Graph
+from astrum._build._markers import TaskData
+from astrum._build._methods import (
+    EMPTY,
+    POSITIONAL,
+    POSITIONAL_ONLY,
+    VAR_KEYWORD,
+    VARIADIC,
+    Param,
+    parameters,
+)
+from astrum._build._plan import Binding
+from astrum._build._relations import Relations, input_edges, summary
+from astrum._build._typecheck import Annotations
+from astrum._errors import TaskDependencyError, TaskNotFoundError, TaskRegistrationError
+from astrum.config import AstrumConfig
 
 if TYPE_CHECKING:
-    from ._registry import RegisteredTask
+    from astrum._build._task import RegisteredTask
 
 __all__ = ["bind_relations", "bindings_from_task_data", "describe_relations"]
 

@@ -14,20 +14,22 @@ reported.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from types import FunctionType
 from typing import Annotated, Any, NamedTuple
 
-from ._edges import Edge
-from ._methods import named_parameters
-from ._plan import is_async_callable
-from ._typecheck import evaluate_now
-from .data_transport import From, Input, To
+from astrum._build._edges import Edge
+from astrum._build._markers import From, Input, To
+from astrum._build._methods import named_parameters
+from astrum._build._plan import is_async_callable
+from astrum._build._typecheck import evaluate_now
 
-__all__ = ["ANNOTATED", "Declared", "declared", "run_input_edges"]
+__all__ = ["ANNOTATED", "Declared", "declared", "foreign", "run_input_edges"]
 
 ANNOTATED: type[Any] = type(Annotated[int, 0])  # what Ref[...] makes
 _LOCATORS = (str, int)
+_OURS = (From, To, Input, tuple, list, dict, str, int)  # markers, and relations written otherwise
 
 
 class Declared(NamedTuple):
@@ -73,8 +75,8 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
             try:
                 hint = evaluate_now(function, written)
             except Exception:  # noqa: BLE001 - the build evaluates it, and says what is wrong
-                if "(" in written:
-                    return unread  # a marker may hide in it
+                if "(" in written or "," in written:
+                    return unread  # a marker (or 0.1.2's tuple) may hide in it
                 continue
         if name == "return":
             returns = hint
@@ -82,7 +84,9 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
             continue
         for marker in hint.__metadata__:
             if not isinstance(marker, From | To):
-                continue
+                if isinstance(marker, Input) or foreign(marker):
+                    continue
+                return unread  # a 0.1.2 tuple, or a mistake: the build reads or reports it
             edge = _marker_edge(task_id, name, marker, hint.__origin__)
             if edge is None or any(other.target == name for other in inputs):
                 return unread  # a mistake, or one this cannot judge: the build explains it
@@ -111,6 +115,16 @@ def run_input_edges(task_id: str, name: str, hint: Any) -> list[Edge]:
         for marker in hint.__metadata__
         if isinstance(marker, Input)
     ]
+
+
+def foreign(meta: object) -> bool:
+    """Whether ``Annotated`` metadata belongs to another library (a pydantic ``Field``,
+    an ``annotated_types`` constraint) rather than being a relation written wrongly.
+
+    Astrum leaves such metadata alone, as 0.1.2 did; a tuple (0.1.2's form of ``F``),
+    a task id, a locator, a function or a container of them is read as a relation.
+    """
+    return not isinstance(meta, _OURS) and not inspect.isroutine(meta)
 
 
 def _marker_edge(task_id: str, name: str, marker: From | To, hint: Any) -> Edge | None:

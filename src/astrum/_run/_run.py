@@ -17,18 +17,20 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._cacherun import RunCache
-from ._executors import BodyRunner
-from ._plan import Binding, Plan, TaskSpec
-from ._report import Attempt, RunRecord, describe
-from ._run_inputs import check_inputs, needed_with_overrides
-from ._summary import abbreviated, plural
-from .config import ExecutorChoice, FailurePolicy
-from .events import Event, EventKind
-from .models import ExecutionReport, ExecutionState, StageStatus, _deferred
+from astrum._build._plan import Binding, Plan, TaskSpec
+from astrum._records import ExecutionState, StageStatus, _deferred
+from astrum._run._cache import RunCache
+from astrum._run._executors import BodyRunner
+from astrum._run._inputs import check_inputs, needed_with_overrides
+from astrum._run._report import Attempt, RunRecord, describe
+from astrum._views._summary import abbreviated, plural
+from astrum.config import ExecutorChoice, FailurePolicy
+from astrum.events import Event, EventKind
+from astrum.models import ExecutionReport
 
 if TYPE_CHECKING:
-    from .cache import CacheStore
+    from astrum._run._otel import RunTracing
+    from astrum.cache import CacheStore
 
 __all__ = ["Run", "RunSettings", "TransportError"]
 
@@ -65,6 +67,8 @@ class RunSettings:
     pools: Mapping[str, int] = field(default_factory=dict)
     """Slots per resource tag: at most that many tasks carrying the tag run at once."""
     check_input_types: bool = True
+    tracer: Any = None
+    """An OpenTelemetry tracer when the config names a tracer provider, else None."""
 
 
 class TransportError(LookupError):
@@ -137,6 +141,13 @@ class Run:
         self._body: BodyRunner
         self._closing: asyncio.Task[None] | None = None
         self._epoch = 0.0
+        self._tracing: RunTracing | None = None
+        if settings.tracer is not None:
+            from astrum._run._otel import RunTracing
+
+            self._tracing = RunTracing(settings.tracer, self.run_id)
+            # Chosen once here, so a run without tracing does no work for it per task.
+            self._call = self._traced_call  # type: ignore[method-assign]
 
     # -- clock -------------------------------------------------------------------
 
@@ -162,6 +173,8 @@ class Run:
             settings.executor, settings.max_workers or settings.concurrency_limit
         )
         started = self._now()
+        if self._tracing is not None:
+            self._tracing.start_run(len(self.plan.specs))
         self._emit("run_started", None)
         if not self._to_settle:
             self._finished.set_result(None)
@@ -191,6 +204,10 @@ class Run:
             cancelled_by_caller |= await self._wind_down()
         report = self._report(started)
         self._reported = True
+        if self._tracing is not None:
+            self._tracing.end_run(report.execution_state, report.error_summary)
+        if self._cache is not None:
+            await self._cache.save_report(report)
         self._emit("run_finished", None, state=report.execution_state)
         await self._await_listeners()
         if self._fatal is not None:
@@ -387,6 +404,23 @@ class Run:
             return self._body_of(spec, args, kwargs)
         return self._guarded_call(node, spec, args, kwargs, attempt, gates)
 
+    def _traced_call(
+        self,
+        node: int,
+        spec: TaskSpec,
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        attempt: int,
+    ) -> Awaitable[Any]:
+        """``_call`` inside the attempt's span (replaces ``_call`` when the run is traced)."""
+        assert self._tracing is not None
+        return self._tracing.attempt(
+            spec.task_id,
+            attempt,
+            lambda: Run._call(self, node, spec, args, kwargs, attempt),
+            self._body.worker_of,
+        )
+
     async def _guarded_call(
         self,
         node: int,
@@ -570,6 +604,8 @@ class Run:
                 self._skip_reason[node] = reason
                 self._settle(node, SKIPPED)
                 skipped.append(ids[node])
+                if self._tracing is not None:
+                    self._tracing.skipped(ids[node], reason, self._start[node])
                 if self.settings.listeners:
                     self._emit("task_skipped", ids[node])
                 stack.extend(succs[node])
@@ -646,6 +682,7 @@ class Run:
             f"Task '{plan.ids[node]}' failed: {describe(self._errors[node])}"
             for node in self._failures
         ]
+        summary += record.retry_notes()
         if self._timed_out:
             summary.append(
                 f"The run timed out after {self.settings.run_timeout:g} s; "
@@ -680,6 +717,7 @@ class Run:
             execution_state=state,
             error_summary=summary,
             original_tasks=_deferred(record.original_tasks),
+            edge_labels=_deferred(record.edge_labels),
             tail_tasks=dict(self._tails),
             task_return_set=returns,
             run_id=self.run_id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ._errors import TaskOrderLoopError, TaskOrderNoExitError
+from astrum._errors import TaskOrderLoopError, TaskOrderNoExitError
 
 __all__ = ["Graph", "closure_upstream", "find_cycle", "make_graph"]
 

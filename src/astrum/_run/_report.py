@@ -2,7 +2,7 @@
 
 A run records plain numbers per task on its hot path; turning them into
 :class:`TaskExecutionStatistics` objects costs more than running a no-op task,
-so the report gets them through :func:`~astrum.models._deferred` and builds
+so the report gets them through :func:`~astrum._records._deferred` and builds
 them only if someone reads them.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ._plan import Plan
-from .models import (
+from astrum._build._plan import Plan
+from astrum._records import (
     StageStatus,
     TaskAttemptStatistics,
     TaskExecutionStatistics,
@@ -22,6 +22,7 @@ from .models import (
 __all__ = ["Attempt", "RunRecord", "describe", "message"]
 
 COMPLETED = StageStatus.COMPLETED
+FAILED = StageStatus.FAILED
 RUNNING = StageStatus.RUNNING
 
 Attempt = tuple[float, float, str, BaseException | None, bool, str | None]
@@ -112,6 +113,41 @@ class RunRecord:
             worker=worker,
         )
 
+    def retry_notes(self) -> list[str]:
+        """The run's retries, worded as astrum 0.1.2 put them in ``error_summary``.
+
+        One line per failed attempt that was retried, and one per task that
+        failed after using all its retries, in the order they happened.
+        """
+        notes: list[tuple[float, int, str]] = []
+        for node, attempts in enumerate(self.attempts):
+            if not attempts:
+                continue  # attempts are recorded only once one fails: most tasks skip here
+            spec = self.plan.specs[node]
+            total = spec.retry + 1
+            for number, (_, ended, _, error, will_retry, _) in enumerate(attempts, 1):
+                if will_retry and error is not None:
+                    notes.append(
+                        (
+                            ended,
+                            node,
+                            f"Task '{spec.task_id}' attempt {number}/{total} failed; retrying "
+                            f"with {total - number} retries left: {message(error)}",
+                        )
+                    )
+            _, ended, outcome, error, _, _ = attempts[-1]
+            if spec.retry and len(attempts) == total and outcome == FAILED and error is not None:
+                notes.append(
+                    (
+                        ended,
+                        node,
+                        f"Task '{spec.task_id}' exhausted {spec.retry} retries after {total} "
+                        f"attempts: {message(error)}",
+                    )
+                )
+        notes.sort(key=lambda note: note[:2])
+        return [text for _, _, text in notes]
+
     def stage_statistics(self) -> list[TaskStageStatistics]:
         """One entry per level of the plan that has a settled task."""
         graph = self.plan.graph
@@ -138,6 +174,20 @@ class RunRecord:
                 )
             )
         return result
+
+    def edge_labels(self) -> dict[str, dict[str, str]]:
+        """``{task: {upstream task: what the edge carries}}`` for the plan's data edges."""
+        from astrum._views._export import data_edges
+
+        labels: dict[str, dict[str, str]] = {}
+        ids = self.plan.ids
+        for edge in data_edges(self.plan):
+            if edge.source is None:
+                continue
+            into = labels.setdefault(ids[edge.target], {})
+            source = ids[edge.source]
+            into[source] = f"{into[source]}, {edge.label}" if source in into else edge.label
+        return labels
 
     def original_tasks(self) -> dict[str, list[str]]:
         """``{task: [its dependencies]}`` for every task of the plan."""

@@ -3,7 +3,7 @@
 A :class:`DaskSession` connects an asynchronous ``distributed.Client`` on the
 run's loop: to a ``LocalCluster`` it starts (and closes after the run), to a
 scheduler address, or by reusing the caller's client. Task bodies go through
-:func:`astrum._executors.run_remote`, so results come back as outcomes that
+:func:`astrum._run._remote.run_remote`, so results come back as outcomes that
 carry the worker's address.
 
 A value a Dask task returned keeps its Dask future for the rest of the run.
@@ -26,9 +26,9 @@ import distributed
 from distributed.client import FutureCancelledError
 from distributed.scheduler import KilledWorker
 
-from ._executors import Outcome, describe_unpicklable, run_remote, unsendable
-from ._plan import TaskSpec
-from .executors import DaskExecutor, WorkerLostError
+from astrum._build._plan import TaskSpec
+from astrum._run._remote import Outcome, describe_unpicklable, run_remote, unsendable
+from astrum.executors import DaskExecutor, WorkerLostError
 
 __all__ = ["DaskSession"]
 

@@ -1,4 +1,4 @@
-"""A plain-text summary of an :class:`~astrum.models.ExecutionReport`.
+"""A plain-text summary of a run's report (:class:`~astrum.models.ExecutionReport`).
 
 What someone reading a log wants first: how the run ended, how many tasks did
 what, which chain of tasks decided how long it took, which tasks were slowest
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .models import ExecutionReport, TaskExecutionStatistics
+    from astrum._records import ReportData, TaskExecutionStatistics
 
 __all__ = [
     "abbreviated",
@@ -65,7 +65,7 @@ def seconds(value: float) -> str:
     return f"{minutes:.0f} min {rest:.1f} s"
 
 
-def status_counts(report: ExecutionReport) -> dict[str, int]:
+def status_counts(report: ReportData) -> dict[str, int]:
     """Tasks per outcome, with ``not started`` for those the run never reached."""
     counts = Counter(stats.status for stats in report.task_statistics)
     result = {status: counts.get(status, 0) for status in _STATUSES}
@@ -74,7 +74,7 @@ def status_counts(report: ExecutionReport) -> dict[str, int]:
     return result
 
 
-def critical_path(report: ExecutionReport) -> list[TaskExecutionStatistics]:
+def critical_path(report: ReportData) -> list[TaskExecutionStatistics]:
     """The chain of tasks that decided when the run ended, first task first.
 
     Starts from the task that ended last and walks back, each time to the
@@ -99,7 +99,7 @@ def critical_path(report: ExecutionReport) -> list[TaskExecutionStatistics]:
     return path
 
 
-def summary(report: ExecutionReport, slowest: int = 5) -> str:
+def summary(report: ReportData, slowest: int = 5) -> str:
     """The report as readable text: state, counts, critical path, slowest tasks, errors.
 
     Durations are the time bodies ran; time spent waiting for a concurrency slot

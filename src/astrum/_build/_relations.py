@@ -14,17 +14,17 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from types import FunctionType
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
-from ._declared import ANNOTATED, run_input_edges
-from ._edges import Edge, input_edge, output_edge
-from ._elsewhere import registries_holding
-from ._errors import TaskRegistrationError, closest
-from ._methods import plain_function
-from ._typecheck import Annotations, Unresolved, strip
-from .config import AstrumConfig
-from .data_transport import DataItem, F, From, Ref, T, TaskData, To
+from astrum._build._declared import ANNOTATED, foreign, run_input_edges
+from astrum._build._edges import Edge, input_edge, output_edge
+from astrum._build._elsewhere import registries_holding
+from astrum._build._markers import DataItem, F, From, Ref, T, TaskData, To
+from astrum._build._methods import plain_function
+from astrum._build._typecheck import Annotations, Unresolved, strip
+from astrum._errors import TaskRegistrationError, closest
+from astrum.config import AstrumConfig
 
 if TYPE_CHECKING:
-    from ._registry import RegisteredTask
+    from astrum._build._task import RegisteredTask
 
 __all__ = [
     "Relations",
@@ -179,12 +179,12 @@ class _AnnotationReader:
         run_inputs: list[Edge] = []
         for name, hint in raw.items():
             if type(hint) is str:
-                if "(" not in hint:
-                    continue  # no marker can hide in a string without a call
+                if "(" not in hint and "," not in hint:
+                    continue  # no marker (nor 0.1.2's tuple) hides in it: no call, no Ref[T, x]
                 hint = self.annotations.get(function, name)  # noqa: PLW2901
             if not isinstance(hint, ANNOTATED):
                 continue
-            markers = [meta for meta in hint.__metadata__ if isinstance(meta, _MARKERS)]
+            markers = self._markers(task_id, name, hint.__metadata__)
             if name == "return":
                 outputs.extend(edge for m in markers if (edge := self._output(task_id, m, hint)))
                 continue
@@ -206,6 +206,47 @@ class _AnnotationReader:
             self.depend(task_id, source)
         for receiver in explicit.declared["to_tasks"]:
             self.depend(receiver, task_id)
+
+    def _markers(self, task_id: str, name: str, metadata: Sequence[Any]) -> list[From | To]:
+        """The F/T markers among ``metadata``, with 0.1.2's ``(task, locator)`` tuples read as F.
+
+        Metadata that looks like a relation written some other way (a task id, a
+        locator, a function) is a problem; another library's (a pydantic ``Field``)
+        is left alone, as 0.1.2 left it.
+        """
+        markers: list[From | To] = []
+        where = (
+            f"Task '{task_id}' return annotation"
+            if name == "return"
+            else f"Task '{task_id}' parameter '{name}'"
+        )
+        for meta in metadata:
+            if isinstance(meta, _MARKERS):
+                markers.append(meta)
+            elif type(meta) is tuple:
+                marker = self._legacy(where, name, meta)
+                if marker is not None:
+                    markers.append(marker)
+            elif isinstance(meta, str) and meta not in self.tasks:
+                continue  # a description, as some tools write them: not a relation
+            elif not foreign(meta):
+                self.problems.append(
+                    f"{where} has {meta!r} in its Ref[...], which is not a relation Astrum "
+                    f"reads; write {_suggestion(name, meta)}, or remove it."
+                )
+        return markers
+
+    def _legacy(self, where: str, name: str, meta: tuple[Any, ...]) -> From | None:
+        """0.1.2's ``(task, locator)`` (or ``(task,)``) as ``F(task, locator)``."""
+        if name != "return" and len(meta) in (1, 2):
+            task = meta[0]
+            if isinstance(task, str) or callable(task):
+                return From(task, meta[1] if len(meta) == 2 else None)
+        self.problems.append(
+            f"{where} has the tuple {meta!r} in its Ref[...]; Astrum reads a tuple as "
+            f"(task, locator) on a parameter only; write {_suggestion(name, meta)}."
+        )
+        return None
 
     def _add(self, edge: Edge) -> None:
         receiver = edge.receiver
@@ -329,6 +370,15 @@ class _AnnotationReader:
             f"None, got {type(value).__name__} {value!r}."
         )
         return False
+
+
+def _suggestion(name: str, meta: object) -> str:
+    """The marker to write instead of ``meta`` on parameter ``name`` (or ``"return"``)."""
+    if name == "return":
+        return "T(task, local_locator, target_param) to send the result downstream"
+    if isinstance(meta, str):
+        return f"F({meta!r}) to take the result of task {meta!r}"
+    return "F(task, locator) to take (part of) a task's result"
 
 
 class _ExplicitItems:

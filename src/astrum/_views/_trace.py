@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .models import ExecutionReport, TaskExecutionStatistics
+    from astrum._records import ReportData, TaskExecutionStatistics
 
 __all__ = ["assign_lanes", "trace_events", "write_chrome_trace"]
 
@@ -52,7 +52,7 @@ def assign_lanes(spans: Iterable[tuple[float, float]]) -> list[int]:
     return lanes
 
 
-def trace_events(report: ExecutionReport) -> dict[str, Any]:
+def trace_events(report: ReportData) -> dict[str, Any]:
     """The trace-event JSON object of ``report`` (``traceEvents`` plus metadata)."""
     origin = report.total_start_time + report.planning_duration  # when the run started
 
@@ -108,7 +108,7 @@ def trace_events(report: ExecutionReport) -> dict[str, Any]:
     }
 
 
-def write_chrome_trace(report: ExecutionReport, path: str | os.PathLike[str]) -> Path:
+def write_chrome_trace(report: ReportData, path: str | os.PathLike[str]) -> Path:
     """Write the trace of ``report`` to ``path`` and return the path written."""
     target = Path(path)
     trace = trace_events(report)

@@ -11,7 +11,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from ._methods import plain_function
+from astrum._build._methods import plain_function
 
 __all__ = ["registries_holding", "remember"]
 

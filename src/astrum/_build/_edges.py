@@ -10,18 +10,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, get_origin
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, get_origin
 
-from ._methods import EMPTY, VARIADIC, Param
-from ._typecheck import Annotations, compatible, located, return_type, strip
-from ._typecheck import type_name as _name
-from .config import AstrumConfig
+from astrum._build._methods import EMPTY, VARIADIC, Param, Registered
+from astrum._build._typecheck import Annotations, compatible, located, return_type, strip
+from astrum._build._typecheck import type_name as _name
+from astrum.config import AstrumConfig
 
 if TYPE_CHECKING:
-    from ._registry import RegisteredTask
-    from .data_transport import DataItem
+    from astrum._build._markers import DataItem
 
-__all__ = ["SKIP_HINT", "Edge", "Locator", "TypeChecker", "input_edge", "output_edge", "path"]
+__all__ = [
+    "SKIP_HINT",
+    "Edge",
+    "Locator",
+    "Producer",
+    "TypeChecker",
+    "input_edge",
+    "output_edge",
+    "path",
+]
 
 logger = logging.getLogger("astrum")
 
@@ -42,9 +50,10 @@ class Edge(NamedTuple):
     provider: Callable[[], Any] | None
     locator: Locator
     expected: Any
-    """The parameter's declared type (an input item's ``allow_data_model``), or None."""
+    """The parameter's type as its ``Ref[T, F(...)]`` says; None: the parameter's annotation."""
     produced: Any
-    """The source's declared result type (an output item's ``allow_data_model``), or None."""
+    """The type of the source's whole value as the relation declares it (a ``T(...)`` return
+    annotation, a DataItem's ``allow_data_model``), or None."""
     input_name: str | None = None
     """Set for a parameter marked ``Input(name)``: the value comes from the run's inputs."""
 
@@ -70,13 +79,11 @@ def input_edge(task_id: str, item: DataItem) -> Edge | None:
     if source is None or (source.from_function is None and not source.related_task):
         return None
     target = item.to_relation.locator if item.to_relation is not None else None
+    model = item.allow_data_model
     if source.from_function is not None:
-        return Edge(
-            task_id, target, None, source.from_function, source.locator, item.allow_data_model, None
-        )
-    return Edge(
-        task_id, target, source.related_task, None, source.locator, item.allow_data_model, None
-    )
+        # As in astrum 0.1.2, the function's whole result: a key or index does not select in it.
+        return Edge(task_id, target, None, source.from_function, None, None, model)
+    return Edge(task_id, target, source.related_task, None, source.locator, None, model)
 
 
 def output_edge(task_id: str, item: DataItem) -> Edge | None:
@@ -94,12 +101,26 @@ def path(source: str, locator: Locator) -> str:
     return f"{source}[{locator!r}]"
 
 
+class _ReadAtRegistration(Protocol):
+    @property
+    def annotations(self) -> Mapping[str, Any] | None: ...
+    @property
+    def returns(self) -> Any: ...
+
+
+class Producer(Registered, Protocol):
+    """What the type checker reads of a producing task (:class:`RegisteredTask` has it)."""
+
+    @property
+    def declared(self) -> _ReadAtRegistration: ...
+
+
 class TypeChecker:
     """Compares each bound parameter's declared type with what its source provides."""
 
     def __init__(
         self,
-        tasks: Mapping[str, RegisteredTask],
+        tasks: Mapping[str, Producer],
         config: AstrumConfig,
         problems: list[str],
         annotations: Annotations,
@@ -143,27 +164,43 @@ class TypeChecker:
         self._edge(task_id, param, edge, strip(expected))
 
     def _edge(self, task_id: str, param: str, edge: Edge, expected: Any) -> None:
-        if expected is Any:
+        model = edge.produced
+        if expected is Any and model is None:
             return
-        whole = edge.produced
+        returned = None
         producer = edge.provider
         if producer is None:
             assert edge.source is not None
             entry = self.tasks[edge.source]
             producer = entry.function
             declared = entry.declared
-            if whole is None and declared.annotations is getattr(producer, "__annotations__", 0):
-                whole = declared.returns  # read at registration, when it could be
-        if whole is None:
-            whole = self._returned(producer)
-        if whole is expected and edge.locator is None:
-            return  # the same type at both ends (int and int): the common case, in short
-        whole = strip(whole)
+            if declared.annotations is getattr(producer, "__annotations__", 0):
+                returned = declared.returns  # read at registration, when it could be
+        if returned is None:
+            returned = self._returned(producer)
         what = (
             f"task '{edge.source}'"
             if edge.provider is None
             else f"from_function {getattr(producer, '__name__', repr(producer))}"
         )
+        where = f"Task '{task_id}' parameter '{param}'"
+        whole = returned
+        if model is not None and model is not returned:
+            # The relation names the producer's whole value (a DataItem's allow_data_model):
+            # it must agree with what the producer returns, where that is known.
+            model, returned = strip(model), strip(returned)
+            if returned is Any:
+                whole = model
+            elif not compatible(returned, model):
+                self.problems.append(
+                    f"{where} takes the value of {what}, declared as {_name(model)} "
+                    f"(allow_data_model), but {what} returns {_name(returned)}; make the two "
+                    f"agree, {SKIP_HINT}."
+                )
+                return
+        if whole is expected and edge.locator is None:
+            return  # the same type at both ends (int and int): the common case, in short
+        whole = strip(whole)
         if whole is Any:
             if self.infer and not self.silence:
                 logger.warning(
@@ -175,7 +212,6 @@ class TypeChecker:
                 )
             return
         found, problem = located(whole, edge.locator)
-        where = f"Task '{task_id}' parameter '{param}'"
         if problem is not None:
             self.problems.append(
                 f"{where} reads {_part(whole, edge.locator)} of {what}, but {what} returns "

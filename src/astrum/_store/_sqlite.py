@@ -11,6 +11,12 @@ killed process loses at most the tasks that were running.
 WAL with ``synchronous=NORMAL`` keeps every committed transaction through a
 crash of the process (the kernel has the data); only a power cut may lose the
 last few, which then simply run again.
+
+Entries are pickles, and unpickling runs code: so every entry carries an
+HMAC-SHA256 under a key kept outside the database (``key=``, or a random key
+in a file beside it), and an entry whose MAC does not verify is never handed
+back. Whoever can write the database file, or hands someone a copy, can make
+that store miss, never run code in the processes that read it.
 """
 
 from __future__ import annotations
@@ -19,8 +25,12 @@ import asyncio
 import concurrent.futures
 import contextlib
 import hashlib
+import hmac
+import logging
 import os
+import secrets
 import sqlite3
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["DEFAULT_PATH", "CacheStats", "RecordedRun", "SqliteStore", "checksum"]
+__all__ = ["DEFAULT_PATH", "CacheStats", "RecordedRun", "SqliteStore"]
+
+logger = logging.getLogger("astrum")
 
 DEFAULT_PATH = ".astrum-cache.db"
 _SCHEMA_VERSION = 1
@@ -41,16 +53,101 @@ CREATE TABLE IF NOT EXISTS run_tasks (
     run_id TEXT NOT NULL, task_id TEXT NOT NULL, lineage TEXT NOT NULL, value_ref TEXT NOT NULL,
     PRIMARY KEY (run_id, task_id)
 );
+CREATE TABLE IF NOT EXISTS run_reports (run_id TEXT PRIMARY KEY, payload BLOB NOT NULL);
 """
+# Added after schema version 1 without changing it: created when first needed, so stores
+# made before it still open, and a store without it simply holds no reports.
+_REPORTS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS run_reports (run_id TEXT PRIMARY KEY, payload BLOB NOT NULL)"
+)
 _READ_TIMEOUT = 0.2
 _T = TypeVar("_T")
 
 
-def checksum(key: str, payload: bytes) -> bytes:
-    """What an entry must hash to; covers the key so a row moved under another key fails too."""
-    digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16)
+_KEY_BYTES = 32
+_MIN_KEY_BYTES = 16
+_PRIVATE = 0o600
+
+
+def _mac(keyed: hmac.HMAC, key: str, created: float, payload: bytes) -> bytes:
+    """An entry's HMAC-SHA256 (``keyed`` holds the secret); it covers the key and time too,
+    so a row moved under another key, or made to look fresher, fails like a forged one."""
+    name = key.encode("utf-8", "surrogatepass")
+    digest = keyed.copy()  # cheaper than keying a new HMAC for every entry
+    digest.update(len(name).to_bytes(8, "big"))
+    digest.update(name)
+    digest.update(struct.pack(">d", created))
     digest.update(payload)
     return digest.digest()
+
+
+def _secret_of(key: bytes | str) -> bytes:
+    secret = key.encode("utf-8") if isinstance(key, str) else key
+    if not isinstance(secret, bytes):
+        raise TypeError(f"SqliteStore(key=...) takes bytes or str, got {type(key).__name__}.")
+    if len(secret) < _MIN_KEY_BYTES:
+        raise ValueError(
+            f"SqliteStore(key=...) needs at least {_MIN_KEY_BYTES} bytes, got {len(secret)}; "
+            "use a long random secret, e.g. secrets.token_hex(32)."
+        )
+    return secret
+
+
+def _create_private(path: Path) -> None:
+    """Create ``path`` empty and readable by its owner only, unless it exists."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise OSError(f"Cannot open the cache store at '{path}': {exc}.") from exc
+
+
+def _read_key(path: Path) -> bytes:
+    text = path.read_text(encoding="ascii", errors="replace").strip()
+    try:
+        secret = bytes.fromhex(text)
+    except ValueError:
+        secret = b""
+    if len(secret) < _MIN_KEY_BYTES:
+        raise ValueError(
+            f"The key file '{path}' of the cache store does not hold a key (hexadecimal text "
+            "of at least 16 bytes); restore it, or delete it to start afresh (what the store "
+            "holds then becomes misses)."
+        )
+    return secret
+
+
+def _load_or_create_key(path: Path) -> bytes:
+    """The key in ``path``; a new random one, written there (mode 0600), if there is none.
+
+    Processes that start at once agree on one key: each writes its own to a
+    temporary file and links it into place, which only the first one can do.
+    """
+    try:
+        return _read_key(path)
+    except FileNotFoundError:
+        pass
+    text = secrets.token_bytes(_KEY_BYTES).hex() + "\n"
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE)
+    try:
+        with os.fdopen(descriptor, "w", encoding="ascii") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process made it first: use its key
+        except OSError:  # no hard links on this file system: an exclusive create instead
+            with contextlib.suppress(FileExistsError):
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE)
+                with os.fdopen(fd, "w", encoding="ascii") as file:
+                    file.write(text)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return _read_key(path)
 
 
 @dataclass(frozen=True)
@@ -81,6 +178,11 @@ class RecordedRun:
 class SqliteStore:
     """A cache store in one SQLite file, safe for concurrent runs and processes.
 
+    Entries are signed with ``key`` (bytes or str, at least 16 bytes); without
+    one, with a random key kept in the file ``key_path`` (the database's path
+    plus ``.key``), made on first use. Both files are created readable by
+    their owner only. An entry that does not verify under the key is a miss.
+
     >>> store = SqliteStore("build/cache.db")  # doctest: +SKIP
     >>> config = AstrumConfig(store=store)  # doctest: +SKIP
     """
@@ -89,10 +191,18 @@ class SqliteStore:
         self,
         path: str | os.PathLike[str] = DEFAULT_PATH,
         *,
+        key: bytes | str | None = None,
         timeout: float = 30.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = Path(path)
+        self.key_path = Path(f"{self.path}.key")
+        """Where the store's key is kept when no ``key=`` is given."""
+        # Read on first use, so that inspecting or clearing a store makes no key file.
+        self._secret = None if key is None else _secret_of(key)
+        self._keyed: hmac.HMAC | None = None
+        self._given_key = key is not None
+        self._warned = False
         self._timeout = timeout
         self._clock = clock
         self._local = threading.local()
@@ -101,6 +211,7 @@ class SqliteStore:
         self._worker: _Worker | None = None
         self._closed = False
         self._pid = os.getpid()
+        _create_private(self.path)
         connection = self._connect()
         try:
             self._set_up(connection)
@@ -218,6 +329,32 @@ class SqliteStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- signatures ---------------------------------------------------------------------
+
+    def _key(self) -> hmac.HMAC:
+        keyed = self._keyed
+        if keyed is None:
+            with self._lock:
+                if self._keyed is None:
+                    secret = self._secret or _load_or_create_key(self.key_path)
+                    self._keyed = hmac.new(secret, digestmod=hashlib.sha256)
+                keyed = self._keyed
+        return keyed
+
+    def _rejected(self, key: str) -> None:
+        """Note an entry that failed verification: a warning the first time, then quietly."""
+        if self._warned:
+            logger.debug("The cache entry %s in %s does not verify; recomputing.", key, self)
+            return
+        self._warned = True
+        logger.warning(
+            "The cache store at '%s' holds entries that its key (%s) did not sign, or that "
+            "were damaged; they are ignored and their tasks run again. This is expected once "
+            "after the key changed or the file was copied without its key.",
+            self.path,
+            "given with key=" if self._given_key else f"in '{self.key_path}'",
+        )
+
     # -- the store protocol ------------------------------------------------------------
 
     async def get(self, key: str, max_age: float | None = None) -> bytes | None:
@@ -235,14 +372,24 @@ class SqliteStore:
         created, check, payload = row
         if max_age is not None and self._clock() - created > max_age:
             return None
-        if not isinstance(payload, bytes) or checksum(key, payload) != check:
-            return None  # corrupt or truncated: a miss, never a wrong value
+        if (
+            not isinstance(payload, bytes)
+            or not isinstance(check, bytes)
+            or not isinstance(created, float | int)
+            or not hmac.compare_digest(_mac(self._key(), key, float(created), payload), check)
+        ):
+            self._rejected(key)  # forged, damaged, or signed with another key: never unpickled
+            return None
         return payload
 
     async def put(self, key: str, payload: bytes) -> None:
         """Store ``payload`` under ``key``, replacing what was there."""
-        row = (key, self._clock(), checksum(key, payload), payload)
+        row = self._entry(key, payload)
         await self._write(lambda db: _put(db, row))
+
+    def _entry(self, key: str, payload: bytes) -> tuple[str, float, bytes, bytes]:
+        created = float(self._clock())
+        return (key, created, _mac(self._key(), key, created, payload), payload)
 
     async def begin_run(self, run_id: str, parent: str | None) -> None:
         """Note that run ``run_id`` started, resuming ``parent`` (or None)."""
@@ -253,9 +400,7 @@ class SqliteStore:
         self, run_id: str, task_id: str, lineage: str, value_ref: str, payload: bytes | None
     ) -> None:
         """Record that ``task_id`` completed in ``run_id``; ``payload`` goes under ``value_ref``."""
-        entry = None
-        if payload is not None:
-            entry = (value_ref, self._clock(), checksum(value_ref, payload), payload)
+        entry = None if payload is None else self._entry(value_ref, payload)
         task = (run_id, task_id, lineage, value_ref)
 
         def job(db: sqlite3.Connection) -> None:
@@ -272,6 +417,27 @@ class SqliteStore:
         what it took over). None when the store never saw the run.
         """
         return await self._write(lambda db: _recorded(db, run_id))
+
+    async def save_report(self, run_id: str, payload: bytes) -> None:
+        """Keep what the HTML page of run ``run_id`` needs (see ``astrum report``)."""
+        row = (run_id, payload)
+
+        def job(db: sqlite3.Connection) -> None:
+            db.execute(_REPORTS_TABLE)
+            db.execute("INSERT OR REPLACE INTO run_reports VALUES (?, ?)", row)
+
+        await self._write(job)
+
+    def load_report(self, run_id: str) -> bytes | None:
+        """What :meth:`save_report` kept for ``run_id``, or None."""
+        with self._maintenance() as db:
+            try:
+                row = db.execute(
+                    "SELECT payload FROM run_reports WHERE run_id = ?", (run_id,)
+                ).fetchone()
+            except sqlite3.OperationalError:  # no such table: no run kept a report yet
+                return None
+        return None if row is None else bytes(row[0])
 
     # -- maintenance ---------------------------------------------------------------------
 
@@ -319,7 +485,8 @@ class SqliteStore:
             db.execute("BEGIN IMMEDIATE")
             try:
                 count = db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
-                for table in ("entries", "run_tasks", "runs"):
+                db.execute(_REPORTS_TABLE)
+                for table in ("entries", "run_tasks", "runs", "run_reports"):
                     db.execute(f"DELETE FROM {table}")  # noqa: S608 - our own table names
                 db.execute("COMMIT")
             except BaseException:

@@ -1,0 +1,1 @@
+"""Build: registered tasks become one immutable, validated plan (pure, synchronous code)."""

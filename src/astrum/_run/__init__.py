@@ -1,0 +1,1 @@
+"""Run: one execution of a plan; the only place that touches asyncio."""

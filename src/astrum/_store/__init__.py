@@ -1,0 +1,1 @@
+"""The cache store: stable keys for code and values, and the SQLite file that holds results."""

@@ -1,0 +1,1 @@
+"""Views: text, Rich, Mermaid/DOT and trace renderings of a plan or a finished report."""
