@@ -57,7 +57,8 @@ async def main() -> None:
     for stats in sorted(report.task_statistics, key=lambda s: s.start_time):
         offset = stats.start_time - first
         print(f"  {stats.task_name:<20} +{offset:.2f} s  for {stats.duration:.2f} s")
-    print(f"\n{report.task_return_set['notify']}")
+    # The value of one task; had it failed, this would raise its own exception.
+    print(f"\n{report.result('notify')}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ __all__ = [
     "FUNCTION_KINDS",
     "FUZZ_IDS",
     "AttemptOutcome",
+    "ContainerInput",
     "Dag",
     "DataDag",
     "DataRelation",
@@ -28,6 +29,7 @@ __all__ = [
     "ancestors",
     "cache_values",
     "config_kwargs",
+    "container_inputs",
     "cyclic_graphs",
     "dag_task_behaviours",
     "dags",
@@ -261,6 +263,10 @@ def registration_kwargs(draw: st.DrawFn) -> dict[str, Any]:
         ),
         "executor": st.sampled_from(["thread", "inline", "bogus", 1, None]),
         "tags": st.sampled_from([(), ("io",), "io", ("",), (1,), None, 5]),
+        # misspelt keywords: a TypeError that suggests the right one
+        "retries": st.just(2),
+        "depend_on": _id_lists,
+        "tmeout": st.just(1.0),
     }
     chosen = draw(st.lists(st.sampled_from(sorted(options)), unique=True, max_size=5))
     kwargs = {name: draw(options[name]) for name in chosen}
@@ -473,3 +479,45 @@ def map_chains(draw: st.DrawFn, max_elements: int = 6, max_stages: int = 3) -> M
         tuple(draw(st.lists(outcome, min_size=elements, max_size=elements))) for _ in range(stages)
     )
     return MapChain(elements, outcomes, draw(st.booleans()), draw(st.booleans()))
+
+
+# -- inputs: container values checked element by element --------------------------------------
+
+_ELEMENTS: dict[type, tuple[st.SearchStrategy[Any], Any]] = {
+    int: (st.integers(-5, 5), "7"),
+    str: (st.text(max_size=3), 7),
+    float: (st.floats(allow_nan=False, allow_infinity=False), "7.0"),
+}
+
+
+@dataclass(frozen=True)
+class ContainerInput:
+    """A run-time input value for ``annotation``; ``wrong_at`` is where it is wrong, if at all."""
+
+    annotation: Any
+    value: Any
+    wrong_at: int | None
+
+
+@st.composite
+def container_inputs(draw: st.DrawFn) -> ContainerInput:
+    """A ``list``, ``tuple[X, ...]``, ``set`` or ``dict[str, X]`` value, maybe one element wrong.
+
+    The wrong element sits among the first 20, which are always checked.
+    """
+    element = draw(st.sampled_from(sorted(_ELEMENTS, key=lambda t: t.__name__)))
+    good, bad = _ELEMENTS[element]
+    items = draw(st.lists(good, max_size=30))
+    wrong_at = draw(st.none() | st.integers(0, min(len(items), 19)))
+    if wrong_at is not None:
+        items.insert(wrong_at, bad)
+    kind = draw(st.sampled_from(["list", "tuple", "set", "dict"]))
+    if kind == "list":
+        return ContainerInput(list[element], items, wrong_at)  # type: ignore[valid-type]  # a runtime type
+    if kind == "tuple":
+        return ContainerInput(tuple[element, ...], tuple(items), wrong_at)  # type: ignore[valid-type]  # a runtime type
+    if kind == "set":
+        # A set's order is its own: only whether something is wrong can be asserted.
+        return ContainerInput(set[element], set(items), wrong_at)  # type: ignore[valid-type]  # a runtime type
+    value = {f"k{i}": item for i, item in enumerate(items)}
+    return ContainerInput(dict[str, element], value, wrong_at)  # type: ignore[valid-type]  # a runtime type

@@ -399,7 +399,7 @@ async def test_a_failing_store_does_not_fail_the_run(
 def test_cache_option_is_validated(registry: SchedulerRegistry) -> None:
     """Bad cache options are refused at registration, naming the task."""
     with pytest.raises(TypeError, match="cache must be True, False or a CachePolicy"):
-        registry.task(cache="yes")  # type: ignore[arg-type]
+        registry.task(cache="yes")  # type: ignore[call-overload]
     with pytest.raises(ValueError, match=r"Task 'bad_ttl': CachePolicy\.ttl must be a positive"):
         registry.task("bad_ttl", cache=CachePolicy(ttl=0))(lambda: 1)
     with pytest.raises(TypeError, match=r"Task 'bad_key': CachePolicy\.key must be a function"):

@@ -212,7 +212,7 @@ def test_several_workflows_need_a_namespace(
         capsys.readouterr().err
     )
     assert main(["run", str(path), "--namespace", "other"]) == 0
-    assert "1 tasks (1 completed)" in capsys.readouterr().out
+    assert "1 task (1 completed)" in capsys.readouterr().out
 
 
 def test_an_invalid_graph_is_a_problem_in_the_file(
@@ -277,6 +277,110 @@ def test_without_rich_visualize_warns_and_graph_tree_names_the_extra(
     assert main(["graph", str(path), "--format", "tree"]) == 2
     assert "pip install 'astrum[viz]'" in capsys.readouterr().err
     assert main(["graph", str(path), "--format", "dot"]) == 0
+
+
+# -- inputs, store, resume, failure policy, --debug, closed pipes (issue 16) ---------------------
+
+WITH_INPUTS = """
+    from astrum import Input, Ref, SchedulerRegistry
+
+    flow = SchedulerRegistry("search")
+
+    @flow.task()
+    async def search(query: Ref[str, Input("query")], top_k: Ref[int, Input("top_k")] = 2) -> str:
+        return f"{query} x{top_k}"
+
+    @flow.task()
+    def side() -> None:
+        raise RuntimeError("side effect failed")
+
+    @flow.task(depends_on=["search"])
+    def done() -> str:
+        return "done"
+"""
+
+
+def test_inputs_from_the_command_line_and_a_file(tmp_path: Path) -> None:
+    """--input NAME=VALUE (JSON or text) and --inputs-file give the run its inputs."""
+    path = write(tmp_path, "inputs.py", WITH_INPUTS)
+    (tmp_path / "inputs.json").write_text('{"query": "from file", "top_k": 5}', encoding="utf-8")
+    result = astrum(
+        "run", path, "--inputs-file", tmp_path / "inputs.json", "--input", "top_k=7", "--json"
+    )
+    assert json.loads(result.stdout)["results"]["search"] == "from file x7"
+    result = astrum("run", path, "--input", "query=plain text", "--json")
+    assert json.loads(result.stdout)["results"]["search"] == "plain text x2"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "Input 'query' is required by task 'search' but was not given"),
+        (("--input", "qery=x"), "did you mean 'query'?"),
+        (("--input", "query=x", "--input", 'top_k="many"'), "Input 'top_k' is str"),
+        (("--input", "query"), "--input takes NAME=VALUE, got 'query'"),
+    ],
+)
+def test_input_errors_are_one_line_with_exit_2(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    """A missing, unknown, mistyped or malformed input is one line on stderr and exit code 2."""
+    result = astrum("run", write(tmp_path, "inputs.py", WITH_INPUTS), *args)
+    assert result.returncode == 2
+    assert result.stderr.startswith("astrum: error: ")
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_store_resume_and_on_failure(tmp_path: Path) -> None:
+    """--on-failure continue runs the rest; --store records the run; --resume runs what is left."""
+    path = write(tmp_path, "inputs.py", WITH_INPUTS)
+    store = tmp_path / "runs.db"
+    first = astrum(
+        "run", path, "--input", "query=q", "--store", store, "--on-failure", "continue", "--json"
+    )
+    assert first.returncode == 1
+    report = json.loads(first.stdout)
+    assert report["results"] == {"search": "q x2", "done": "done"}
+    assert f"--resume {report['run_id']}" in first.stderr
+    again = astrum(
+        "run", path, "--input", "query=q", "--resume", report["run_id"], "--json", cwd=tmp_path
+    )
+    assert again.returncode == 2
+    assert "has no record of it" in again.stderr  # the default store is not the one used
+    resumed = astrum(
+        "run", path, "--input", "query=q", "--store", store, "--resume", report["run_id"], "--json"
+    )
+    statuses = {t["task"]: t["status"] for t in json.loads(resumed.stdout)["tasks"]}
+    assert statuses == {"search": "cached", "done": "cached", "side": "failed"}
+
+
+def test_debug_shows_the_traceback_of_a_failed_task(tmp_path: Path) -> None:
+    """Without --debug a failed run says how to see tracebacks; with it, stderr has them."""
+    path = write(tmp_path, "inputs.py", WITH_INPUTS)
+    quiet = astrum("run", path, "--input", "query=q")
+    assert "Traceback" not in quiet.stderr
+    assert "run with --debug to see the tracebacks" in quiet.stderr
+    loud = astrum("run", path, "--input", "query=q", "--debug")
+    assert "Traceback (most recent call last)" in loud.stderr
+    assert 'raise RuntimeError("side effect failed")' in loud.stderr
+
+
+def test_a_closed_pipe_ends_the_output_quietly(tmp_path: Path) -> None:
+    """`astrum run f.py | head -1`: when the reader has gone, no BrokenPipeError is printed."""
+    path = write(tmp_path, "good.py", GOOD)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "astrum", "run", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # long before the child prints anything
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0
+    assert "BrokenPipeError" not in stderr
+    assert stderr == ""
 
 
 def test_graph_without_rich_falls_back_to_plain_text(

@@ -190,7 +190,7 @@ async def test_timeout_does_not_count_the_wait_for_a_slot(registry: SchedulerReg
 def test_bad_timeouts_are_refused(registry: SchedulerRegistry, timeout: object) -> None:
     """Timeouts are positive finite numbers of seconds; anything else is refused at registration."""
     with pytest.raises(ValueError, match="Task 't': timeout must be"):
-        registry.task("t", timeout=timeout)(lambda: None)  # type: ignore[arg-type]
+        registry.task("t", timeout=timeout)(lambda: None)  # type: ignore[call-overload]
 
 
 # -- retry policy -----------------------------------------------------------------------------
@@ -260,7 +260,7 @@ async def test_retry_delays_follow_the_backoff(
         starts.append(loop.time())
         raise ValueError("again")
 
-    registry.task("failing", retry=3, **policy)(failing)  # type: ignore[arg-type]
+    registry.task("failing", retry=3, **policy)(failing)  # type: ignore[call-overload]
     began = loop.time()
     await registry.run()
     assert [round(t - began, 6) for t in starts] == expected
@@ -299,7 +299,7 @@ async def test_many_retries_never_overflow(
     """A thousand-odd exponential retries wait the cap (or nothing), never overflowing."""
     calls: list[int] = []
 
-    @registry.task(retry=1200, **policy)  # type: ignore[arg-type]
+    @registry.task(retry=1200, **policy)  # type: ignore[call-overload, untyped-decorator]
     async def stubborn() -> str:
         calls.append(1)
         if len(calls) <= 1200:
@@ -355,14 +355,14 @@ def test_bad_retry_policies_are_refused(
 ) -> None:
     """Delays, jitter, backoff and cap must be finite and in range; errors name task and option."""
     with pytest.raises(ValueError, match=f"Task 't': {message}"):
-        registry.task("t", retry=1, **{option: value})(lambda: None)  # type: ignore[arg-type]
+        registry.task("t", retry=1, **{option: value})(lambda: None)  # type: ignore[call-overload]
 
 
 @pytest.mark.parametrize("retry_on", ["ValueError", (ValueError, 1), (int,)], ids=repr)
 def test_bad_retry_on_is_refused(registry: SchedulerRegistry, retry_on: object) -> None:
     """retry_on must hold exception classes."""
     with pytest.raises(TypeError, match="retry_on must be a tuple of exception classes"):
-        registry.task("t", retry=1, retry_on=retry_on)(lambda: None)  # type: ignore[arg-type]
+        registry.task("t", retry=1, retry_on=retry_on)(lambda: None)  # type: ignore[call-overload]
 
 
 # -- fail fast --------------------------------------------------------------------------------
@@ -703,9 +703,14 @@ async def test_run_timeout_that_does_not_expire_changes_nothing(
     assert report.error_summary == []
 
 
+async def _noop() -> None:
+    return None
+
+
 @pytest.mark.parametrize("timeout", [0, -1, math.nan, True], ids=repr)
 async def test_bad_run_timeouts_are_refused(registry: SchedulerRegistry, timeout: Any) -> None:
     """run(timeout=...) and AstrumConfig(run_timeout=...) take positive finite seconds."""
+    registry.task("noop")(_noop)
     with pytest.raises(ValueError, match="timeout must be a positive number"):
         await registry.run(timeout=timeout)
     with pytest.raises(ValueError, match="run_timeout must be a positive number"):
@@ -829,7 +834,7 @@ async def test_stop_iteration_from_a_sync_body_fails_the_task(
 ) -> None:
     """A sync body raising StopIteration fails its task instead of hanging the run."""
 
-    @registry.task(executor=executor)  # type: ignore[arg-type]
+    @registry.task(executor=executor)  # type: ignore[call-overload, untyped-decorator]
     def exhausted() -> int:
         return next(iter([]))
 

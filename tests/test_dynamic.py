@@ -18,6 +18,7 @@ from astrum import (
     ExecutionReport,
     F,
     Input,
+    MemoryStore,
     Ref,
     SchedulerRegistry,
     Skip,
@@ -1104,3 +1105,28 @@ def test_a_fatal_error_in_an_instance_stops_the_run_and_leaves_nothing() -> None
 
     with pytest.raises(KeyboardInterrupt):
         run_in_new_loop(registry.run)
+
+
+async def test_a_failed_cached_instance_hands_its_key_to_the_next_run() -> None:
+    """A cache=True instance that fails lets a concurrent run waiting on the same key go on."""
+    flow = SchedulerRegistry("instance-flight")
+    calls: list[int] = []
+
+    @flow.task()
+    def items() -> list[int]:
+        return [1, 2]
+
+    @flow.task(cache=True)
+    async def work(item: Ref[int, Each(items)]) -> int:
+        calls.append(item)
+        await asyncio.sleep(0.01)
+        if item == 2:
+            raise ValueError("element 2 cannot be worked")
+        return item * 10
+
+    config = AstrumConfig(store=MemoryStore(), on_failure="continue")
+    reports = await asyncio.wait_for(
+        asyncio.gather(flow.run(config=config), flow.run(config=config)), timeout=20
+    )
+    assert [report.execution_state for report in reports] == ["failed", "failed"]
+    assert sorted(calls) == [1, 2, 2]  # element 1 once (then cached), element 2 by each run

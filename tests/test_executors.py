@@ -126,7 +126,7 @@ def test_task_executor_is_checked_with_the_task_name(registry: SchedulerRegistry
     """A bad per-task executor is refused at registration, naming the task."""
     with pytest.raises(ValueError, match="Task 'body': executor must be 'thread'"):
 
-        @registry.task(executor="cluster")  # type: ignore[arg-type]
+        @registry.task(executor="cluster")  # type: ignore[call-overload, untyped-decorator]
         def body() -> None:
             return None
 

@@ -244,7 +244,8 @@ def assert_library_error(error: BaseException) -> None:
     assert isinstance(error, SchedulerError | TypeError | ValueError), repr(error)
     assert not isinstance(error, AttributeError | KeyError | RecursionError), repr(error)
     message = str(error)
-    assert message.rstrip().endswith("."), f"not a library message: {error!r}"
+    # A sentence: a statement, or a question such as "did you mean 'load'?"
+    assert message.rstrip().endswith((".", "?")), f"not a library message: {error!r}"
 
 
 def attempt(call: Callable[[], Any]) -> bool:

@@ -347,7 +347,7 @@ def test_same_id_in_two_namespaces_is_fine() -> None:
 def test_bad_retry_is_refused(registry: SchedulerRegistry, retry: object) -> None:
     """retry must be a non-negative int; bools, floats, strings and negatives are refused."""
     with pytest.raises(TaskRegistrationError, match=r"retry must be a non-negative integer"):
-        registry.task("t", retry=retry)(lambda: None)  # type: ignore[arg-type]
+        registry.task("t", retry=retry)(lambda: None)  # type: ignore[call-overload]
     assert registry.get_all_tasks() == {}
 
 
@@ -371,7 +371,7 @@ def test_non_callable_is_refused(registry: SchedulerRegistry, thing: object) -> 
 def test_bad_task_id_is_refused(registry: SchedulerRegistry, task_id: object) -> None:
     """Task ids are non-empty strings."""
     with pytest.raises(TaskRegistrationError, match="non-empty strings"):
-        registry.task(task_id)(lambda: None)  # type: ignore[arg-type]
+        registry.task(task_id)(lambda: None)  # type: ignore[operator]
 
 
 def test_depends_on_as_a_string_is_refused(registry: SchedulerRegistry) -> None:
@@ -395,14 +395,14 @@ def test_depends_on_that_is_not_a_list_is_refused(
 ) -> None:
     """depends_on must be a list; a number is refused with a sentence, not Python's message."""
     with pytest.raises(TypeError, match=r"depends_on must be a list of task ids, got"):
-        registry.task("b", depends_on=depends_on)(lambda: None)  # type: ignore[arg-type]
+        registry.task("b", depends_on=depends_on)(lambda: None)  # type: ignore[call-overload]
 
 
 @pytest.mark.parametrize("tags", [None, 5], ids=repr)
 def test_tags_that_are_not_a_list_are_refused(registry: SchedulerRegistry, tags: object) -> None:
     """tags must be a string or a list of strings."""
     with pytest.raises(TypeError, match="tags must be a list of strings, got"):
-        registry.task("t", tags=tags)(lambda: None)  # type: ignore[arg-type]
+        registry.task("t", tags=tags)(lambda: None)  # type: ignore[call-overload]
 
 
 @pytest.mark.parametrize(

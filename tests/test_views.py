@@ -448,5 +448,5 @@ async def test_progress_config_reports_on_stderr_and_keeps_stdout_clean(
     captured = capsys.readouterr()
     assert report.execution_state == "completed"
     assert captured.out == ""
-    assert captured.err.splitlines()[0] == "astrum: run started: 1 tasks"
+    assert captured.err.splitlines()[0] == "astrum: run started: 1 task"
     assert captured.err.splitlines()[-1].startswith("astrum: run completed: 1/1 finished")

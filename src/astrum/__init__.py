@@ -13,6 +13,8 @@
 2
 """
 
+from typing import TYPE_CHECKING, Any
+
 from astrum._errors import (
     InputError,
     SchedulerError,
@@ -24,7 +26,7 @@ from astrum._errors import (
     TaskOrderNoExitError,
     TaskRegistrationError,
 )
-from astrum.cache import CachePolicy, MemoryStore, SqliteStore
+from astrum.cache import CachePolicy, MemoryStore
 from astrum.config import AstrumConfig
 from astrum.data_transport import Each, F, From, Input, Ref, T, To
 from astrum.decorators import (
@@ -56,6 +58,19 @@ from astrum.models import (
 )
 from astrum.planner import ExecutionPlanner
 from astrum.scheduler import DynamicScheduler
+
+if TYPE_CHECKING:
+    from astrum.cache import SqliteStore
+
+
+def __getattr__(name: str) -> Any:
+    # SqliteStore on first use: sqlite3 is imported only by the programs that use it.
+    if name == "SqliteStore":
+        from astrum.cache import SqliteStore
+
+        return SqliteStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_NAMESPACE",

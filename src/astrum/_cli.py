@@ -3,7 +3,8 @@ draw a recorded run as a page.
 
 Exit codes: 0 the run completed, 1 it failed or was cancelled, 2 the command
 line or the workflow file is wrong (it cannot be imported, names no tasks, the
-namespace is unknown, the graph is invalid), 130 interrupted.
+namespace is unknown, the graph is invalid, an input is missing or wrong), 130
+interrupted.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import argparse
 import asyncio
 import importlib.util
 import json
+import logging
+import os
 import sys
 import time
 import traceback
@@ -19,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from astrum._errors import SchedulerError
+from astrum._errors import InputError, SchedulerError, closest
 from astrum._store._sqlite import DEFAULT_PATH
 from astrum.config import AstrumConfig
 from astrum.decorators import SchedulerRegistry
@@ -42,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return _USAGE_ERROR
+    handler = _log_handler(debug=args.debug)
+    logger = logging.getLogger("astrum")
+    logger.addHandler(handler)
     try:
         if args.command == "graph":
             return _graph(args)
@@ -50,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "report":
             return _report(args)
         return _run(args)
+    except BrokenPipeError:
+        _drop_stdout()
+        return 0
     except _UsageError as problem:
         hint = ""
         if args.debug:
@@ -61,6 +70,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("astrum: interrupted", file=sys.stderr)
         return 130
+    finally:
+        logger.removeHandler(handler)
+
+
+def _log_handler(*, debug: bool) -> logging.Handler:
+    """Where the command sends the ``astrum`` log: stderr with tracebacks under ``--debug``.
+
+    Otherwise nowhere: the summary already lists every failure, in one line each.
+    """
+    if not debug:
+        return logging.NullHandler()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("astrum: %(levelname)s: %(message)s"))
+    return handler
+
+
+def _drop_stdout() -> None:
+    """The reader of our output went away (``astrum run f.py | head -1``): write no more.
+
+    Pointing stdout at devnull keeps the interpreter's final flush from failing too.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (a test's capture)
+        pass
+
+
+def _write(text: str) -> None:
+    """Print ``text`` to stdout; a closed pipe ends the output quietly."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _drop_stdout()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,6 +128,29 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--debug", action="store_true", help="show tracebacks of errors")
 
     def run_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--input",
+            metavar="NAME=VALUE",
+            action="append",
+            default=[],
+            help="a run-time input; VALUE is read as JSON when it is JSON, else as text "
+            "(repeatable)",
+        )
+        sub.add_argument(
+            "--inputs-file", metavar="FILE.json", help="run-time inputs as one JSON object"
+        )
+        sub.add_argument("--store", metavar="PATH", help="cache and record the run in this file")
+        sub.add_argument(
+            "--resume",
+            metavar="RUN_ID",
+            help=f"run again what run RUN_ID did not complete (store default: {DEFAULT_PATH})",
+        )
+        sub.add_argument(
+            "--on-failure",
+            choices=("fail_fast", "continue"),
+            default="fail_fast",
+            help="stop at the first failure, or let independent tasks finish",
+        )
         sub.add_argument("--visualize", action="store_true", help="draw the graph before running")
         sub.add_argument("--progress", action="store_true", help="show live progress on stderr")
         sub.add_argument("--trace", metavar="OUT.json", help="write a Chrome/Perfetto trace")
@@ -134,13 +201,29 @@ def _run(args: argparse.Namespace) -> int:
         registry = build_demo()
     else:
         registry = _load_workflow(Path(args.file), args.namespace)
-    config = AstrumConfig(progress=args.progress)
+    inputs = _inputs(args.inputs_file, args.input)
+    store_path = args.store or (DEFAULT_PATH if args.resume else None)
+    store = None
+    if store_path is not None:
+        from astrum.cache import SqliteStore
+
+        store = SqliteStore(store_path)
+    config = AstrumConfig(progress=args.progress, store=store, on_failure=args.on_failure)
     scheduler = _build(registry, args.target, config)
     if args.visualize:
         from astrum._views._render import show_plan
 
         show_plan(scheduler.plan, f"workflow '{registry.name}'", sys.stderr if args.json else None)
-    report = asyncio.run(scheduler.execute())
+    try:
+        report = asyncio.run(scheduler.execute(inputs=inputs, resume=args.resume))
+    except InputError as error:
+        raise _UsageError(f"{error} On the command line: --input NAME=VALUE.") from None
+    except (ValueError, LookupError) as error:
+        # Raised before any task starts: a run that cannot be resumed, say; the message says it.
+        raise _UsageError(str(error)) from None
+    finally:
+        if store is not None:
+            store.close()
     if args.trace:
         path = report.to_chrome_trace(args.trace)
         print(
@@ -150,11 +233,46 @@ def _run(args: argparse.Namespace) -> int:
         report.to_html(args.html)
         print(f"astrum: page written to {args.html}", file=sys.stderr)
     if args.json:
-        json.dump(report_json(report), sys.stdout, indent=2, default=repr)
-        print()
+        _write(json.dumps(report_json(report), indent=2, default=repr) + "\n")
     else:
-        print(report.summary())
+        _write(report.summary() + "\n")
+    if report.execution_state != "completed":
+        if store is not None:
+            print(
+                f"astrum: run {report.run_id} is recorded in {store_path}; run the rest with "
+                f"--resume {report.run_id}",
+                file=sys.stderr,
+            )
+        if not args.debug:
+            print("astrum: run with --debug to see the tracebacks", file=sys.stderr)
     return 0 if report.execution_state == "completed" else 1
+
+
+def _inputs(path: str | None, pairs: Sequence[str]) -> dict[str, Any]:
+    """The run-time inputs of ``--inputs-file`` and then each ``--input NAME=VALUE``."""
+    inputs: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise _UsageError(f"--inputs-file {path} cannot be read as JSON: {error}") from None
+        if not isinstance(loaded, dict):
+            raise _UsageError(
+                f"--inputs-file {path} must hold a JSON object of input names to values, "
+                f"not a {type(loaded).__name__}."
+            )
+        inputs.update(loaded)
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise _UsageError(
+                f"--input takes NAME=VALUE, got {pair!r}; for example --input limit=10."
+            )
+        try:
+            inputs[name] = json.loads(text)
+        except ValueError:
+            inputs[name] = text  # not JSON: the text itself
+    return inputs
 
 
 def _graph(args: argparse.Namespace) -> int:
@@ -292,7 +410,9 @@ def _load_workflow(path: Path, namespace: str | None) -> SchedulerRegistry:
         named = [registry for registry in found if registry.name == namespace]
         if not named:
             known = f"it defines {names}" if found else "it registers no tasks at all"
-            raise _UsageError(f"{path} has no workflow named '{namespace}' with tasks; {known}.")
+            hint = closest(namespace, [registry.name for registry in found])
+            known += f"; did you mean '{hint}'?" if hint else "."
+            raise _UsageError(f"{path} has no workflow named '{namespace}' with tasks; {known}")
         return named[0]
     if not found:
         raise _UsageError(
@@ -355,6 +475,7 @@ def report_json(report: ExecutionReport) -> dict[str, Any]:
             "start_time": stats.start_time,
             "end_time": stats.end_time,
             "duration": stats.duration,
+            "queued_duration": stats.queued_duration,
             "attempts": stats.attempt_count,
             "error": stats.error_message,
         }

@@ -6,10 +6,11 @@ it resembles, so ``except ValueError`` or ``except LookupError`` works too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 __all__ = [
     "InputError",
+    "NoResultError",
     "SchedulerError",
     "Skip",
     "TaskDependencyError",
@@ -18,6 +19,8 @@ __all__ = [
     "TaskOrderLoopError",
     "TaskOrderNoExitError",
     "TaskRegistrationError",
+    "closest",
+    "did_you_mean",
 ]
 
 
@@ -42,6 +45,11 @@ class Skip(Exception):  # noqa: N818 - raised on purpose, not an error
 
 class InputError(SchedulerError, ValueError):
     """The run-time inputs of a run are missing, unknown or of the wrong type."""
+
+
+class NoResultError(SchedulerError, LookupError):
+    """A report has no result for a task: it was skipped, cancelled, never started or not in
+    the run."""
 
 
 class TaskRegistrationError(SchedulerError, ValueError):
@@ -77,3 +85,18 @@ class TaskOrderLoopError(SchedulerError, ValueError):
 
 class TaskOrderNoExitError(TaskOrderLoopError):
     """No task can start because every task waits for another one."""
+
+
+def closest(name: str, choices: Iterable[str]) -> str | None:
+    """The choice most like ``name`` (a likely typo of it), or None when none is close."""
+    import difflib  # only when something went wrong: it costs 5 ms to import
+
+    found = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """The end of a sentence about ``name``: ``"; did you mean 'x'?"``, or ``"."`` if none is
+    close."""
+    match = closest(name, choices)
+    return f"; did you mean '{match}'?" if match is not None else "."

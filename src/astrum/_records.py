@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any, Generic, TypeVar, cast
 
+from astrum._errors import NoResultError, did_you_mean
+
 __all__ = [
     "ExecutionPlan",
     "ExecutionStage",
@@ -116,9 +118,10 @@ class ExecutionPlan:
         return "\n".join(lines)
 
     def get_visualization_table(self) -> str:
+        tasks, levels = self.total_tasks, len(self.stages)
         header = (
-            f"Execution plan: {self.total_tasks} tasks in {len(self.stages)} levels, "
-            f"at most {self.max_parallelism} in parallel"
+            f"Execution plan: {tasks} task{'' if tasks == 1 else 's'} in {levels} "
+            f"level{'' if levels == 1 else 's'}, at most {self.max_parallelism} in parallel"
         )
         rows = [("level", "tasks", "waits for")]
         rows += [
@@ -139,7 +142,7 @@ class ExecutionPlan:
 
 @dataclass(frozen=True)
 class TaskAttemptStatistics:
-    """One call of a task's function."""
+    """One call of a task's function; ``start_time`` and ``duration`` are its body's."""
 
     task_name: str
     attempt_number: int
@@ -159,7 +162,12 @@ class TaskAttemptStatistics:
 
 @dataclass(frozen=True)
 class TaskExecutionStatistics:
-    """What happened to one task in a run: one per task that started or was skipped."""
+    """What happened to one task in a run: one per task that started or was skipped.
+
+    ``duration`` is the time the task ran (its attempts, and any delay between
+    them); the time it waited for concurrency slots or pools is
+    ``queued_duration``, counted from ``start_time`` and not part of ``duration``.
+    """
 
     task_name: str
     stage_id: int
@@ -298,11 +306,74 @@ class ReportData:
         return _mean(s.duration for s in self.task_statistics)
 
     def statistics_for(self, task_id: str) -> TaskExecutionStatistics:
-        """The statistics of one task; a ``KeyError`` names tasks that did not start."""
+        """The statistics of one task; a ``KeyError`` says whether it did not start or is
+        not part of this run at all."""
         for stats in self.task_statistics:
             if stats.task_name == task_id:
                 return stats
-        raise KeyError(f"Task '{task_id}' has no statistics in this report: it never started.")
+        if task_id in self.original_tasks:
+            raise KeyError(f"Task '{task_id}' has no statistics in this report: it never started.")
+        raise KeyError(
+            f"Task '{task_id}' is not part of this run{did_you_mean(task_id, self.original_tasks)}"
+        )
+
+    def result(self, task_id: str) -> Any:
+        """The value task ``task_id`` returned in this run.
+
+        If the task failed, its own exception is raised again (with its
+        traceback); if it has no value for another reason (skipped, cancelled,
+        not started, not part of the run) a :class:`NoResultError` says why.
+
+        >>> report.result("total")  # doctest: +SKIP
+        42
+        """
+        returns = self.task_return_set
+        if task_id in returns:
+            return returns[task_id]
+        if task_id not in self.original_tasks:
+            raise NoResultError(
+                f"Task '{task_id}' is not part of this run, so it has no result"
+                f"{did_you_mean(task_id, self.original_tasks)}"
+            )
+        stats = next((s for s in self.task_statistics if s.task_name == task_id), None)
+        if stats is None and task_id in self.tail_tasks:
+            raise NoResultError(
+                f"Task '{task_id}' has no result in the report: it was still running when the "
+                f"run ended (ignore_tail_task); await report.tail_tasks['{task_id}'] for it."
+            )
+        if stats is None:
+            raise NoResultError(
+                f"Task '{task_id}' has no result: the run ended {self.execution_state} before "
+                "it started. See report.error_summary for what went wrong."
+            )
+        if stats.exception is not None:
+            raise stats.exception
+        reason = f" {stats.error_message}" if stats.error_message else ""
+        raise NoResultError(f"Task '{task_id}' has no result: it was {stats.status}.{reason}")
+
+    def raise_for_failure(self) -> None:
+        """Raise if the run did not complete; return None if it did.
+
+        One failed task: its own exception. Several: an ``ExceptionGroup`` of
+        them, first failure first. A run cancelled (e.g. by its timeout)
+        without failures raises ``TimeoutError``.
+        """
+        if self.execution_state == ExecutionState.COMPLETED:
+            return
+        failed = sorted(
+            (s for s in self.task_statistics if s.exception is not None),
+            key=lambda s: s.end_time,
+        )
+        errors = [s.exception for s in failed if s.exception is not None]
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            names = ", ".join(f"'{s.task_name}'" for s in failed)
+            # An ExceptionGroup when every error is an Exception, as it is unless one was fatal.
+            message = f"{len(errors)} tasks failed in run {self.run_id}: {names}"
+            raise BaseExceptionGroup(message, errors)
+        detail = self.error_summary[-1] if self.error_summary else "no task failed"
+        raise TimeoutError(f"Run {self.run_id} ended {self.execution_state}: {detail}")
 
 
 def _mean(values: Iterable[float]) -> float:

@@ -9,20 +9,23 @@ from :mod:`astrum.decorators` and :mod:`astrum`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
+import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar, Unpack, overload
 
 from astrum._build._bindings import bind_relations
+from astrum._build._elsewhere import remember
 from astrum._build._graph import make_graph
 from astrum._build._methods import resolve_functions
 from astrum._build._plan import DEFAULT_OPTIONS, TaskOptions, TaskSpec, is_async_callable
 from astrum._build._relations import Relations, annotations_for, relations_for
 from astrum._build._task import RegisteredTask
-from astrum._errors import TaskRegistrationError
+from astrum._errors import TaskNotFoundError, TaskRegistrationError, did_you_mean
 from astrum.cache import CachePolicy, _policy_of
 from astrum.config import AstrumConfig, ExecutorChoice
 from astrum.models import ExecutionReport, TaskOrder
@@ -32,11 +35,116 @@ if TYPE_CHECKING:
     from astrum._build._markers import TaskData
     from astrum._build._typecheck import Annotations
 
-__all__ = ["DEFAULT_NAMESPACE", "SchedulerRegistry"]
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "SchedulerRegistry",
+    "TaskKeywords",
+    "refuse_running_loop",
+    "synchronous",
+]
 
 DEFAULT_NAMESPACE = "default"
 
+logger = logging.getLogger("astrum")
+
 _F = TypeVar("_F")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+class TaskKeywords(TypedDict, total=False):
+    """The keywords of ``@task(...)`` and ``@registry.task(...)``, all optional.
+
+    ``timeout`` limits each attempt; ``retry`` more attempts follow a failure
+    whose exception is one of ``retry_on``, after ``retry_delay`` seconds
+    growing by ``retry_backoff`` per attempt (at most ``retry_max_delay``,
+    plus up to ``retry_jitter`` at random). ``executor`` overrides where a
+    sync body runs; ``tags`` name the pools the task draws a slot from.
+    ``cache=True`` (or a :class:`~astrum.cache.CachePolicy`) reuses stored
+    results for the same code and inputs. Defaults: no ``depends_on`` or
+    ``data``, ``retry=0``, no ``timeout``, retries at once (``retry_delay=0``,
+    ``retry_backoff=1``, no cap, no jitter) on any ``Exception``, the run's
+    executor, no tags, no cache.
+    """
+
+    depends_on: Sequence[str] | None
+    data: TaskData | None
+    retry: int
+    timeout: float | None
+    retry_delay: float
+    retry_backoff: float
+    retry_max_delay: float | None
+    retry_jitter: float
+    retry_on: type[BaseException] | tuple[type[BaseException], ...]
+    executor: ExecutorChoice | None
+    tags: Sequence[str]
+    cache: bool | CachePolicy
+
+
+_KEYWORDS = frozenset(TaskKeywords.__annotations__)
+_OPTION_NAMES = _KEYWORDS - {"depends_on", "data", "retry"}
+
+
+def _task_options(keywords: TaskKeywords) -> tuple[TaskOptions, int]:
+    """The options and retry count that ``keywords`` ask for; unknown keywords are errors."""
+    names = keywords.keys()
+    unknown = names - _KEYWORDS
+    if unknown:
+        name = min(unknown)
+        raise TypeError(
+            f"@task got an unexpected keyword argument '{name}'{did_you_mean(name, _KEYWORDS)}"
+        )
+    options_given = names & _OPTION_NAMES
+    if not options_given:
+        return DEFAULT_OPTIONS, keywords.get("retry", 0)  # most tasks: no object to build
+    given: dict[str, Any] = {name: keywords[name] for name in options_given}  # type: ignore[literal-required]  # names checked above
+    if "retry_on" in given and not isinstance(given["retry_on"], tuple):
+        given["retry_on"] = (given["retry_on"],)
+    if "tags" in given:
+        given["tags"] = _tag_names(given["tags"])
+    if "cache" in given:
+        given["cache"] = _policy_of(given["cache"])
+    options = TaskOptions(**given)
+    if options == DEFAULT_OPTIONS:
+        options = DEFAULT_OPTIONS  # shared: a build then knows it is valid without checking
+    return options, keywords.get("retry", 0)
+
+
+def _is_function(value: object) -> bool:
+    """Whether ``@task`` was applied bare, to the function itself, rather than called."""
+    return callable(value) or isinstance(value, staticmethod | classmethod)
+
+
+def synchronous(run: Callable[_P, Coroutine[Any, Any, _R]], instead: str) -> Callable[_P, _R]:
+    """``run`` for synchronous code: the same arguments, run in a new event loop.
+
+    ``instead`` names what to await when a loop is already running.
+    """
+
+    @functools.wraps(run)
+    def run_sync(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        refuse_running_loop(instead)
+        return asyncio.run(run(*args, **kwargs))
+
+    run_sync.__name__ = "run_sync"
+    run_sync.__qualname__ = run.__qualname__.replace("run", "run_sync")
+    run_sync.__doc__ = (
+        f"Like ``{instead}()``, from synchronous code: the same arguments, run in a new "
+        "event loop.\n\n>>> report = run_sync()  # doctest: +SKIP\n"
+    )
+    return run_sync
+
+
+def refuse_running_loop(instead: str) -> None:
+    """Raise if an event loop runs in this thread: ``run_sync`` would deadlock it."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(
+        "run_sync() was called while an event loop is running in this thread; "
+        f"use 'await {instead}(...)' there instead."
+    )
 
 
 class SchedulerRegistry:
@@ -46,55 +154,33 @@ class SchedulerRegistry:
         self.name = name
         self._tasks: dict[str, RegisteredTask] = {}
         self._lock = threading.Lock()
+        remember(self)
 
     def __repr__(self) -> str:
         return f"SchedulerRegistry({self.name!r}, tasks={len(self._tasks)})"
 
     # -- registration ------------------------------------------------------------
 
+    @overload
     def task(
-        self,
-        task_id: str | None = None,
-        *,
-        depends_on: Sequence[str] | None = None,
-        data: TaskData | None = None,
-        retry: int = 0,
-        timeout: float | None = None,
-        retry_delay: float = 0.0,
-        retry_backoff: float = 1.0,
-        retry_max_delay: float | None = None,
-        retry_jitter: float = 0.0,
-        retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
-        executor: ExecutorChoice | None = None,
-        tags: Sequence[str] = (),
-        cache: bool | CachePolicy = False,
-    ) -> Callable[[_F], _F]:
+        self, task_id: str | None = None, **options: Unpack[TaskKeywords]
+    ) -> Callable[[_F], _F]: ...
+    @overload
+    def task(self, task_id: _F, /) -> _F: ...
+    def task(self, task_id: Any = None, **options: Unpack[TaskKeywords]) -> Any:
         """Register a function as a task of this registry; the function is returned unchanged.
 
-        ``timeout`` limits each attempt; ``retry`` more attempts follow a failure
-        whose exception is one of ``retry_on``, after ``retry_delay`` seconds
-        growing by ``retry_backoff`` per attempt (at most ``retry_max_delay``,
-        plus up to ``retry_jitter`` at random). ``executor`` overrides where a
-        sync body runs. ``cache=True`` (or a :class:`~astrum.cache.CachePolicy`)
-        reuses stored results for the same code and inputs.
+        Bare ``@registry.task`` works as well as ``@registry.task(...)``. The
+        keywords are those of :class:`TaskKeywords`.
         """
-        options = TaskOptions(
-            timeout=timeout,
-            retry_delay=retry_delay,
-            retry_backoff=retry_backoff,
-            retry_max_delay=retry_max_delay,
-            retry_jitter=retry_jitter,
-            retry_on=retry_on if isinstance(retry_on, tuple) else (retry_on,),
-            executor=executor,
-            tags=_tag_names(tags),
-            cache=_policy_of(cache),
-        )
-        if options == DEFAULT_OPTIONS:
-            options = DEFAULT_OPTIONS  # shared: a build then knows it is valid without checking
-        dependencies = _task_ids(depends_on, "depends_on")
+        if _is_function(task_id):
+            return self.task(**options)(task_id)
+        entry_options, retry = _task_options(options)
+        dependencies = _task_ids(options.get("depends_on"), "depends_on")
+        data = options.get("data")
 
         def decorator(function: _F) -> _F:
-            self._register(function, task_id, dependencies, data, retry, options)
+            self._register(function, task_id, dependencies, data, retry, entry_options)
             return function
 
         return decorator
@@ -129,12 +215,21 @@ class SchedulerRegistry:
         options.validate(name)
         entry = RegisteredTask(name, function, depends_on, retry, data, options)
         with self._lock:
-            if name in self._tasks:
+            known = self._tasks.get(name)
+            if known is not None and not _redefines(function, known.function):
                 raise TaskRegistrationError(
                     f"Task '{name}' is already registered in namespace '{self.name}'; "
-                    "give one of them another task_id."
+                    "give one of them another task_id, or call clear() on the registry "
+                    "(clear_registry() for a namespace) to start again."
                 )
             self._tasks[name] = entry
+        if known is not None:
+            logger.info(
+                "Task '%s' in namespace '%s' was defined again; the new definition replaces "
+                "the old one.",
+                name,
+                self.name,
+            )
 
     def _swap(self, entry: RegisteredTask) -> None:
         """Put ``entry`` in place of the task with its id (for ``astrum.testing.patch``)."""
@@ -146,7 +241,8 @@ class SchedulerRegistry:
             return self._tasks[task_id]
         except KeyError:
             raise TaskRegistrationError(
-                f"Task '{task_id}' is not registered in namespace '{self.name}'."
+                f"Task '{task_id}' is not registered in namespace '{self.name}'"
+                f"{did_you_mean(task_id, self._tasks)}"
             ) from None
 
     def get_all_tasks(self) -> dict[str, RegisteredTask]:
@@ -244,10 +340,17 @@ class SchedulerRegistry:
         ``resume`` (an earlier run's report or run id) takes what that run
         completed from ``config.store`` and runs only the rest.
         """
+        if not self._tasks:
+            raise TaskNotFoundError(
+                f"Registry '{self.name}' has no tasks, so there is nothing to run; register "
+                "functions with @registry.task before running it."
+            )
         scheduler = self.build_scheduler(target_tasks, config=config)
         return await scheduler.execute(
             timeout=timeout, overrides=overrides, inputs=inputs, resume=resume
         )
+
+    run_sync = synchronous(run, "registry.run")
 
     def _build(self, target_tasks: Sequence[str] | None, config: AstrumConfig) -> _Build:
         began = time.perf_counter()
@@ -260,7 +363,7 @@ class SchedulerRegistry:
                 if dep not in tasks:
                     raise TaskRegistrationError(
                         f"Task '{entry.task_id}' depends on '{dep}', which is not registered "
-                        f"in namespace '{self.name}'."
+                        f"in namespace '{self.name}'{did_you_mean(dep, tasks)}"
                     )
         ids = self._select(tasks, target_tasks, data_deps)
         deps = [_dependencies(tasks[task_id].depends_on, data_deps.get(task_id)) for task_id in ids]
@@ -279,7 +382,8 @@ class SchedulerRegistry:
         for target in stack:
             if target not in tasks:
                 raise TaskRegistrationError(
-                    f"Target task '{target}' is not registered in namespace '{self.name}'."
+                    f"Target task '{target}' is not registered in namespace '{self.name}'"
+                    f"{did_you_mean(target, tasks)}"
                 )
         while stack:
             task_id = stack.pop()
@@ -343,6 +447,21 @@ class _Build:
         return DynamicScheduler._planned(
             graph, specs, config, concurrency_context, lambda: _task_orders(ids, deps), self.began
         )
+
+
+def _redefines(new: Callable[..., Any], old: Callable[..., Any]) -> bool:
+    """Whether ``new`` is ``old`` defined again, as re-running a notebook cell does.
+
+    Same module and qualified name, and defined at the top of a module or class:
+    functions a factory makes in a loop share a ``<locals>`` name but are distinct.
+    """
+    name = getattr(new, "__qualname__", None)
+    return (
+        isinstance(name, str)
+        and "<locals>" not in name
+        and name == getattr(old, "__qualname__", None)
+        and getattr(new, "__module__", None) == getattr(old, "__module__", None)
+    )
 
 
 def _task_orders(ids: Sequence[str], deps: Sequence[Collection[str]]) -> list[TaskOrder]:

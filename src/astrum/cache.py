@@ -25,9 +25,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from astrum._store._sqlite import DEFAULT_PATH, CacheStats, RecordedRun, SqliteStore
+if TYPE_CHECKING:
+    from astrum._store._sqlite import DEFAULT_PATH, CacheStats, RecordedRun, SqliteStore
+
+# The SQLite store and its records come from _store._sqlite on first use (see __getattr__
+# below): importing sqlite3 is for the runs that use it, not for every 'import astrum'.
+_FROM_SQLITE = frozenset({"DEFAULT_PATH", "CacheStats", "RecordedRun", "SqliteStore"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_SQLITE:
+        from astrum._store import _sqlite
+
+        return getattr(_sqlite, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_PATH",
@@ -221,6 +235,8 @@ class MemoryStore:
 
     def runs(self) -> list[RecordedRun]:
         """The recorded runs, newest first."""
+        from astrum._store._sqlite import RecordedRun
+
         with self._lock:
             items = list(self._runs.items())
             counts = {run_id: len(tasks) for run_id, tasks in self._records.items()}
@@ -231,6 +247,8 @@ class MemoryStore:
 
     def stats(self) -> CacheStats:
         """Counts and sizes of what the store holds."""
+        from astrum._store._sqlite import CacheStats
+
         with self._lock:
             size = sum(len(payload) for _, payload in self._entries.values())
             tasks = sum(len(tasks) for tasks in self._records.values())
@@ -255,7 +273,11 @@ def default_store() -> MemoryStore:
     return _DEFAULT_STORE
 
 
-def _existing(path: str | os.PathLike[str]) -> SqliteStore:
+def _existing(path: str | os.PathLike[str] | None) -> SqliteStore:
+    from astrum._store._sqlite import DEFAULT_PATH, SqliteStore
+
+    if path is None:
+        path = DEFAULT_PATH
     if not Path(path).is_file():
         raise FileNotFoundError(
             f"There is no cache store at '{path}'; pass the path a run used "
@@ -264,13 +286,14 @@ def _existing(path: str | os.PathLike[str]) -> SqliteStore:
     return SqliteStore(path)
 
 
-def clear(path: str | os.PathLike[str] = DEFAULT_PATH) -> int:
-    """Empty the SQLite store at ``path``; returns how many entries it held."""
+def clear(path: str | os.PathLike[str] | None = None) -> int:
+    """Empty the SQLite store at ``path`` (default :data:`DEFAULT_PATH`); returns how many
+    entries it held."""
     with _existing(path) as store:
         return store.clear()
 
 
-def stats(path: str | os.PathLike[str] = DEFAULT_PATH) -> CacheStats:
-    """Counts and sizes of the SQLite store at ``path``."""
+def stats(path: str | os.PathLike[str] | None = None) -> CacheStats:
+    """Counts and sizes of the SQLite store at ``path`` (default :data:`DEFAULT_PATH`)."""
     with _existing(path) as store:
         return store.stats()

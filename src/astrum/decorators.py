@@ -22,22 +22,27 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import Any, TypeVar, Unpack, overload
 
 from astrum._build._task import RegisteredTask
-from astrum._registry import DEFAULT_NAMESPACE, SchedulerRegistry
-from astrum.cache import CachePolicy
-from astrum.config import AstrumConfig, ExecutorChoice
+from astrum._errors import TaskNotFoundError, did_you_mean
+from astrum._registry import (
+    DEFAULT_NAMESPACE,
+    SchedulerRegistry,
+    TaskKeywords,
+    _is_function,
+    _task_options,
+    synchronous,
+)
+from astrum.config import AstrumConfig
 from astrum.models import ExecutionReport, TaskOrder
 from astrum.scheduler import DynamicScheduler
-
-if TYPE_CHECKING:
-    from astrum._build._markers import TaskData
 
 __all__ = [
     "DEFAULT_NAMESPACE",
     "RegisteredTask",
     "SchedulerRegistry",
+    "TaskKeywords",
     "active_namespace",
     "build_scheduler",
     "build_task_orders",
@@ -71,6 +76,22 @@ class _Hub:
             if registry is None:
                 registry = self._registries[name] = SchedulerRegistry(name)
             return registry
+
+    def to_run(self, namespace: str | None) -> SchedulerRegistry:
+        """The registry of ``namespace`` for a run: an unknown or empty one is an error."""
+        name = self.active.get() if namespace is None else namespace
+        with self._lock:
+            registry = self._registries.get(name)
+            known = sorted(ns for ns, found in self._registries.items() if found.get_all_tasks())
+        if registry is not None and registry.get_all_tasks():
+            return registry
+        listed = ", ".join(f"'{ns}'" for ns in known) or "none"
+        raise TaskNotFoundError(
+            f"Namespace '{name}' has no tasks, so there is nothing to run"
+            f"{did_you_mean(name, known)} Namespaces with tasks: {listed}. "
+            "A registry made with SchedulerRegistry(name) is not a namespace: run it with "
+            "its own run() or run_sync()."
+        )
 
     def registries(self) -> list[SchedulerRegistry]:
         """The namespaces' registries made so far (a snapshot)."""
@@ -132,74 +153,31 @@ def active_namespace() -> str:
 
 @overload
 def task(
-    task_id: str | None = None,
-    *,
-    depends_on: Sequence[str] | None = None,
-    data: TaskData | None = None,
-    namespace: str | None = None,
-    retry: int = 0,
-    timeout: float | None = None,
-    retry_delay: float = 0.0,
-    retry_backoff: float = 1.0,
-    retry_max_delay: float | None = None,
-    retry_jitter: float = 0.0,
-    retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
-    executor: ExecutorChoice | None = None,
-    tags: Sequence[str] = (),
-    cache: bool | CachePolicy = False,
+    task_id: str | None = None, *, namespace: str | None = None, **options: Unpack[TaskKeywords]
 ) -> Callable[[_F], _F]: ...
 @overload
-def task(task_id: _F) -> _F: ...
+def task(task_id: _F, /) -> _F: ...
 def task(
-    task_id: Any = None,
-    *,
-    depends_on: Sequence[str] | None = None,
-    data: TaskData | None = None,
-    namespace: str | None = None,
-    retry: int = 0,
-    timeout: float | None = None,
-    retry_delay: float = 0.0,
-    retry_backoff: float = 1.0,
-    retry_max_delay: float | None = None,
-    retry_jitter: float = 0.0,
-    retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
-    executor: ExecutorChoice | None = None,
-    tags: Sequence[str] = (),
-    cache: bool | CachePolicy = False,
+    task_id: Any = None, *, namespace: str | None = None, **options: Unpack[TaskKeywords]
 ) -> Any:
     """Register a function as a task; it is returned unchanged.
 
     The registry is ``namespace`` if given, else the active ``use_namespace``,
     else :data:`DEFAULT_NAMESPACE`, decided when the decorator is applied.
-    The other arguments are those of :meth:`SchedulerRegistry.task`. Bare
-    ``@task`` (no parentheses) works too.
+    The other keywords are those of :meth:`SchedulerRegistry.task`, listed in
+    :class:`TaskKeywords`. Bare ``@task`` (no parentheses) works too.
 
     >>> @task(depends_on=["load_users"], retry=2, namespace="docs")
     ... async def send_report() -> None: ...
     """
+    if _is_function(task_id):
+        return _HUB.get(namespace).task(**options)(task_id)
+    _task_options(options)  # a wrong keyword is an error here, not when the decorator is applied
 
     def decorator(function: _F) -> _F:
         # The namespace is resolved here, when the decorator is applied.
-        registry = _HUB.get(namespace)
-        return registry.task(
-            depends_on=depends_on,
-            data=data,
-            retry=retry,
-            timeout=timeout,
-            retry_delay=retry_delay,
-            retry_backoff=retry_backoff,
-            retry_max_delay=retry_max_delay,
-            retry_jitter=retry_jitter,
-            retry_on=retry_on,
-            executor=executor,
-            tags=tags,
-            cache=cache,
-            task_id=task_id,
-        )(function)
+        return _HUB.get(namespace).task(task_id, **options)(function)
 
-    if callable(task_id) or isinstance(task_id, staticmethod | classmethod):
-        function, task_id = task_id, None
-        return decorator(function)
     return decorator
 
 
@@ -221,7 +199,7 @@ async def run(
     """
     if config is None:
         config = AstrumConfig(visualize=visualize)
-    registry = _HUB.get(namespace)
+    registry = _HUB.to_run(namespace)
     return await registry.run(
         target_tasks,
         config=config,
@@ -232,40 +210,7 @@ async def run(
     )
 
 
-def run_sync(
-    target_tasks: Sequence[str] | None = None,
-    *,
-    namespace: str | None = None,
-    config: AstrumConfig | None = None,
-    timeout: float | None = None,
-    overrides: Mapping[str, Any] | None = None,
-    inputs: Mapping[str, Any] | None = None,
-    resume: ExecutionReport | str | None = None,
-) -> ExecutionReport:
-    """Run a workflow from synchronous code, in a new event loop.
-
-    >>> report = run_sync(namespace="docs")  # doctest: +SKIP
-    """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:
-        raise RuntimeError(
-            "run_sync() was called while an event loop is running in this thread; "
-            "use 'await astrum.run(...)' there instead."
-        )
-    registry = _HUB.get(namespace)  # resolve the namespace here, not inside the new loop
-    return asyncio.run(
-        registry.run(
-            target_tasks,
-            config,
-            timeout=timeout,
-            overrides=overrides,
-            inputs=inputs,
-            resume=resume,
-        )
-    )
+run_sync = synchronous(run, "astrum.run")
 
 
 def build_scheduler(

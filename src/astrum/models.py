@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from astrum._errors import (
+    NoResultError,
     SchedulerError,
     TaskDependencyError,
     TaskDuplicateExecutionError,
@@ -37,6 +38,7 @@ __all__ = [
     "ExecutionReport",
     "ExecutionStage",
     "ExecutionState",
+    "NoResultError",
     "SchedulerError",
     "StageStatus",
     "TaskAttemptStatistics",

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 from astrum._build._declared import ANNOTATED, foreign, run_input_edges
 from astrum._build._edges import Edge, input_edge, marker_mode, output_edge
-from astrum._errors import TaskRegistrationError
+from astrum._build._elsewhere import registries_holding
 from astrum._build._methods import plain_function
 from astrum._build._typecheck import Annotations, Unresolved, strip
+from astrum._errors import TaskRegistrationError, closest
 from astrum.config import AstrumConfig
 from astrum._build._markers import DataItem, Each, F, From, Input, Ref, T, TaskData, To
 
@@ -330,9 +331,10 @@ class _AnnotationReader:
             if ref == task_id:
                 self.problems.append(f"{where} names its own task in {marker}(...).")
             else:
+                match = closest(ref, self.tasks)
+                fix = f"did you mean '{match}'?" if match else "fix the name or register the task."
                 self.problems.append(
-                    f"{where} names task '{ref}' in {marker}(...), but no task has that id; "
-                    "fix the name or register the task."
+                    f"{where} names task '{ref}' in {marker}(...), but no task has that id; {fix}"
                 )
             return None
         if isinstance(ref, Unresolved):
@@ -358,9 +360,14 @@ class _AnnotationReader:
                 f"several tasks ({', '.join(ids)}); name one by its id: {choices}."
             )
         else:
+            elsewhere = registries_holding(ref)
             self.problems.append(
-                f"{where} names function {label} in {marker}(...), which is not a registered "
-                "task; register it with @task or name a task id."
+                f"{where} names function {label} in {marker}(...), which is not a task of "
+                f"this registry; it is registered in {elsewhere}: register the two tasks "
+                "in one registry."
+                if elsewhere
+                else f"{where} names function {label} in {marker}(...), which is not a "
+                "registered task; register it with @task or name a task id."
             )
         return None
 

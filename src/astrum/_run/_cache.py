@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from astrum._build._plan import Plan, TaskSpec
+from astrum._run._singleflight import flights_of
 from astrum._store._keys import KeyMaker, UnstableValueError, lineage_key, type_name
 from astrum.cache import CacheStore, CacheWarning
 from astrum.models import ExecutionReport
@@ -48,8 +49,10 @@ class RunCache:
     """The cache side of one run: keys, lookups, and writes of completed results."""
 
     __slots__ = (
+        "_flights",
         "_fresh",
         "_keys",
+        "_leading",
         "_lineage",
         "_plan",
         "_previous",
@@ -76,6 +79,8 @@ class RunCache:
         self._fresh = [False] * count
         self._previous: dict[str, tuple[str, str]] = {}
         self._store_broken = False
+        self._flights = flights_of(store)
+        self._leading: dict[int, str] = {}  # node -> the key whose flight this run leads
 
     async def start(self) -> None:
         """Load what the resumed run recorded, and note this run in the store."""
@@ -158,8 +163,45 @@ class RunCache:
                     if found[0]:
                         return found
         if policy is not None:
-            return await self._load(task_key, policy.ttl)
+            return await self._cached(node, task_key, policy.ttl)
         return False, None
+
+    async def _cached(self, node: int, key: str, max_age: float | None) -> tuple[bool, Any]:
+        """The stored value of ``key``; on a miss, wait while another run computes it.
+
+        Returns a miss when this run is to compute the value itself: it then
+        leads the key's flight until :meth:`release`.
+        """
+        flights = self._flights
+        landings = -1 if flights is None else flights.landings
+        found = await self._load(key, max_age)
+        if found[0] or flights is None:
+            return found
+        while True:
+            waiter = flights.lead_or_follow(key)
+            if waiter is None:
+                if flights.landings != landings:
+                    # A flight landed while we looked: perhaps this one, stored just now.
+                    found = await self._load(key, max_age)
+                    if found[0]:
+                        flights.land(key)
+                        return found
+                self._leading[node] = key
+                return False, None
+            await waiter
+            landings = flights.landings
+            found = await self._load(key, max_age)
+            if found[0]:
+                return found
+            # The leader stored nothing (it failed, was cancelled, or its value cannot be
+            # pickled): take the next flight, or follow whoever took it first.
+
+    def release(self, node: int) -> None:
+        """The task settled: land the flight it led, if any, so other runs go on."""
+        if self._leading:
+            key = self._leading.pop(node, None)
+            if key is not None and self._flights is not None:
+                self._flights.land(key)
 
     async def save(self, node: int, spec: TaskSpec, value: Any) -> None:
         """Store a freshly computed value; returns once the store has it."""
@@ -184,6 +226,8 @@ class RunCache:
                 await self._store.put(task_key, payload)
         except Exception as exc:  # noqa: BLE001 - a failing store must not fail the run
             self._broken(exc)
+        finally:
+            self.release(node)  # stored (or not storable): followers look again now
 
     async def _load(self, key: str, max_age: float | None) -> tuple[bool, Any]:
         try:

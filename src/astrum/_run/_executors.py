@@ -24,7 +24,6 @@ import os
 import pickle
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 from astrum._build._plan import TaskSpec
@@ -251,6 +250,9 @@ class BodyRunner:
         *,
         owned: bool,
     ) -> Any:
+        # Imported here: it imports multiprocessing, which runs without processes never need.
+        from concurrent.futures.process import BrokenProcessPool
+
         place = "a worker process"
         self._workers.pop(spec.task_id, None)
         try:

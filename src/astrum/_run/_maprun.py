@@ -547,8 +547,8 @@ class DynamicRun(Run):
             exc = self._fatal_or_error(spec, exc)
             self._errors[slot] = exc
             self._failures.append(slot)
-            if not self.settings.silence:
-                logger.error("Task '%s' failed: %s", spec.task_id, describe(exc))
+            # Always logged, as a plain task's failure is (see Run._fail).
+            logger.error("Task '%s' failed: %s", spec.task_id, describe(exc), exc_info=exc)
             self._settle_instance(state, index, slot, FAILED)
             self._emit("task_failed", spec.task_id, error=exc)
             if self.settings.on_failure == "fail_fast" or self._fatal is not None:
@@ -563,6 +563,8 @@ class DynamicRun(Run):
         self._end[slot] = self._now()
         self._running.pop(slot, None)
         state.settled += 1
+        if self._cache is not None:
+            self._cache.release(slot)  # other runs waiting for this instance's key go on
 
     def _withhold(self, node: int, index: int, name: str) -> None:
         """Instance ``name`` has no value: downstream, element ``index`` is skipped."""

@@ -44,6 +44,8 @@ class RunRecord:
     start: Sequence[float]
     end: Sequence[float]
     queued: Sequence[float]
+    waits: Mapping[int, list[float]]
+    """For tasks that waited for a concurrency slot or pool: the wait of each recorded attempt."""
     attempts: Sequence[list[Attempt] | None]
     errors: Mapping[int, BaseException]
     skip_reasons: Mapping[int, str]
@@ -101,22 +103,28 @@ class RunRecord:
         if raw is None:
             # Attempts are recorded only once one fails; a lone successful attempt is implied.
             raw = [(start, end, status, None, False, worker)] if status == COMPLETED else []
+            waits: Sequence[float] = [self.queued[node]]
+        else:
+            waits = self.waits.get(node, ())  # one per attempt for tasks with gates, else none
+        waits = [*waits, *[0.0] * (len(raw) - len(waits))][: len(raw)]
         attempts = [
+            # The body began once the wait was over: start and duration are the body's.
             TaskAttemptStatistics(
                 task_name=spec.task_id,
                 attempt_number=number,
                 max_retries=spec.retry,
-                start_time=began,
+                start_time=began + waited,
                 end_time=ended,
-                duration=ended - began,
+                duration=max(ended - began - waited, 0.0),
                 status=outcome,
                 error_message=None if error is None else message(error),
                 will_retry=will_retry,
                 worker=where,
-                # Per-attempt waits are known only for a lone attempt: the run adds them up.
-                queued_duration=self.queued[node] if len(raw) == 1 else 0.0,
+                queued_duration=waited,
             )
-            for number, (began, ended, outcome, error, will_retry, where) in enumerate(raw, 1)
+            for number, ((began, ended, outcome, error, will_retry, where), waited) in enumerate(
+                zip(raw, waits, strict=True), 1
+            )
         ]
         error = self.errors.get(node)
         return TaskExecutionStatistics(
@@ -124,7 +132,7 @@ class RunRecord:
             stage_id=self.plan.graph.levels[owner],
             start_time=start,
             end_time=end,
-            duration=end - start,
+            duration=max(end - start - self.queued[node], 0.0),
             status=status,
             error_message=message(error) if error is not None else self.skip_reasons.get(node),
             retry=spec.retry,

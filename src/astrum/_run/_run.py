@@ -24,6 +24,7 @@ from astrum._run._cache import RunCache
 from astrum._run._executors import BodyRunner
 from astrum._run._inputs import check_inputs, needed_with_overrides
 from astrum._run._report import Attempt, RunRecord, describe
+from astrum._views._summary import abbreviated, plural
 from astrum.config import ExecutorChoice, FailurePolicy
 from astrum.events import Event, EventKind
 from astrum.models import ExecutionReport
@@ -102,6 +103,8 @@ class Run:
         self._start = [0.0] * n
         self._end = [0.0] * n
         self._queued = [0.0] * n
+        self._waited: dict[int, float] = {}  # the current attempt's wait for its gates
+        self._waits: dict[int, list[float]] = {}  # per recorded attempt, of the tasks with gates
         self._unstarted: set[int] = set()
         self._attempts: list[list[Attempt] | None] = [None] * n
         self._errors: dict[int, BaseException] = {}
@@ -455,7 +458,9 @@ class Run:
                     self._unstarted.add(node)  # cancelled while queued: it never began
                 self._queued[node] += self._now() - asked
                 raise
-            self._queued[node] += self._now() - asked
+            waited = self._now() - asked
+            self._queued[node] += waited
+            self._waited[node] = waited
         if self._halted:
             # The run stopped while this attempt waited for a slot or for its first step.
             for gate in gates:
@@ -559,6 +564,11 @@ class Run:
         return self._stopping or (task is not None and task.cancelling() > 0)
 
     def _record_attempt(self, node: int, attempt: Attempt) -> None:
+        if self._waited:
+            # Every recorded attempt of a task with gates waited for them first.
+            waited = self._waited.pop(node, None)
+            if waited is not None:
+                self._waits.setdefault(node, []).append(waited)
         attempts = self._attempts[node]
         if attempts is None:
             self._attempts[node] = [attempt]
@@ -569,6 +579,8 @@ class Run:
         self.status[node] = status
         self._end[node] = self._now()
         self._running.pop(node, None)
+        if self._cache is not None:
+            self._cache.release(node)  # other runs waiting for this task's cache key go on
         if node not in self.plan.tails:
             self._to_settle -= 1
             if not self._to_settle and not self._finished.done():
@@ -578,8 +590,9 @@ class Run:
         spec = self.plan.specs[node]
         self._errors[node] = error
         self._failures.append(node)
-        if not self.settings.silence:
-            logger.error("Task '%s' failed: %s", spec.task_id, describe(error))
+        # Always logged, whatever ``silence`` says: a library logs its failures and the
+        # application decides where they go (without a handler, stderr shows them).
+        logger.error("Task '%s' failed: %s", spec.task_id, describe(error), exc_info=error)
         self._settle(node, FAILED)
         if self.settings.listeners:
             self._emit("task_failed", spec.task_id, error=error)
@@ -608,17 +621,26 @@ class Run:
         verb = "failed" if self.status[failed] == FAILED else "was skipped"
         reason = f"Skipped because upstream task '{ids[failed]}' {verb}."
         stack = list(succs[failed])
+        skipped = []
         while stack:
             node = stack.pop()
             if self.status[node] is None:
                 self._start[node] = self._now()
                 self._skip_reason[node] = reason
                 self._settle(node, SKIPPED)
+                skipped.append(ids[node])
                 if self._tracing is not None:
                     self._tracing.skipped(ids[node], reason, self._start[node])
                 if self.settings.listeners:
                     self._emit("task_skipped", ids[node])
                 stack.extend(succs[node])
+        if skipped:
+            logger.warning(
+                "Skipped %s because upstream task '%s' failed: %s",
+                plural(len(skipped), "task"),
+                ids[failed],
+                abbreviated(skipped),
+            )
 
     def _name_of(self, node: int) -> str:
         """The name of a task of the plan, or of an instance of a mapped one."""
@@ -666,6 +688,7 @@ class Run:
             start=self._start,
             end=self._end,
             queued=self._queued,
+            waits=self._waits,
             attempts=self._attempts,
             errors=self._errors,
             skip_reasons=self._skip_reason,
@@ -699,6 +722,18 @@ class Run:
                 f"The run timed out after {self.settings.run_timeout:g} s; "
                 "the tasks still running were cancelled."
             )
+        if state is not ExecutionState.COMPLETED:
+            unfinished = record.status.count(CANCELLED) + record.status.count(None)
+            logger.warning(
+                "Run %s %s: %s failed, %s cancelled or not started.%s",
+                self.run_id,
+                state,
+                plural(len(self._failures), "task"),
+                plural(unfinished, "task"),
+                f" {summary[-1]}" if self._timed_out else "",
+            )
+        elif not self.settings.silence:
+            logger.info("Run %s completed: %s.", self.run_id, plural(len(graph), "task"))
         planning = plan.planning_duration
         return ExecutionReport(
             total_start_time=started - planning,

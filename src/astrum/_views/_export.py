@@ -44,7 +44,10 @@ class DataEdge:
 
     @property
     def label(self) -> str:
-        """What the edge carries, e.g. ``'users' → names``, ``[0] → first``, ``each → doc``."""
+        """What the edge carries, e.g. ``'users' → names``, ``[0] → first``, ``each → doc``;
+        an input's edge names just the parameter."""
+        if self.binding.input_name is not None:
+            return self.binding.param
         text = f"{locator_text(self.binding.locator)} → {self.binding.param}"
         mode = self.binding.mode
         if mode is not None and mode.each:
@@ -146,9 +149,10 @@ def to_mermaid(plan: Plan, direction: str = "LR") -> str:
         else f'    t{node}["{_mermaid_text(task_id)}"]'
         for node, task_id in enumerate(plan.ids)
     ]
-    labels, providers = _edge_labels(plan)
-    for number, (name, _target) in enumerate(providers):
-        lines.append(f'    p{number}(["{_mermaid_text(name)}"])')
+    labels, sources = _edge_labels(plan)
+    for node, (name, is_input) in sources.items():
+        shape = '[/"{}"/]' if is_input else '(["{}"])'
+        lines.append(f"    {node}{shape.format(_mermaid_text(name))}")
     for (source, target), label in labels.items():
         start = f"t{source}" if isinstance(source, int) else source
         arrow = f'-->|"{_mermaid_text(label)}"|' if label else "-->"
@@ -178,9 +182,10 @@ def to_dot(plan: Plan, name: str = "workflow", direction: str = "LR") -> str:
         else f"    {_dot_quote(task_id)};"
         for node, task_id in enumerate(plan.ids)
     ]
-    labels, providers = _edge_labels(plan)
-    for number, (provider, _target) in enumerate(providers):
-        lines.append(f"    p{number} [label={_dot_quote(provider)}, shape=ellipse];")
+    labels, sources = _edge_labels(plan)
+    for node, (label, is_input) in sources.items():
+        shape = "parallelogram" if is_input else "ellipse"
+        lines.append(f"    {node} [label={_dot_quote(label)}, shape={shape}];")
     for (source, target), label in labels.items():
         start = _dot_quote(plan.ids[source]) if isinstance(source, int) else source
         attributes = f" [label={_dot_quote(label)}]" if label else ""
@@ -198,19 +203,30 @@ def _mapped(plan: Plan) -> set[int]:
 
 def _edge_labels(
     plan: Plan,
-) -> tuple[dict[tuple[int | str, int], str], list[tuple[str, int]]]:
-    """Each edge with its label ('' for a pure dependency), and the provider nodes.
+) -> tuple[dict[tuple[int | str, int], str], dict[str, tuple[str, bool]]]:
+    """Each edge with its label ('' for a pure dependency), and the nodes that are not tasks.
 
-    Edges are keyed ``(source, target)``; a provider's source is its node name
-    (``p0``, ``p1`` ...), listed in the second value.
+    Edges are keyed ``(source, target)``; a source that is not a task is a
+    node name: ``p0``, ``p1`` ... one per provider use, ``i0``, ``i1`` ... one
+    per run-time input however many tasks take it. The second value maps
+    those names to their label and whether they are inputs.
     """
     carried: dict[tuple[int | str, int], list[str]] = {}
-    providers: list[tuple[str, int]] = []
+    sources: dict[str, tuple[str, bool]] = {}
+    input_nodes: dict[str, str] = {}
+    providers = 0
     for edge in data_edges(plan):
         source: int | str | None = edge.source
-        if source is None:
-            source = f"p{len(providers)}"
-            providers.append((provider_name(edge.binding.provider), edge.target))
+        name = edge.binding.input_name
+        if source is None and name is not None:
+            source = input_nodes.get(name)
+            if source is None:
+                source = input_nodes[name] = f"i{len(input_nodes)}"
+                sources[source] = (name, True)
+        elif source is None:
+            source = f"p{providers}"
+            providers += 1
+            sources[source] = (provider_name(edge.binding.provider), False)
         carried.setdefault((source, edge.target), []).append(edge.label)
     labels: dict[tuple[int | str, int], str] = {}
     for node, preds in enumerate(plan.graph.preds):
@@ -219,4 +235,4 @@ def _edge_labels(
     # Data from a task that is not also a dependency edge (or from providers).
     for key, texts in carried.items():
         labels[key] = ", ".join(texts)
-    return labels, providers
+    return labels, sources

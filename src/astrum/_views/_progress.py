@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from astrum._views._render import VIZ_EXTRA_HINT, require_rich
-from astrum._views._summary import seconds
+from astrum._views._summary import plural, seconds
 from astrum.events import Event
 
 if TYPE_CHECKING:
@@ -191,7 +191,7 @@ class ProgressDisplay:
             else:
                 self._live = live
                 return
-        self._say(f"run started: {self.total} tasks")
+        self._say(f"run started: {plural(self.total, 'task')}")
 
     def _update(self) -> None:
         if self._live is not None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from astrum._build._plan import Plan
 from astrum._views._export import data_edges, parameter_type, provider_name
-from astrum._views._summary import critical_path, seconds, status_counts
+from astrum._views._summary import critical_path, plural, seconds, status_counts
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -72,7 +72,7 @@ def dag_tree(
     roots = [node for node, preds in enumerate(graph.preds) if not preds]
     tree = Tree(
         Text.assemble(
-            (title, "bold"), f" · {len(graph)} tasks · {len(roots)} root{_s(len(roots))}"
+            (title, "bold"), f" · {plural(len(graph), 'task')} · {plural(len(roots), 'root')}"
         ),
         guide_style="dim",
     )
@@ -154,7 +154,9 @@ def data_table(plan: Plan, max_rows: int = 500) -> Table | Text:
         target = ids[edge.target]
         declared = parameter_type(plan.specs[edge.target].function, binding.param)
         locator = "" if binding.locator is None else f"[{binding.locator!r}]"
-        if edge.source is None:
+        if binding.input_name is not None:
+            origin = f"input '{binding.input_name}'"
+        elif edge.source is None:
             origin = f"{provider_name(binding.provider)}{locator}"
         else:
             origin = f"{ids[edge.source]}{locator}"
@@ -220,14 +222,14 @@ def report_table(report: ReportData, max_rows: int = 100) -> Table:
     on_path = {stats.task_name for stats in critical_path(report)}
     counts = ", ".join(f"{n} {status}" for status, n in status_counts(report).items() if n)
     rows = report.task_statistics
-    caption = f"{report.total_tasks} tasks: {counts or 'none'}; * on the critical path"
+    caption = f"{plural(report.total_tasks, 'task')}: {counts or 'none'}; * on the critical path"
     if len(rows) > max_rows:
         ranked = sorted(
             rows,
             key=lambda s: (s.status == "completed", s.task_name not in on_path, -s.duration),
         )
         rows = ranked[:max_rows]
-        caption += f"; {len(ranked) - max_rows} completed tasks not shown"
+        caption += f"; {plural(len(ranked) - max_rows, 'completed task')} not shown"
     table = Table(
         title=f"Run {report.execution_state} in {seconds(report.total_duration)}",
         caption=caption,
@@ -238,18 +240,26 @@ def report_table(report: ReportData, max_rows: int = 100) -> Table:
     table.add_column("status", no_wrap=True)
     table.add_column("start", justify="right", no_wrap=True)
     table.add_column("duration", justify="right", no_wrap=True)
+    queued = any(stats.queued_duration for stats in rows)
+    if queued:  # only runs with slots or pools waited; the others keep their columns
+        table.add_column("queued", justify="right", no_wrap=True)
     table.add_column("tries", justify="right")
     table.add_column("error", overflow="fold")
     for stats in sorted(rows, key=lambda s: (s.start_time, s.task_name)):
         marker = " *" if stats.task_name in on_path else ""
-        table.add_row(
+        cells: list[str | Text] = [
             Text(stats.task_name + marker),  # Text: names and errors are not markup
             Text(stats.status, _STATUS_STYLES.get(stats.status, "")),
             f"+{seconds(max(stats.start_time - origin, 0.0))}",
             seconds(stats.duration) if stats.status != "skipped" else "-",
+        ]
+        if queued:
+            cells.append(seconds(stats.queued_duration) if stats.queued_duration else "-")
+        cells += [
             str(stats.attempt_count) if stats.attempt_count else "-",
             Text(stats.error_message or ""),
-        )
+        ]
+        table.add_row(*cells)
     return table
 
 

@@ -8,14 +8,47 @@ and what went wrong.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from astrum._records import ReportData, TaskExecutionStatistics
 
-__all__ = ["critical_path", "seconds", "status_counts", "summary"]
+__all__ = [
+    "abbreviated",
+    "abbreviated_chain",
+    "critical_path",
+    "plural",
+    "seconds",
+    "status_counts",
+    "summary",
+]
 
 _STATUSES = ("completed", "failed", "cancelled", "skipped")
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 task``, ``2 tasks``: a count with its noun."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def abbreviated(names: Sequence[str], limit: int = 10) -> str:
+    """Names joined with commas, the ones beyond ``limit`` counted instead of listed."""
+    if len(names) <= limit:
+        return ", ".join(names)
+    return f"{', '.join(names[:limit])} and {len(names) - limit} more"
+
+
+def abbreviated_chain(names: Sequence[str], ends: int = 4) -> str:
+    """A chain ``a -> b -> c``; a long one keeps ``ends`` names at each end and counts the rest.
+
+    >>> abbreviated_chain([f"t{i}" for i in range(100)], ends=2)
+    't0 -> t1 -> ... (96 more) -> t98 -> t99'
+    """
+    if len(names) <= 2 * ends + 1:
+        return " -> ".join(names)
+    hidden = len(names) - 2 * ends
+    return " -> ".join([*names[:ends], f"... ({hidden} more)", *names[-ends:]])
 
 
 def seconds(value: float) -> str:
@@ -76,21 +109,28 @@ def critical_path(report: ReportData) -> list[TaskExecutionStatistics]:
 
 
 def summary(report: ReportData, slowest: int = 5) -> str:
-    """The report as readable text: state, counts, critical path, slowest tasks, errors."""
+    """The report as readable text: state, counts, critical path, slowest tasks, errors.
+
+    Durations are the time bodies ran; time spent waiting for a concurrency slot
+    or pool is shown apart.
+    """
     counts = status_counts(report)
     shown = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
-    headline = f"{report.total_tasks} tasks ({shown or 'none'})"
+    headline = f"{plural(report.total_tasks, 'task')} ({shown or 'none'})"
     if len(report.task_statistics) > report.total_tasks:
         counts = status_counts(report, instances=True)
         if any(counts.values()):
             listed = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
-            headline += f", {sum(counts.values())} instances of mapped tasks ({listed})"
+            instances = plural(sum(counts.values()), "instance")
+            headline += f", {instances} of mapped tasks ({listed})"
     lines = [f"Run {report.execution_state} in {seconds(report.total_duration)}: {headline}."]
     path = critical_path(report)
     if path:
         span = path[-1].end_time - path[0].start_time
-        chain = " -> ".join(stats.task_name for stats in path)
-        lines.append(f"Critical path ({seconds(span)}): {chain}")
+        chain = abbreviated_chain([stats.task_name for stats in path])
+        waited = sum(stats.queued_duration for stats in path)
+        wait = f", {seconds(waited)} of it waiting for slots" if waited else ""
+        lines.append(f"Critical path ({seconds(span)}{wait}): {chain}")
     ranked = sorted(
         (s for s in report.task_statistics if s.status != "skipped"),
         key=lambda s: (-s.duration, s.task_name),
@@ -99,10 +139,14 @@ def summary(report: ReportData, slowest: int = 5) -> str:
         width = max(len(s.task_name) for s in ranked)
         lines.append("Slowest tasks:")
         for stats in ranked:
-            attempts = f"  ({stats.attempt_count} attempts)" if stats.attempt_count > 1 else ""
+            notes = []
+            if stats.attempt_count > 1:
+                notes.append(f"{stats.attempt_count} attempts")
+            if stats.queued_duration:
+                notes.append(f"waited {seconds(stats.queued_duration)} for a slot")
+            extra = f"  ({', '.join(notes)})" if notes else ""
             lines.append(
-                f"  {stats.task_name:<{width}}  {seconds(stats.duration):>9}  "
-                f"{stats.status}{attempts}"
+                f"  {stats.task_name:<{width}}  {seconds(stats.duration):>9}  {stats.status}{extra}"
             )
     if report.error_summary:
         lines.append("Errors:")

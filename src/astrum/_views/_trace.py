@@ -4,8 +4,9 @@ Open the file in https://ui.perfetto.dev or chrome://tracing. Track ``run``
 holds one slice for the whole run and a mark for every skipped task; every
 other track is one concurrent slot. Each task that ran is a slice on the
 first slot free when it started, with one nested slice per attempt carrying
-its status and error, and the worker that ran it when that was a Dask worker or
-a pool process. Times are microseconds from the start of the run.
+its status and error, and the worker that ran it when that was a Dask worker
+or a pool process; an attempt that waited for a concurrency slot or pool has
+a ``queued`` slice before it. Times are microseconds from the start of the run.
 """
 
 from __future__ import annotations
@@ -155,6 +156,20 @@ def _task_slices(
         # Clamped so rounding can never push a child outside its parent.
         began = min(max(micros(attempt.start_time), start), end)
         ended = min(max(micros(attempt.end_time), began), end)
+        if attempt.queued_duration:
+            asked = min(max(micros(attempt.start_time - attempt.queued_duration), start), began)
+            slices.append(
+                {
+                    "name": f"{stats.task_name} #{attempt.attempt_number} queued",
+                    "cat": "queued",
+                    "ph": "X",
+                    "ts": asked,
+                    "dur": round(began - asked, 3),
+                    "pid": _PID,
+                    "tid": tid,
+                    "args": {"task": stats.task_name, "attempt": attempt.attempt_number},
+                }
+            )
         attempt_args: dict[str, Any] = {
             "task": stats.task_name,
             "attempt": attempt.attempt_number,
