@@ -1130,3 +1130,28 @@ async def test_a_failed_cached_instance_hands_its_key_to_the_next_run() -> None:
     )
     assert [report.execution_state for report in reports] == ["failed", "failed"]
     assert sorted(calls) == [1, 2, 2]  # element 1 once (then cached), element 2 by each run
+
+
+async def test_a_partly_skipped_map_stays_on_the_critical_path() -> None:
+    """A map that ended skipped but whose instances ran is part of the critical path."""
+    flow = SchedulerRegistry("partial-path")
+
+    @flow.task()
+    async def docs() -> list[str]:
+        return ["a", "bb", "ccc"]
+
+    @flow.task()
+    async def size(doc: Ref[str, Each(docs)]) -> int:
+        if doc == "bb":
+            raise Skip("too short")
+        return len(doc)
+
+    @flow.task()
+    async def largest(sizes: Ref[list[int], F(size, partial=True)]) -> int:
+        return max(sizes)
+
+    report = await flow.run()
+    assert report.result("largest") == 3
+    assert "Critical path" in report.summary()
+    assert "docs -> size -> largest" in report.summary()
+    assert report.statistics_for("size").error_message == "1 of its 3 instances was skipped."

@@ -603,7 +603,8 @@ class DynamicRun(Run):
             self._skip_reason[node] = (
                 f"Skipped because {state.cut}."
                 if state.cut is not None
-                else f"{skipped} of its {len(statuses)} instances were skipped."
+                else f"{skipped} of its {len(statuses)} instances "
+                f"{'was' if skipped == 1 else 'were'} skipped."
             )
         else:
             status = COMPLETED
@@ -618,8 +619,12 @@ class DynamicRun(Run):
             failures = [slot for slot in slots if self.status[slot] == FAILED]
             if node not in self._errors and failures:
                 self._skip_reason[node] = (
-                    f"{len(failures)} of its {len(statuses)} instances failed, the first "
-                    f"'{self._name_of(failures[0])}'."
+                    f"{len(failures)} of its {len(statuses)} instances failed"
+                    + (
+                        f", the first '{self._name_of(failures[0])}'."
+                        if len(failures) > 1
+                        else f": '{self._name_of(failures[0])}'."
+                    )
                 )
         self._settle(node, status)
         if status is FAILED:

@@ -88,9 +88,14 @@ def critical_path(report: ReportData) -> list[TaskExecutionStatistics]:
 
     Starts from the task that ended last and walks back, each time to the
     dependency that finished last (the one the task was really waiting for).
-    Skipped tasks never ran, so they are left out.
+    Skipped tasks never ran, so they are left out; a mapped task some of whose
+    instances ran counts as run even when the map as a whole ended skipped.
     """
-    ran = {s.task_name: s for s in report.task_statistics if s.status != "skipped"}
+    rows = report.task_statistics
+    mapped = {
+        s.task_name.partition("[")[0] for s in rows if "[" in s.task_name and s.status != "skipped"
+    }
+    ran = {s.task_name: s for s in rows if s.status != "skipped" or s.task_name in mapped}
     if not ran:
         return []
     current = max(ran.values(), key=lambda s: (s.end_time, s.start_time))
