@@ -12,8 +12,8 @@ import asyncio
 import inspect
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from astrum._build._bindings import bind_relations
@@ -46,6 +46,9 @@ class SchedulerRegistry:
         self.name = name
         self._tasks: dict[str, RegisteredTask] = {}
         self._lock = threading.Lock()
+        self._plans: dict[Hashable, DynamicScheduler] = {}
+        """Schedulers ``run()`` built from the current tasks, by targets and config; emptied
+        by every change to the tasks. Build output only: a run never writes here."""
 
     def __repr__(self) -> str:
         return f"SchedulerRegistry({self.name!r}, tasks={len(self._tasks)})"
@@ -135,11 +138,13 @@ class SchedulerRegistry:
                     "give one of them another task_id."
                 )
             self._tasks[name] = entry
+            self._plans = {}
 
     def _swap(self, entry: RegisteredTask) -> None:
         """Put ``entry`` in place of the task with its id (for ``astrum.testing.patch``)."""
         with self._lock:
             self._tasks[entry.task_id] = entry
+            self._plans = {}
 
     def get_task(self, task_id: str) -> RegisteredTask:
         try:
@@ -156,6 +161,7 @@ class SchedulerRegistry:
     def clear(self) -> None:
         with self._lock:
             self._tasks.clear()
+            self._plans = {}
 
     # -- building ----------------------------------------------------------------
 
@@ -243,11 +249,36 @@ class SchedulerRegistry:
         ``inputs`` gives the values of parameters marked ``Ref[T, Input(name)]``.
         ``resume`` (an earlier run's report or run id) takes what that run
         completed from ``config.store`` and runs only the rest.
+
+        The plan is built on the first call and reused by later calls with the
+        same targets and an equal config until a task is registered, patched
+        or cleared.
         """
-        scheduler = self.build_scheduler(target_tasks, config=config)
+        scheduler = self._scheduler_for(target_tasks, config)
         return await scheduler.execute(
             timeout=timeout, overrides=overrides, inputs=inputs, resume=resume
         )
+
+    def _scheduler_for(
+        self, target_tasks: Sequence[str] | None, config: AstrumConfig | None
+    ) -> DynamicScheduler:
+        """The scheduler for these targets and config: the cached one, or a new build."""
+        key = _plan_key(target_tasks, config)
+        plans = self._plans
+        if key is not None:
+            scheduler = plans.get(key)
+            if scheduler is not None:
+                return scheduler
+        scheduler = self.build_scheduler(target_tasks, config=config)
+        if key is not None:
+            with self._lock:
+                # Kept only if no task changed since ``plans`` was read: the build may have
+                # seen the change or not, and a change empties ``self._plans``.
+                if self._plans is plans:
+                    if len(plans) >= _MAX_PLANS:
+                        plans.clear()  # many configs in turn: start over rather than grow
+                    plans[key] = scheduler
+        return scheduler
 
     def _build(self, target_tasks: Sequence[str] | None, config: AstrumConfig) -> _Build:
         began = time.perf_counter()
@@ -343,6 +374,41 @@ class _Build:
         return DynamicScheduler._planned(
             graph, specs, config, concurrency_context, lambda: _task_orders(ids, deps), self.began
         )
+
+
+_MAX_PLANS = 16
+"""Plans a registry keeps for run(): one per target set and config in use."""
+
+
+def _plan_key(target_tasks: Sequence[str] | None, config: AstrumConfig | None) -> Hashable:
+    """What decides a plan, as a hashable key; None when it cannot be cached.
+
+    Lists become tuples; ``class_instances`` are compared by identity (a method
+    is bound to that very instance), which is safe because the cached scheduler
+    keeps them alive. A config that prints the plan on every build is not cached.
+    """
+    try:
+        targets = None if target_tasks is None else tuple(target_tasks)
+        if config is None:
+            key: Hashable = (targets, None)
+        else:
+            if config.visualize:
+                return None
+            values = []
+            for item in fields(config):
+                value = getattr(config, item.name)
+                if item.name == "class_instances":
+                    value = tuple(id(instance) for instance in value)
+                elif item.name == "pools":
+                    value = tuple(value.items())
+                elif isinstance(value, list | tuple):
+                    value = tuple(value)
+                values.append(value)
+            key = (targets, tuple(values))
+        hash(key)
+    except TypeError:  # an unhashable value somewhere: build every time, as before
+        return None
+    return key
 
 
 def _task_orders(ids: Sequence[str], deps: Sequence[Collection[str]]) -> list[TaskOrder]:
