@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from typing import Any
 
 import pytest
 
-from astrum import AstrumConfig, F, Ref, SchedulerRegistry, testing
+from astrum import AstrumConfig, F, Input, Ref, SchedulerRegistry, testing
 from astrum._registry import SchedulerRegistry as _Registry
+from astrum._run._executors import default_thread_count
 
 
 @pytest.fixture
@@ -122,3 +126,106 @@ async def test_a_failed_build_is_not_kept(registry: SchedulerRegistry) -> None:
             await registry.run()
     registry.task("missing")(lambda: None)
     assert (await registry.run()).execution_state == "completed"
+
+
+# -- concurrent runs share one pool --------------------------------------------------
+
+
+def _sync_workflow(registry: SchedulerRegistry, seconds: float, peak: list[int]) -> None:
+    """Two plain functions that sleep, then an async join; bodies record the thread count."""
+
+    def work() -> int:
+        peak[0] = max(peak[0], threading.active_count())
+        time.sleep(seconds)
+        return 1
+
+    registry.task("left")(work)
+    registry.task("right")(work)
+
+    @registry.task()
+    async def join(a: Ref[int, F("left")], b: Ref[int, F("right")]) -> int:
+        return a + b
+
+
+def test_a_thousand_concurrent_runs_use_a_bounded_pool(registry: SchedulerRegistry) -> None:
+    """1,000 concurrent runs with sync tasks use the loop's pool, and no thread outlives it."""
+    peak = [0]
+    _sync_workflow(registry, 0.001, peak)
+    before = set(threading.enumerate())
+
+    async def main() -> list[Any]:
+        return await asyncio.gather(*(registry.run() for _ in range(1_000)))
+
+    reports = asyncio.run(main())
+    assert all(report.task_return_set["join"] == 2 for report in reports)
+    assert peak[0] - len(before) <= default_thread_count()
+    assert [t for t in threading.enumerate() if t not in before] == []
+
+
+def test_max_workers_sizes_the_shared_pool(registry: SchedulerRegistry) -> None:
+    """With max_workers, concurrent runs share a pool of that size, closed with the loop."""
+    peak = [0]
+    _sync_workflow(registry, 0.001, peak)
+    before = set(threading.enumerate())
+    config = AstrumConfig(max_workers=3)
+
+    async def main() -> list[Any]:
+        return await asyncio.gather(*(registry.run(config=config) for _ in range(50)))
+
+    reports = asyncio.run(main())
+    assert all(report.execution_state == "completed" for report in reports)
+    assert peak[0] - len(before) <= 3
+    assert [t for t in threading.enumerate() if t not in before] == []
+
+
+@pytest.mark.parametrize("ending", ["fails", "is_cancelled"])
+async def test_a_run_that_ends_early_leaves_other_runs_alone(
+    registry: SchedulerRegistry, ending: str
+) -> None:
+    """A failing or cancelled run sharing the pool does not touch another run's tasks."""
+    started = threading.Barrier(3, timeout=5)
+
+    def slow() -> str:
+        started.wait()  # both runs' sync bodies are in the shared pool at once
+        time.sleep(0.05)
+        return "done"
+
+    registry.task("slow")(slow)
+
+    @registry.task()
+    async def check(fail: Ref[bool, Input("fail")]) -> None:
+        await asyncio.sleep(0.01)
+        if fail and ending == "fails":
+            raise ValueError("this run fails")
+        if fail:
+            await asyncio.sleep(10)
+
+    doomed = asyncio.create_task(registry.run(inputs={"fail": True}))
+    healthy = asyncio.create_task(registry.run(inputs={"fail": False}))
+    await asyncio.to_thread(started.wait)
+    if ending == "is_cancelled":
+        await asyncio.sleep(0.02)
+        doomed.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await doomed
+    else:
+        assert (await doomed).execution_state == "failed"
+    report = await healthy
+    assert report.execution_state == "completed"
+    assert report.task_return_set["slow"] == "done"
+
+
+async def test_a_per_run_pool_on_request(registry: SchedulerRegistry) -> None:
+    """thread_pool='per_run' gives the run threads of its own, gone when the run ends."""
+    names: list[str] = []
+    registry.task("where")(lambda: names.append(threading.current_thread().name))
+    before = set(threading.enumerate())
+    await registry.run(config=AstrumConfig(thread_pool="per_run"))
+    assert names[0].startswith("astrum")
+    assert [t for t in threading.enumerate() if t not in before] == []
+
+
+def test_thread_pool_must_be_a_known_choice() -> None:
+    """A misspelt thread_pool is rejected when the config is made."""
+    with pytest.raises(ValueError, match="thread_pool must be 'shared' or 'per_run'"):
+        AstrumConfig(thread_pool="global")  # type: ignore[arg-type]

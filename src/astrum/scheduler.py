@@ -181,6 +181,7 @@ class DynamicScheduler:
             record_runs=config.store is not None,
             pools=dict(config.pools),
             check_input_types=not config.skip_type_check,
+            shared_threads=config.thread_pool == "shared",
         )
 
     @property

@@ -65,6 +65,8 @@ class RunSettings:
     pools: Mapping[str, int] = field(default_factory=dict)
     """Slots per resource tag: at most that many tasks carrying the tag run at once."""
     check_input_types: bool = True
+    shared_threads: bool = True
+    """Sync bodies go to the thread pool every run on the loop shares, not one of the run's own."""
 
 
 class TransportError(LookupError):
@@ -157,7 +159,10 @@ class Run:
             self._limit = asyncio.Semaphore(settings.concurrency_limit)
         self._pools = {tag: asyncio.Semaphore(size) for tag, size in settings.pools.items()}
         self._body = BodyRunner(
-            settings.executor, settings.max_workers or settings.concurrency_limit
+            settings.executor,
+            settings.max_workers,
+            settings.concurrency_limit,
+            shared=settings.shared_threads,
         )
         started = self._now()
         self._emit("run_started", None)
