@@ -129,7 +129,8 @@ class SchedulerRegistry:
             raise TaskRegistrationError(
                 f"Task '{name}': retry must be a non-negative integer, got {retry!r}."
             )
-        options.validate(name)
+        if options is not DEFAULT_OPTIONS:  # the defaults are valid
+            options.validate(name)
         entry = RegisteredTask(name, function, depends_on, retry, data, options)
         with self._lock:
             if name in self._tasks:
@@ -138,7 +139,8 @@ class SchedulerRegistry:
                     "give one of them another task_id."
                 )
             self._tasks[name] = entry
-            self._plans = {}
+            if self._plans:
+                self._plans = {}
 
     def _swap(self, entry: RegisteredTask) -> None:
         """Put ``entry`` in place of the task with its id (for ``astrum.testing.patch``)."""
@@ -429,6 +431,8 @@ def _dependencies(depends_on: tuple[str, ...], sources: Collection[str] | None) 
 
 def _tag_names(tags: Sequence[str]) -> tuple[str, ...]:
     """Tags as a sorted tuple: pools are acquired in this order, which rules out deadlock."""
+    if tags == ():
+        return ()
     if isinstance(tags, str):
         names: tuple[object, ...] = (tags,)
     else:

@@ -8,12 +8,13 @@ build. Public as :class:`astrum.RegisteredTask`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from astrum._build._declared import Declared, declared
 from astrum._build._markers import TaskData
-from astrum._build._plan import TaskOptions
+from astrum._build._plan import DEFAULT_OPTIONS, TaskOptions
 
 __all__ = ["RegisteredTask"]
 
@@ -27,9 +28,16 @@ class RegisteredTask:
     depends_on: tuple[str, ...]
     retry: int
     data: TaskData | None = None
-    options: TaskOptions = field(default_factory=TaskOptions)
-    declared: Declared = field(init=False, repr=False, compare=False)
-    """What the function says by itself, read now so that builds need not read it again."""
+    options: TaskOptions = DEFAULT_OPTIONS
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "declared", declared(self.task_id, self.function))
+    @cached_property
+    def declared(self) -> Declared:
+        """What the function says by itself, read by the first build that needs it.
+
+        Registration stays cheap (a workflow of thousands of tasks registers
+        them all at import), and later builds, of this registry or of a copy
+        of this record, read it from here. It is a fact about the function
+        alone, the same whenever it is read, so keeping it does not change
+        the record; a run never reads or writes it.
+        """
+        return declared(self.task_id, self.function)
