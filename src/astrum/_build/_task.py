@@ -9,14 +9,34 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from astrum._build._declared import Declared, declared
 from astrum._build._markers import TaskData
 from astrum._build._plan import DEFAULT_OPTIONS, TaskOptions
 
 __all__ = ["RegisteredTask"]
+
+
+class _ReadOnce:
+    """``RegisteredTask.declared``: what the function says by itself, read by the first
+    build that needs it and kept in the record.
+
+    Registration stays cheap (a workflow of thousands of tasks registers them
+    all at import), and later builds read the facts from here. They depend on
+    the function alone and are the same whenever read, so keeping them does not
+    change the record; a run never reads or writes them. A non-data descriptor:
+    once read, the value in the instance's ``__dict__`` is found first, so
+    later reads cost an attribute lookup (``functools.cached_property`` takes
+    a lock on every first read).
+    """
+
+    def __get__(self, record: RegisteredTask | None, owner: type) -> Any:
+        if record is None:
+            return self
+        found = declared(record.task_id, record.function)
+        record.__dict__["declared"] = found  # frozen: written past __setattr__, once
+        return found
 
 
 @dataclass(frozen=True)
@@ -30,14 +50,12 @@ class RegisteredTask:
     data: TaskData | None = None
     options: TaskOptions = DEFAULT_OPTIONS
 
-    @cached_property
-    def declared(self) -> Declared:
-        """What the function says by itself, read by the first build that needs it.
+    if TYPE_CHECKING:
 
-        Registration stays cheap (a workflow of thousands of tasks registers
-        them all at import), and later builds, of this registry or of a copy
-        of this record, read it from here. It is a fact about the function
-        alone, the same whenever it is read, so keeping it does not change
-        the record; a run never reads or writes it.
-        """
-        return declared(self.task_id, self.function)
+        @property
+        def declared(self) -> Declared:
+            """What the function says by itself; see :class:`_ReadOnce`."""
+            ...
+
+    else:
+        declared = _ReadOnce()

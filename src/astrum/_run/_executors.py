@@ -117,16 +117,19 @@ class BodyRunner:
         self._busy = 0  # bodies running in the pool's threads right now
         self._closed = False
 
-    async def start(self, specs: Sequence[TaskSpec]) -> None:
-        """Connect to every Dask cluster a sync task of the plan will use."""
-        executors = {
+    def clusters(self, specs: Sequence[TaskSpec]) -> set[DaskExecutor]:
+        """The Dask clusters the sync tasks of the plan will use."""
+        return {
             where
             for spec in specs
             if not spec.is_async
             and isinstance(where := self._resolve(spec.options.executor), DaskExecutor)
         }
-        if executors:
-            await asyncio.gather(*(self._session(executor).start() for executor in executors))
+
+    async def start(self, clusters: set[DaskExecutor]) -> None:
+        """Connect to every cluster of ``clusters`` (see :meth:`clusters`)."""
+        if clusters:
+            await asyncio.gather(*(self._session(executor).start() for executor in clusters))
 
     async def call_sync(
         self, spec: TaskSpec, args: Sequence[Any], kwargs: Mapping[str, Any]

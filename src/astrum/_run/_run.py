@@ -172,8 +172,12 @@ class Run:
         try:
             # Connecting to (or starting) a Dask cluster happens before any task starts:
             # it counts against the run's timeout, and against no task's.
-            async with asyncio.timeout(settings.run_timeout) as deadline:
-                await self._body.start(self.plan.specs)
+            clusters = self._body.clusters(self.plan.specs)
+            due = None
+            if clusters or settings.run_timeout is not None:  # most runs skip a context
+                async with asyncio.timeout(settings.run_timeout) as deadline:
+                    await self._body.start(clusters)
+                due = deadline.when()
             needed = self._needed
             for node, preds in enumerate(self.plan.graph.preds):
                 if needed is None:
@@ -184,7 +188,7 @@ class Run:
             if settings.run_timeout is None:
                 await self._finished
             else:
-                async with asyncio.timeout_at(deadline.when()):
+                async with asyncio.timeout_at(due):
                     await self._finished
         except TimeoutError:
             self._timed_out = True
