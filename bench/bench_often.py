@@ -210,9 +210,11 @@ def concurrent(runs: int = 1_000, rounds: int = 3, pause: float = 0.01) -> dict[
         value: int = (await flow.run(config=config)).task_return_set["join"]
         return value
 
+    wider = AstrumConfig(max_workers=40)
     ways: dict[str, Callable[[], Awaitable[int]]] = {
         "asyncio.to_thread by hand": by_hand,
         "astrum, shared pool": lambda: astrum_run(None),
+        "astrum, shared pool, max_workers=40": lambda: astrum_run(wider),
         "astrum, thread_pool='per_run'": lambda: astrum_run(AstrumConfig(thread_pool="per_run")),
     }
     found: dict[str, dict[str, list[float]]] = {name: {"wall": [], "threads": []} for name in ways}

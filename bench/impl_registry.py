@@ -29,7 +29,8 @@ _names = itertools.count()
 
 
 def supports(workload: Workload) -> bool:
-    return workload.body in ("noop", "value", "sleep")
+    del workload
+    return True
 
 
 async def _first() -> int:
