@@ -11,30 +11,12 @@ from __future__ import annotations
 import asyncio
 import graphlib
 from collections.abc import Callable, Coroutine
-from functools import partial
 from typing import Any
 
-from workloads import Deps, Workload, body, check_results
+from impl_baseline import Prepared, prepare, supports
+from workloads import Deps, Workload, check_results
 
 __all__ = ["Prepared", "build", "check", "prepare", "run", "run_graph", "supports"]
-
-Prepared = tuple[Deps, dict[str, Callable[..., Coroutine[Any, Any, Any]]], bool]
-
-
-def supports(workload: Workload) -> bool:
-    del workload
-    return True
-
-
-def prepare(workload: Workload) -> Prepared:
-    functions: dict[str, Callable[..., Coroutine[Any, Any, Any]]] = {}
-    for task_id in workload.deps:
-        function = body(workload, task_id)
-        if workload.body == "sync_sleep":
-            functions[task_id] = partial(asyncio.to_thread, function)
-        else:
-            functions[task_id] = function
-    return workload.deps, functions, workload.body == "value"
 
 
 def build(prepared: Prepared) -> Prepared:

@@ -271,6 +271,22 @@ class Bench:
         row.met.append(not astrum["optional"])
         self.rows.append(row)
 
+    def floor(self) -> None:
+        """What the old graphlib baseline cost against the floor (bench/bench_floor.py)."""
+        print("  floor: the old baseline against the new", file=sys.stderr, flush=True)
+        done = subprocess.run(
+            [sys.executable, str(BENCH / "bench_floor.py"), "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        for shape, figures in json.loads(done.stdout.splitlines()[-1]).items():
+            floor = figures["counts made once, tasks dropped (the floor)"]
+            for name, figure in figures.items():
+                row = Row(f"floor: {name}", "10,000", f"{shape}, build + run, µs/task", "")
+                row.cells["baseline"] = f"{figure:.2f} ({figure / floor:.2f}x)"
+                self.rows.append(row)
+
 
 _PEERS = ("dagather", "dask", "astrum012")
 PAIRED = ("astrum", "dagather")
@@ -486,6 +502,7 @@ def plan(bench: Bench, quick: bool) -> list[tuple[str, Callable[[], None]]]:
     memory_size = 10_000 if quick else 100_000
     steps += [("memory", partial(bench.memory, shape, memory_size)) for shape in ("wide", "chain")]
     steps.append(("often", bench.often))
+    steps.append(("floor", bench.floor))
     return steps
 
 
