@@ -217,13 +217,7 @@ class Bench:
     def often(self) -> None:
         """Registration, a small workflow run often, many concurrent runs, import time."""
         print("  often: registration, workflow, concurrent, startup", file=sys.stderr, flush=True)
-        done = subprocess.run(
-            [sys.executable, str(BENCH / "bench_often.py"), "--json"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        found = json.loads(done.stdout.splitlines()[-1])
+        found = _script_json("bench_often.py")
         registration = found["registration"]
         for kind in ("plain", "annotated"):
             row = Row(f"registration, {kind}", "10,000", "µs/task", "astrum ≤ 3 µs")
@@ -274,18 +268,21 @@ class Bench:
     def floor(self) -> None:
         """What the old graphlib baseline cost against the floor (bench/bench_floor.py)."""
         print("  floor: the old baseline against the new", file=sys.stderr, flush=True)
-        done = subprocess.run(
-            [sys.executable, str(BENCH / "bench_floor.py"), "--json"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        for shape, figures in json.loads(done.stdout.splitlines()[-1]).items():
+        for shape, figures in _script_json("bench_floor.py").items():
             floor = figures["counts made once, tasks dropped (the floor)"]
             for name, figure in figures.items():
                 row = Row(f"floor: {name}", "10,000", f"{shape}, build + run, µs/task", "")
                 row.cells["baseline"] = f"{figure:.2f} ({figure / floor:.2f}x)"
                 self.rows.append(row)
+
+
+def _script_json(script: str) -> dict[str, Any]:
+    """What ``bench/<script> --json`` prints, run with this interpreter."""
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), "--json"], capture_output=True, text=True, check=True
+    )
+    found: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return found
 
 
 _PEERS = ("dagather", "dask", "astrum012")
