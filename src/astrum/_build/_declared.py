@@ -31,7 +31,6 @@ __all__ = ["ANNOTATED", "Declared", "declared", "run_input_edges"]
 ANNOTATED: type[Any] = type(Annotated[int, 0])  # what Ref[...] makes
 _LOCATORS = (str, int)
 _UNUSUAL_PARAMETERS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
-_EDGE_MARKERS = (From, To)
 
 
 class Declared(NamedTuple):
@@ -81,27 +80,6 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
     if not raw:
         return Declared(is_async, names, required, raw)
     unread = Declared(is_async, names, required, None)
-    inputs, outputs, run_inputs, returns = _read(task_id, function, raw)
-    if inputs is None:
-        return unread
-    return Declared(
-        is_async,
-        names,
-        required,
-        raw,
-        tuple(inputs),
-        tuple(dict.fromkeys([edge.source for edge in inputs if edge.source is not None])),
-        tuple(outputs),
-        tuple(run_inputs),
-        returns,
-    )
-
-
-def _read(
-    task_id: str, function: FunctionType, raw: Mapping[str, Any]
-) -> tuple[list[Edge] | None, list[Edge], list[Edge], Any]:
-    """The input, output and run-input edges of the annotations, and the return type;
-    None for the inputs when the build must read them itself."""
     returns = None
     inputs: list[Edge] = []
     outputs: list[Edge] = []
@@ -114,23 +92,32 @@ def _read(
                 hint = evaluate_now(function, written)
             except Exception:  # noqa: BLE001 - the build evaluates it, and says what is wrong
                 if "(" in written:
-                    return None, outputs, run_inputs, None  # a marker may hide in it
+                    return unread  # a marker may hide in it
                 continue
         if name == "return":
             returns = hint
         if not isinstance(hint, ANNOTATED):
             continue
-        origin = hint.__origin__
         for marker in hint.__metadata__:
-            if isinstance(marker, _EDGE_MARKERS):
-                edge = _marker_edge(task_id, name, marker, origin)
-                if edge is None or (inputs and name in {other.target for other in inputs}):
-                    # A mistake, or one this cannot judge: the build explains it.
-                    return None, outputs, run_inputs, None
-                (outputs if name == "return" else inputs).append(edge)
-            elif isinstance(marker, Input) and name != "return":
-                run_inputs.append(Edge(task_id, name, None, None, None, origin, None, marker.name))
-    return inputs, outputs, run_inputs, returns
+            if not isinstance(marker, From | To):
+                continue
+            edge = _marker_edge(task_id, name, marker, hint.__origin__)
+            if edge is None or any(other.target == name for other in inputs):
+                return unread  # a mistake, or one this cannot judge: the build explains it
+            (outputs if name == "return" else inputs).append(edge)
+        if name != "return":
+            run_inputs.extend(run_input_edges(task_id, name, hint))
+    return Declared(
+        is_async,
+        names,
+        required,
+        raw,
+        tuple(inputs),
+        tuple(dict.fromkeys(edge.source for edge in inputs if edge.source is not None)),
+        tuple(outputs),
+        tuple(run_inputs),
+        returns,
+    )
 
 
 def run_input_edges(task_id: str, name: str, hint: Any) -> list[Edge]:
