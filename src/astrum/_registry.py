@@ -13,7 +13,7 @@ import inspect
 import threading
 import time
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from astrum._build._bindings import bind_relations
@@ -397,15 +397,16 @@ def _plan_key(target_tasks: Sequence[str] | None, config: AstrumConfig | None) -
             if config.visualize:
                 return None
             values = []
-            for item in fields(config):
-                value = getattr(config, item.name)
-                if item.name == "class_instances":
-                    value = tuple(id(instance) for instance in value)
-                elif item.name == "pools":
-                    value = tuple(value.items())
-                elif isinstance(value, list | tuple):
-                    value = tuple(value)
-                values.append(value)
+            for name, value in vars(config).items():  # the fields, in order
+                if type(value) is list or type(value) is tuple:
+                    if name == "class_instances":
+                        values.append(tuple([id(instance) for instance in value]))
+                    else:
+                        values.append(tuple(value))
+                elif name == "pools":
+                    values.append(tuple(value.items()))
+                else:
+                    values.append(value)
             key = (targets, tuple(values))
         hash(key)
     except TypeError:  # an unhashable value somewhere: build every time, as before
