@@ -2,10 +2,12 @@
 
 Run by the harness in a fresh subprocess (often another virtual environment)::
 
-    python bench/_worker.py IMPL WORKLOAD SIZE REPEATS [--loop uvloop] [--memory]
+    python bench/_worker.py IMPL[,IMPL...] WORKLOAD SIZE REPEATS [--loop uvloop] [--memory]
 
 Inputs are prepared once, untimed. Each repeat then times the build and the
-run separately, in wall-clock and in process CPU time; ``--memory`` instead
+run separately, in wall-clock and in process CPU time. Several implementations
+(comma-separated) alternate repeat by repeat in this one process and the JSON
+maps each to its samples, so that ratios can pair them. ``--memory`` instead
 does one build and run and reports how much the peak RSS grew past the RSS
 with the inputs ready.
 """
@@ -55,19 +57,45 @@ async def measure(impl: Any, workload_name: str, size: int, repeats: int, memory
         return {"rss_growth": peak_rss() - before}
     samples: dict[str, list[float]] = {"build": [], "run": [], "build_cpu": [], "run_cpu": []}
     for _ in range(repeats):
-        gc.collect()
-        wall, cpu = time.perf_counter(), time.process_time()
-        built = impl.build(prepared)
-        built_wall, built_cpu = time.perf_counter(), time.process_time()
-        result = await finish(impl.run(built))
-        ran_wall, ran_cpu = time.perf_counter(), time.process_time()
-        impl.check(workload, result)
-        samples["build"].append(built_wall - wall)
-        samples["build_cpu"].append(built_cpu - cpu)
-        samples["run"].append(ran_wall - built_wall)
-        samples["run_cpu"].append(ran_cpu - built_cpu)
-        del built, result
+        await repeat(impl, workload, prepared, samples)
     return samples
+
+
+async def measure_paired(
+    impls: dict[str, Any], workload_name: str, size: int, repeats: int
+) -> dict[str, dict[str, list[float]]]:
+    """Samples per implementation, repeats alternating between them in this one process.
+
+    Each round runs every implementation once, in an order that rotates between
+    rounds, so that a spell of load or a warm cache falls on all of them alike;
+    sample ``i`` of one implementation pairs with sample ``i`` of another.
+    """
+    workload = make(workload_name, size)
+    prepared = {name: impl.prepare(workload) for name, impl in impls.items()}
+    samples: dict[str, dict[str, list[float]]] = {
+        name: {"build": [], "run": [], "build_cpu": [], "run_cpu": []} for name in impls
+    }
+    names = list(impls)
+    for round_ in range(repeats):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            await repeat(impls[name], workload, prepared[name], samples[name])
+    return samples
+
+
+async def repeat(impl: Any, workload: Any, prepared: Any, samples: dict[str, list[float]]) -> None:
+    """One timed build and run of ``impl``, its times appended to ``samples``."""
+    gc.collect()
+    wall, cpu = time.perf_counter(), time.process_time()
+    built = impl.build(prepared)
+    built_wall, built_cpu = time.perf_counter(), time.process_time()
+    result = await finish(impl.run(built))
+    ran_wall, ran_cpu = time.perf_counter(), time.process_time()
+    impl.check(workload, result)
+    samples["build"].append(built_wall - wall)
+    samples["build_cpu"].append(built_cpu - cpu)
+    samples["run"].append(ran_wall - built_wall)
+    samples["run_cpu"].append(ran_cpu - built_cpu)
 
 
 def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
@@ -89,9 +117,14 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true")
     args = parser.parse_args()
     sys.setrecursionlimit(10_000)  # some peers recurse along long chains
-    impl = importlib.import_module(f"impl_{args.impl}")
+    names = args.impl.split(",")
+    impls = {name: importlib.import_module(f"impl_{name}") for name in names}
     with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:
-        samples = runner.run(measure(impl, args.workload, args.size, args.repeats, args.memory))
+        if len(names) > 1:
+            samples = runner.run(measure_paired(impls, args.workload, args.size, args.repeats))
+        else:
+            impl = impls[names[0]]
+            samples = runner.run(measure(impl, args.workload, args.size, args.repeats, args.memory))
     print(json.dumps(samples))
 
 

@@ -40,6 +40,11 @@ def statuses(report: ExecutionReport) -> dict[str, str]:
     return {s.task_name: s.status for s in report.task_statistics}
 
 
+PER_RUN = AstrumConfig(thread_pool="per_run")
+"""Sync bodies in a pool of the run's own, whose threads end with the run (see
+test_running_often.py for the pool that runs share by default)."""
+
+
 def new_threads(before: set[threading.Thread]) -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t not in before and t.is_alive()]
 
@@ -148,7 +153,7 @@ async def test_sync_timeout_discards_the_result_and_the_thread_finishes_alone(
         return "late"
 
     began = time.perf_counter()
-    report = await registry.run()
+    report = await registry.run(config=PER_RUN)  # the shared pool's threads stay, idle
     assert time.perf_counter() - began < 0.4
     assert not body_done.is_set()  # the run did not wait for the thread
     assert statuses(report) == {"blocking": "failed"}
@@ -476,7 +481,7 @@ async def test_fail_fast_does_not_wait_for_a_blocking_thread(
 
     before = set(threading.enumerate())
     began = time.perf_counter()
-    report = await registry.run()
+    report = await registry.run(config=PER_RUN)
     assert time.perf_counter() - began < 0.4
     assert statuses(report) == {"blocking": "cancelled", "boom": "failed"}
     for thread in new_threads(before):  # the body finishes on its own, then its thread ends
@@ -972,6 +977,7 @@ async def test_no_task_thread_or_future_survives_a_run(
     config = AstrumConfig(
         on_failure="continue" if outcome == "continue" else "fail_fast",
         run_timeout=0.5 if outcome == "run_timeout" else None,
+        thread_pool="per_run",  # the shared pool's threads live as long as the loop
     )
     if outcome == "sync_task_timeout":
         # The one documented exception: a thread cannot be killed, so it finishes on its own.

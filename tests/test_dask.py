@@ -347,7 +347,7 @@ async def test_embedded_cluster_is_created_per_run_and_stopped(registry: Schedul
     def thread_pid() -> int:
         return os.getpid()
 
-    report = await registry.run()
+    report = await registry.run(config=AstrumConfig(thread_pool="per_run"))
     assert report.execution_state == "completed", report.error_summary
     assert report.task_return_set["remote_pid"] != os.getpid()
     assert report.task_return_set["thread_pid"] == os.getpid()

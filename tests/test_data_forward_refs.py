@@ -112,18 +112,18 @@ async def reported(result: Ref[Later, F("doubled")]) -> int:
 
 
 class Later:
-    """Named by annotations above it: registration cannot evaluate them, the build does."""
+    """Named by annotations above it: only a build after the module ran can evaluate them."""
 
     def __init__(self, value: int) -> None:
         self.value = value
 
 
 def test_string_annotations_read_early_or_at_build_give_the_same_plan() -> None:
-    """Registration evaluates string annotations its module can already answer; the plan
-    is the one a build reading every annotation itself makes."""
+    """The first build reads string annotations into each task's record (Later exists by
+    then); the plan is the one a build reading every annotation itself makes."""
     early_plan = [spec.bindings for spec in module_checked.build_scheduler().plan.specs]
     assert module_checked.get_task("doubled").declared.annotations is not None
-    assert module_checked.get_task("reported").declared.annotations is None  # Later: not yet
+    assert module_checked.get_task("reported").declared.annotations is not None
     for entry in module_checked.get_all_tasks().values():
         entry.function.__annotations__ = dict(entry.function.__annotations__)
     assert [spec.bindings for spec in module_checked.build_scheduler().plan.specs] == early_plan

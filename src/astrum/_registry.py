@@ -14,7 +14,7 @@ import inspect
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Collection, Coroutine, Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar, Unpack, overload
 
@@ -155,6 +155,9 @@ class SchedulerRegistry:
         self._tasks: dict[str, RegisteredTask] = {}
         self._lock = threading.Lock()
         remember(self)
+        self._plans: dict[Hashable, DynamicScheduler] = {}
+        """Schedulers ``run()`` built from the current tasks, by targets and config; emptied
+        by every change to the tasks. Build output only: a run never writes here."""
 
     def __repr__(self) -> str:
         return f"SchedulerRegistry({self.name!r}, tasks={len(self._tasks)})"
@@ -212,7 +215,8 @@ class SchedulerRegistry:
             raise TaskRegistrationError(
                 f"Task '{name}': retry must be a non-negative integer, got {retry!r}."
             )
-        options.validate(name)
+        if options is not DEFAULT_OPTIONS:  # the defaults are valid
+            options.validate(name)
         entry = RegisteredTask(name, function, depends_on, retry, data, options)
         with self._lock:
             known = self._tasks.get(name)
@@ -223,6 +227,8 @@ class SchedulerRegistry:
                     "(clear_registry() for a namespace) to start again."
                 )
             self._tasks[name] = entry
+            if self._plans:
+                self._plans = {}
         if known is not None:
             logger.info(
                 "Task '%s' in namespace '%s' was defined again; the new definition replaces "
@@ -235,6 +241,7 @@ class SchedulerRegistry:
         """Put ``entry`` in place of the task with its id (for ``astrum.testing.patch``)."""
         with self._lock:
             self._tasks[entry.task_id] = entry
+            self._plans = {}
 
     def get_task(self, task_id: str) -> RegisteredTask:
         try:
@@ -252,6 +259,7 @@ class SchedulerRegistry:
     def clear(self) -> None:
         with self._lock:
             self._tasks.clear()
+            self._plans = {}
 
     # -- building ----------------------------------------------------------------
 
@@ -339,18 +347,43 @@ class SchedulerRegistry:
         ``inputs`` gives the values of parameters marked ``Ref[T, Input(name)]``.
         ``resume`` (an earlier run's report or run id) takes what that run
         completed from ``config.store`` and runs only the rest.
+
+        The plan is built on the first call and reused by later calls with the
+        same targets and an equal config until a task is registered, patched
+        or cleared.
         """
         if not self._tasks:
             raise TaskNotFoundError(
                 f"Registry '{self.name}' has no tasks, so there is nothing to run; register "
                 "functions with @registry.task before running it."
             )
-        scheduler = self.build_scheduler(target_tasks, config=config)
+        scheduler = self._scheduler_for(target_tasks, config)
         return await scheduler.execute(
             timeout=timeout, overrides=overrides, inputs=inputs, resume=resume
         )
 
     run_sync = synchronous(run, "registry.run")
+
+    def _scheduler_for(
+        self, target_tasks: Sequence[str] | None, config: AstrumConfig | None
+    ) -> DynamicScheduler:
+        """The scheduler for these targets and config: the cached one, or a new build."""
+        key = _plan_key(target_tasks, config)
+        plans = self._plans
+        if key is not None:
+            scheduler = plans.get(key)
+            if scheduler is not None:
+                return scheduler
+        scheduler = self.build_scheduler(target_tasks, config=config)
+        if key is not None:
+            with self._lock:
+                # Kept only if no task changed since ``plans`` was read: the build may have
+                # seen the change or not, and a change empties ``self._plans``.
+                if self._plans is plans:
+                    if len(plans) >= _MAX_PLANS:
+                        plans.clear()  # many configs in turn: start over rather than grow
+                    plans[key] = scheduler
+        return scheduler
 
     def _build(self, target_tasks: Sequence[str] | None, config: AstrumConfig) -> _Build:
         began = time.perf_counter()
@@ -464,6 +497,42 @@ def _redefines(new: Callable[..., Any], old: Callable[..., Any]) -> bool:
     )
 
 
+_MAX_PLANS = 16
+"""Plans a registry keeps for run(): one per target set and config in use."""
+
+
+def _plan_key(target_tasks: Sequence[str] | None, config: AstrumConfig | None) -> Hashable:
+    """What decides a plan, as a hashable key; None when it cannot be cached.
+
+    Lists become tuples; ``class_instances`` are compared by identity (a method
+    is bound to that very instance), which is safe because the cached scheduler
+    keeps them alive. A config that prints the plan on every build is not cached.
+    """
+    try:
+        targets = None if target_tasks is None else tuple(target_tasks)
+        if config is None:
+            key: Hashable = (targets, None)
+        else:
+            if config.visualize:
+                return None
+            values = []
+            for name, value in vars(config).items():  # the fields, in order
+                if type(value) is list or type(value) is tuple:
+                    if name == "class_instances":
+                        values.append(tuple([id(instance) for instance in value]))
+                    else:
+                        values.append(tuple(value))
+                elif name == "pools":
+                    values.append(tuple(value.items()))
+                else:
+                    values.append(value)
+            key = (targets, tuple(values))
+        hash(key)
+    except TypeError:  # an unhashable value somewhere: build every time, as before
+        return None
+    return key
+
+
 def _task_orders(ids: Sequence[str], deps: Sequence[Collection[str]]) -> list[TaskOrder]:
     orders = {task_id: TaskOrder(task_id) for task_id in ids}
     for order, names in zip(orders.values(), deps, strict=True):
@@ -482,6 +551,8 @@ def _dependencies(depends_on: tuple[str, ...], sources: Collection[str] | None) 
 
 def _tag_names(tags: Sequence[str]) -> tuple[str, ...]:
     """Tags as a sorted tuple: pools are acquired in this order, which rules out deadlock."""
+    if tags == ():
+        return ()
     if isinstance(tags, str):
         names: tuple[object, ...] = (tags,)
     else:

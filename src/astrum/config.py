@@ -14,16 +14,17 @@ if TYPE_CHECKING:
 
 from astrum.executors import DaskExecutor, require_dask
 
-__all__ = ["AstrumConfig", "ExecutorChoice", "FailurePolicy"]
+__all__ = ["AstrumConfig", "ExecutorChoice", "FailurePolicy", "ThreadPoolChoice"]
 
 ExecutorChoice = (
     Literal["thread", "inline", "process", "dask"] | concurrent.futures.Executor | DaskExecutor
 )
-"""Where sync task bodies run: a per-run thread pool, on the loop, a per-run process
-pool, a Dask cluster (``"dask"`` is the run's DaskExecutor, or a local cluster), or
-your own executor."""
+"""Where sync task bodies run: a thread pool (see ``AstrumConfig.thread_pool``), on the
+loop, a per-run process pool, a Dask cluster (``"dask"`` is the run's DaskExecutor, or
+a local cluster), or your own executor."""
 
 FailurePolicy = Literal["fail_fast", "continue"]
+ThreadPoolChoice = Literal["shared", "per_run"]
 
 _EXECUTOR_NAMES = ("thread", "inline", "process", "dask")
 _EXECUTOR_CHOICES = (
@@ -57,8 +58,9 @@ class AstrumConfig:
     executor: ExecutorChoice = "thread"
     """Where plain ``def`` task bodies run. Async tasks always run on the loop."""
     max_workers: int | None = None
-    """Threads (or processes) in the per-run pool; None means ``concurrency_limit``, else
-    ``min(32, cores + 4)`` threads or one process per core."""
+    """Threads in the shared pool (None: the event loop's default executor, ``min(32,
+    cores + 4)`` threads), or threads or processes in a per-run pool (None:
+    ``concurrency_limit``, else ``min(32, cores + 4)`` threads or one process per core)."""
     on_failure: FailurePolicy = "fail_fast"
     """``fail_fast`` stops the run at the first failure; ``continue`` lets independent
     branches finish and skips what depends on a failed task."""
@@ -77,6 +79,10 @@ class AstrumConfig:
     tracer_provider: Any = None
     """An OpenTelemetry ``TracerProvider``: each run is then a span (a child of the caller's
     current span) with a child span per task attempt (needs ``astrum[otel]``)."""
+    thread_pool: ThreadPoolChoice = "shared"
+    """``"shared"``: plain ``def`` bodies of every run on the event loop share one pool of
+    ``max_workers`` threads, shut down when the loop closes; ``"per_run"``: each run starts
+    a pool of its own and joins it when the run ends."""
 
     def __post_init__(self) -> None:
         limit = self.concurrency_limit
@@ -93,6 +99,10 @@ class AstrumConfig:
             )
         _check_timeout("run_timeout", self.run_timeout)
         _check_executor(self.executor, "AstrumConfig.executor")
+        if self.thread_pool not in ("shared", "per_run"):
+            raise ValueError(
+                f"thread_pool must be 'shared' or 'per_run', got {self.thread_pool!r}."
+            )
         if self.store is not None:
             from astrum.cache import CacheStore
 

@@ -186,6 +186,7 @@ class DynamicScheduler:
             pools=dict(config.pools),
             check_input_types=not config.skip_type_check,
             tracer=_tracer(config.tracer_provider),
+            shared_threads=config.thread_pool == "shared",
         )
 
     @property

@@ -1,9 +1,10 @@
-"""What a task's function says by itself, read once when the task is registered.
+"""What a task's function says by itself, read once, by the first build that needs it.
 
 Its parameters, whether it is a coroutine function, its return type and the
 relations its ``F``/``T``/``Input`` markers declare depend on the function
-alone, not on the rest of the registry. Reading them at registration means a
-registry that builds once per request does not read them again each time.
+alone, not on the rest of the registry. The task's record keeps them
+(:attr:`RegisteredTask.declared`), so a registry that builds again does not
+read them again, and registering stays a matter of writing a record down.
 
 Only what is certain is kept: string annotations (postponed evaluation) that
 need more than their module's names and the builtin types, markers that name
@@ -30,6 +31,7 @@ __all__ = ["ANNOTATED", "Declared", "declared", "foreign", "run_input_edges"]
 ANNOTATED: type[Any] = type(Annotated[int, 0])  # what Ref[...] makes
 _LOCATORS = (str, int)
 _OURS = (From, To, Input, tuple, list, dict, str, int)  # markers, and relations written otherwise
+_UNUSUAL_PARAMETERS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
 
 
 class Declared(NamedTuple):
@@ -63,8 +65,23 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
     is_async = is_async_callable(function)
     if type(function) is not FunctionType:
         return Declared(is_async, None, 0, None)
-    names, required = named_parameters(function) or (None, 0)
+    code = function.__code__
+    attributes = function.__dict__
+    if (
+        not code.co_flags & _UNUSUAL_PARAMETERS
+        and not code.co_kwonlyargcount
+        and not code.co_posonlyargcount
+        and "__wrapped__" not in attributes
+        and "__signature__" not in attributes
+    ):
+        # Only plain named parameters, read straight from the code: most tasks.
+        names: tuple[str, ...] | None = code.co_varnames[: code.co_argcount]
+        required = code.co_argcount - len(function.__defaults__ or ())
+    else:
+        names, required = named_parameters(function) or (None, 0)
     raw = function.__annotations__
+    if not raw:
+        return Declared(is_async, names, required, raw)
     unread = Declared(is_async, names, required, None)
     returns = None
     inputs: list[Edge] = []

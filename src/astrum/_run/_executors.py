@@ -1,9 +1,12 @@
 """How a task body is executed: async bodies on the loop, sync bodies where configured.
 
-A run owns one :class:`BodyRunner`. It creates what the run's sync bodies need
-on first use (a thread pool, a process pool) or before the first task (a Dask
-connection, so starting a cluster counts against no task's timeout) and closes
-all of it when the run ends, so no idle worker outlives the run. A thread cannot
+A run owns one :class:`BodyRunner`. Sync bodies go by default to the thread
+pool that every run on the event loop shares (:mod:`astrum._run._pools`), so
+concurrent runs are bounded together. Anything else a run's bodies need (a
+per-run thread pool on request, a process pool) is created on first use, or
+before the first task for a Dask connection (so starting a cluster counts
+against no task's timeout), and closed when the run ends, so no idle worker
+of its own outlives the run. A thread cannot
 be killed: a sync body that is cancelled or times out keeps its thread until the
 function returns, and its result is discarded. Processes the run started are
 stopped when it ends, so a cancelled body in a process dies with its pool.
@@ -27,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from astrum._build._plan import TaskSpec
+from astrum._run._pools import shared_pool
 from astrum._run._remote import (
     Outcome,
     RemoteTraceback,
@@ -83,12 +87,25 @@ class BodyRunner:
         "_max_workers",
         "_pool",
         "_processes",
+        "_shared",
+        "_shared_size",
         "_workers",
     )
 
-    def __init__(self, default: ExecutorChoice, max_workers: int | None) -> None:
+    def __init__(
+        self,
+        default: ExecutorChoice,
+        max_workers: int | None,
+        concurrency_limit: int | None = None,
+        *,
+        shared: bool = True,
+    ) -> None:
         self._default = default
-        self._max_workers = max_workers
+        # The shared pool's size is max_workers alone (concurrency_limit bounds each run
+        # with a semaphore); a pool of the run's own defaults to that limit, as before.
+        self._shared = shared
+        self._shared_size = max_workers
+        self._max_workers = max_workers or concurrency_limit
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._processes: concurrent.futures.ProcessPoolExecutor | None = None
         self._dask: dict[DaskExecutor, DaskSession] = {}
@@ -99,16 +116,19 @@ class BodyRunner:
         self._busy = 0  # bodies running in the pool's threads right now
         self._closed = False
 
-    async def start(self, specs: Sequence[TaskSpec]) -> None:
-        """Connect to every Dask cluster a sync task of the plan will use."""
-        executors = {
+    def clusters(self, specs: Sequence[TaskSpec]) -> set[DaskExecutor]:
+        """The Dask clusters the sync tasks of the plan will use."""
+        return {
             where
             for spec in specs
             if not spec.is_async
             and isinstance(where := self._resolve(spec.options.executor), DaskExecutor)
         }
-        if executors:
-            await asyncio.gather(*(self._session(executor).start() for executor in executors))
+
+    async def start(self, clusters: set[DaskExecutor]) -> None:
+        """Connect to every cluster of ``clusters`` (see :meth:`clusters`)."""
+        if clusters:
+            await asyncio.gather(*(self._session(executor).start() for executor in clusters))
 
     async def call_sync(
         self, spec: TaskSpec, args: Sequence[Any], kwargs: Mapping[str, Any]
@@ -118,6 +138,12 @@ class BodyRunner:
         function = spec.function
         if where == "inline":
             value = _call_body(function, *args, **kwargs)
+        elif where == "thread" and self._shared:
+            call = functools.partial(
+                contextvars.copy_context().run, _call_body, function, *args, **kwargs
+            )
+            pool = shared_pool(self._loop, self._shared_size)
+            value = await self._loop.run_in_executor(pool, call)
         elif where == "thread":
             if self._pool is None:
                 self._pool = concurrent.futures.ThreadPoolExecutor(

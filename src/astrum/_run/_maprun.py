@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
@@ -226,9 +225,7 @@ class DynamicRun(Run):
     ) -> None:
         # Each next() runs off the loop, like any sync body; a generator cannot go to a process.
         where = spec.options.executor or self.settings.executor
-        options = dataclasses.replace(
-            spec.options, executor="inline" if where == "inline" else "thread"
-        )
+        options = spec.options._replace(executor="inline" if where == "inline" else "thread")
         stepper = spec._replace(function=_next_item, options=options)
         try:
             while True:
