@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import time
 
@@ -41,9 +42,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 2_000, 100_000])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="one JSON line, for make bench")
     args = parser.parse_args()
-    print("| tasks | to_html() CPU time (median) | page size |")
-    print("|------:|---------------------------:|----------:|")
+    if not args.json:
+        print("| tasks | to_html() CPU time (median) | page size |")
+        print("|------:|---------------------------:|----------:|")
+    found: dict[str, dict[str, float]] = {}
     for size in args.sizes:
         times = []
         page = ""
@@ -53,7 +57,11 @@ def main() -> None:
             page = report.to_html()
             times.append(time.process_time() - began)
         megabytes = len(page.encode()) / 1e6
-        print(f"| {size:,} | {statistics.median(times) * 1e3:,.1f} ms | {megabytes:.2f} MB |")
+        found[str(size)] = {"ms": statistics.median(times) * 1e3, "mb": megabytes}
+        if not args.json:
+            print(f"| {size:,} | {found[str(size)]['ms']:,.1f} ms | {megabytes:.2f} MB |")
+    if args.json:
+        print(json.dumps(found))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@
 - streaming: the wall-clock delay between an async generator's first yield
   and the start of the first instance. Target: at most 1 ms.
 
-Usage: ``.venv/bin/python bench/bench_map.py [--size 100000] [--repeats 5]``
+Usage: ``.venv/bin/python bench/bench_map.py [--size 100000] [--repeats 5] [--json]``
 """
 
 from __future__ import annotations
@@ -128,6 +128,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--memory-of", choices=["plain", "map"])
+    parser.add_argument("--json", action="store_true", help="one JSON line, for make bench")
     args = parser.parse_args()
     if args.memory_of:
         _measure_memory(args.memory_of, args.size)
@@ -135,6 +136,10 @@ def main() -> None:
     plain_us, map_us = asyncio.run(run_cost(args.size, args.repeats))
     plain_kib, map_kib = memory("plain", args.size), memory("map", args.size)
     delay = asyncio.run(first_start_delay(21))
+    if args.json:
+        figures = {"plain_us": plain_us, "map_us": map_us, "plain_kib": plain_kib}
+        print(json.dumps({**figures, "map_kib": map_kib, "delay_ms": delay * 1e3}))
+        return
     print(f"| measure | {args.size:,} plain tasks | {args.size:,}-element map | ratio | target |")
     print("| --- | ---: | ---: | ---: | --- |")
     print(

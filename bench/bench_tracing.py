@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import time
 from typing import Any
@@ -57,26 +58,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=2_000)
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--json", action="store_true", help="one JSON line, for make bench")
     args = parser.parse_args()
     settings: dict[str, Any] = {
         "no provider": None,
         "NoOpTracerProvider": NoOpTracerProvider(),
         "SDK TracerProvider, spans dropped": TracerProvider(),
     }
-    print(f"| workload | tasks | {' | '.join(settings)} |")
-    print(f"|---|---:|{'---:|' * len(settings)}")
+    if not args.json:
+        print(f"| workload | tasks | {' | '.join(settings)} |")
+        print(f"|---|---:|{'---:|' * len(settings)}")
+    found: dict[str, dict[str, float]] = {}
     for shape in ("wide", "chain"):
         schedulers = {name: build(shape, args.tasks, p) for name, p in settings.items()}
         results: dict[str, list[float]] = {name: [] for name in settings}
         for _ in range(args.repeats):
             for name, scheduler in schedulers.items():
                 results[name].append(measure(scheduler, args.tasks))
+        found[shape] = {name: statistics.median(times) for name, times in results.items()}
+        if args.json:
+            continue
         base = statistics.median(results["no provider"])
         cells = []
         for name in settings:
             value = statistics.median(results[name])
             cells.append(f"{value:.1f} µs ({value / base:.2f}x)")
         print(f"| {shape} | {args.tasks:,} | {' | '.join(cells)} |")
+    if args.json:
+        print(json.dumps(found))
 
 
 if __name__ == "__main__":

@@ -265,6 +265,54 @@ class Bench:
         row.met.append(not astrum["optional"])
         self.rows.append(row)
 
+    # -- dynamic workflows, tracing and the HTML page (bench_map/tracing/html.py) ------------
+
+    def maps(self) -> None:
+        """A mapped instance against a plain task: run cost, memory, streaming start."""
+        size = 10_000 if self.quick else 100_000
+        print(f"  maps: {size:,} instances", file=sys.stderr, flush=True)
+        found = _script_json("bench_map.py", "--size", str(size))
+        row = Row("map of no-op instances, run only", f"{size:,}", "µs/instance", "≤ 1.5x a task")
+        row.cells["baseline"] = f"{found['plain_us']:.2f} (a plain task)"
+        ratio = found["map_us"] / found["plain_us"]
+        row.cells["astrum"] = _ratio_cell(found["map_us"], ratio)
+        row.met.append(ratio <= 1.5)
+        self.rows.append(row)
+        row = Row("map, peak RSS growth", f"{size:,}", "KiB/instance", "≤ +2 KiB")
+        extra = found["map_kib"] - found["plain_kib"]
+        row.cells["baseline"] = f"{found['plain_kib']:.2f} (a plain task)"
+        row.cells["astrum"] = f"{found['map_kib']:.2f} (+{extra:.2f})"
+        row.met.append(extra <= 2)
+        self.rows.append(row)
+        row = Row("streaming: first yield to first instance", "", "ms (wall)", "≤ 1 ms")
+        row.cells["astrum"] = f"{found['delay_ms']:.3f}"
+        row.met.append(found["delay_ms"] <= 1)
+        self.rows.append(row)
+
+    def tracing(self) -> None:
+        """A run traced by an OpenTelemetry SDK provider that drops its spans, against none."""
+        print("  tracing: OpenTelemetry overhead", file=sys.stderr, flush=True)
+        for shape, figures in _script_json("bench_tracing.py").items():
+            base = figures["no provider"]
+            for name in ("NoOpTracerProvider", "SDK TracerProvider, spans dropped"):
+                row = Row(f"tracing: {name}", "2,000", f"{shape}, run, CPU µs/task", "")
+                row.cells["baseline"] = f"{base:.2f} (astrum, no provider)"
+                row.cells["astrum"] = _ratio_cell(figures[name], figures[name] / base)
+                self.rows.append(row)
+
+    def html(self) -> None:
+        """report.to_html(): Python time and page size by run size."""
+        sizes = ["10", "2000"] if self.quick else ["10", "2000", "100000"]
+        print("  html: the run page", file=sys.stderr, flush=True)
+        found = _script_json("bench_html.py", "--sizes", *sizes)
+        for size, figures in found.items():
+            target = "< 2 s, < 5 MB" if size == "2000" else ""
+            row = Row("report.to_html()", f"{int(size):,}", "CPU ms, page MB", target)
+            row.cells["astrum"] = f"{figures['ms']:,.1f} ms, {figures['mb']:.2f} MB"
+            if target:
+                row.met.append(figures["ms"] < 2000 and figures["mb"] < 5)
+            self.rows.append(row)
+
     def floor(self) -> None:
         """What the old graphlib baseline cost against the floor (bench/bench_floor.py)."""
         print("  floor: the old baseline against the new", file=sys.stderr, flush=True)
@@ -276,10 +324,13 @@ class Bench:
                 self.rows.append(row)
 
 
-def _script_json(script: str) -> dict[str, Any]:
+def _script_json(script: str, *arguments: str) -> dict[str, Any]:
     """What ``bench/<script> --json`` prints, run with this interpreter."""
     done = subprocess.run(
-        [sys.executable, str(BENCH / script), "--json"], capture_output=True, text=True, check=True
+        [sys.executable, str(BENCH / script), "--json", *arguments],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     found: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
     return found
@@ -412,6 +463,15 @@ def render(bench: Bench, seconds: float, load: tuple[float, float]) -> str:
             'main thread included); `python -c "import astrum"` against `import asyncio` '
             "(process wall time, modules in sys.modules, and which of rich, dask, distributed, "
             "sqlite3, pydantic and multiprocessing were imported).",
+            "- map rows: bench/bench_map.py, a map of no-op async instances against as many plain "
+            "no-op tasks (wide), alternating in one process, CPU time; memory in fresh "
+            "processes; the streaming delay is wall time from an async generator's first yield "
+            "to its first instance's start, median of 21 runs.",
+            "- tracing rows: bench/bench_tracing.py, the same prebuilt run with no tracer "
+            "provider, OpenTelemetry's NoOpTracerProvider, and the SDK's TracerProvider with no "
+            "span processor (spans made, then dropped); interleaved, medians of CPU time.",
+            "- report.to_html(): bench/bench_html.py, binary trees with one task in five "
+            "failing; CPU time of to_html() (median of 3) and the page's size.",
             "",
         ]
     )
@@ -499,6 +559,9 @@ def plan(bench: Bench, quick: bool) -> list[tuple[str, Callable[[], None]]]:
     memory_size = 10_000 if quick else 100_000
     steps += [("memory", partial(bench.memory, shape, memory_size)) for shape in ("wide", "chain")]
     steps.append(("often", bench.often))
+    steps.append(("maps", bench.maps))
+    steps.append(("tracing", bench.tracing))
+    steps.append(("html", bench.html))
     steps.append(("floor", bench.floor))
     return steps
 
