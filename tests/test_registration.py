@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import pickle
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -280,6 +282,26 @@ def test_registered_task_constructs_with_seed_fields() -> None:
         "retry",
         "data",
     ]
+
+
+async def _total(x: Ref[int, F("count")]) -> int:
+    return x
+
+
+def test_registered_task_copies_pickles_and_replaces_as_a_dataclass(
+    registry: SchedulerRegistry,
+) -> None:
+    """A record pickles, copies and is replaced like any frozen dataclass, and each copy
+    reads what its function declares."""
+    registry.task("total", retry=2)(_total)
+    entry = registry.get_task("total")
+    assert entry.declared.sources == ("count",)  # read once, kept in the record
+    for copy in (pickle.loads(pickle.dumps(entry)), dataclasses.replace(entry)):
+        assert copy == entry
+        assert copy.declared == entry.declared
+    replaced = dataclasses.replace(entry, function=lambda: 1)
+    assert replaced.declared.sources == ()
+    assert weakref.ref(entry)() is entry
 
 
 def test_staticmethod_and_classmethod_are_unwrapped(registry: SchedulerRegistry) -> None:

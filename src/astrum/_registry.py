@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Coroutine, Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from types import FunctionType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar, Unpack, overload
 
 from astrum._build._bindings import bind_relations
@@ -24,7 +25,7 @@ from astrum._build._graph import make_graph
 from astrum._build._methods import resolve_functions
 from astrum._build._plan import DEFAULT_OPTIONS, TaskOptions, TaskSpec, is_async_callable
 from astrum._build._relations import Relations, annotations_for, relations_for
-from astrum._build._task import RegisteredTask
+from astrum._build._task import RegisteredTask, record
 from astrum._errors import TaskNotFoundError, TaskRegistrationError, did_you_mean
 from astrum.cache import CachePolicy, _policy_of
 from astrum.config import AstrumConfig, ExecutorChoice
@@ -82,12 +83,15 @@ class TaskKeywords(TypedDict, total=False):
 
 
 _KEYWORDS = frozenset(TaskKeywords.__annotations__)
-_OPTION_NAMES = _KEYWORDS - {"depends_on", "data", "retry"}
+_PLAIN_KEYWORDS = frozenset({"depends_on", "data", "retry"})
+_OPTION_NAMES = _KEYWORDS - _PLAIN_KEYWORDS
 
 
 def _task_options(keywords: TaskKeywords) -> tuple[TaskOptions, int]:
     """The options and retry count that ``keywords`` ask for; unknown keywords are errors."""
     names = keywords.keys()
+    if names <= _PLAIN_KEYWORDS:  # most tasks: no set to make, no object to build
+        return DEFAULT_OPTIONS, keywords.get("retry", 0)
     unknown = names - _KEYWORDS
     if unknown:
         name = min(unknown)
@@ -176,7 +180,7 @@ class SchedulerRegistry:
         Bare ``@registry.task`` works as well as ``@registry.task(...)``. The
         keywords are those of :class:`TaskKeywords`.
         """
-        if _is_function(task_id):
+        if type(task_id) is not str and task_id is not None and _is_function(task_id):
             return self.task(**options)(task_id)
         entry_options, retry = _task_options(options)
         dependencies = _task_ids(options.get("depends_on"), "depends_on")
@@ -197,15 +201,18 @@ class SchedulerRegistry:
         retry: int,
         options: TaskOptions,
     ) -> None:
-        function = obj.__func__ if isinstance(obj, staticmethod | classmethod) else obj
-        if inspect.iscoroutine(function):
-            function.close()  # it will never run; closing avoids a "never awaited" warning
-            raise TypeError(
-                "@task decorates a function, but was given a coroutine object; "
-                "decorate the function definition instead."
-            )
-        if not callable(function):
-            raise TypeError(f"@task can only decorate functions, got {type(obj).__name__}.")
+        if type(obj) is FunctionType:  # most tasks: none of the checks below can fail
+            function: Any = obj
+        else:
+            function = obj.__func__ if isinstance(obj, staticmethod | classmethod) else obj
+            if inspect.iscoroutine(function):
+                function.close()  # it will never run; closing avoids a "never awaited" warning
+                raise TypeError(
+                    "@task decorates a function, but was given a coroutine object; "
+                    "decorate the function definition instead."
+                )
+            if not callable(function):
+                raise TypeError(f"@task can only decorate functions, got {type(obj).__name__}.")
         name = task_id if task_id is not None else getattr(function, "__name__", None)
         if not isinstance(name, str) or not name:
             raise TaskRegistrationError(
@@ -217,7 +224,7 @@ class SchedulerRegistry:
             )
         if options is not DEFAULT_OPTIONS:  # the defaults are valid
             options.validate(name)
-        entry = RegisteredTask(name, function, depends_on, retry, data, options)
+        entry = record(name, function, depends_on, retry, data, options)
         with self._lock:
             known = self._tasks.get(name)
             if known is not None and not _redefines(function, known.function):
@@ -399,7 +406,10 @@ class SchedulerRegistry:
                         f"in namespace '{self.name}'{did_you_mean(dep, tasks)}"
                     )
         ids = self._select(tasks, target_tasks, data_deps)
-        deps = [_dependencies(tasks[task_id].depends_on, data_deps.get(task_id)) for task_id in ids]
+        deps: list[Collection[str]] = []
+        for task_id in ids:
+            depends_on, sources = tasks[task_id].depends_on, data_deps.get(task_id)
+            deps.append(_dependencies(depends_on, sources) if sources else depends_on)
         return _Build(tasks, ids, deps, config, annotations, relations, began)
 
     def _select(
@@ -444,8 +454,10 @@ class _Build:
 
     def functions(self) -> dict[str, Callable[..., Any]]:
         """The callables the selected tasks run, methods bound to their instances."""
-        tasks = self.tasks
-        return resolve_functions({task_id: tasks[task_id] for task_id in self.ids}, self.config)
+        tasks, ids = self.tasks, self.ids
+        if len(ids) < len(tasks):
+            tasks = {task_id: tasks[task_id] for task_id in ids}
+        return resolve_functions(tasks, self.config)
 
     def task_orders(self) -> list[TaskOrder]:
         return _task_orders(self.ids, self.deps)
@@ -464,22 +476,31 @@ class _Build:
         specs = []
         for task_id in graph.ids:
             function, entry = functions[task_id], tasks[task_id]
+            is_async = (
+                entry.declared.is_async
+                if function is entry.function
+                else is_async_callable(function)
+            )
             specs.append(
-                TaskSpec(
-                    task_id,
-                    function,
-                    entry.declared.is_async
-                    if function is entry.function
-                    else is_async_callable(function),
-                    entry.retry,
-                    entry.options,
-                    bindings.get(task_id, ()),
+                _spec(
+                    (
+                        task_id,
+                        function,
+                        is_async,
+                        entry.retry,
+                        entry.options,
+                        bindings.get(task_id, ()),
+                    )
                 )
             )
         ids, deps = self.ids, self.deps  # only these: the scheduler must not keep the build
         return DynamicScheduler._planned(
             graph, specs, config, concurrency_context, lambda: _task_orders(ids, deps), self.began
         )
+
+
+# A TaskSpec from a complete tuple, without the generated ``__new__``: one per task.
+_spec: Callable[[tuple[Any, ...]], TaskSpec] = functools.partial(tuple.__new__, TaskSpec)
 
 
 def _redefines(new: Callable[..., Any], old: Callable[..., Any]) -> bool:
