@@ -9,6 +9,7 @@ its own values.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +81,8 @@ def bind_relations(
         declared = entry.declared
         plain = None
         if declared.names is not None and function is entry.function:
+            if not edges and not declared.required:
+                continue  # nothing to bind and nothing missing: most tasks without data
             plain = _bind_plain(
                 task_id, function, declared.names, declared.required, edges, index, types
             )
@@ -162,8 +165,9 @@ def _plain_binding(
     edge: Edge,
     index: Mapping[str, int],
 ) -> Binding:
-    defaults = getattr(function, "__defaults__", None) or ()
-    default = defaults[position - required] if position >= required else EMPTY
+    default = EMPTY
+    if position >= required:
+        default = (getattr(function, "__defaults__", None) or ())[position - required]
     return _binding(names[position], edge, index, positional=False, default=default)
 
 
@@ -179,19 +183,25 @@ def _binding(
     ``default`` is the parameter's, or EMPTY when it has none."""
     source = edge.source
     has_default = default is not EMPTY
-    return Binding(
-        param,
-        None if source is None else index[source],
-        source,
-        edge.locator,
-        edge.provider,
-        positional,
-        edge.input_name,
-        has_default,
-        default if has_default else None,
-        edge.expected if edge.input_name is not None else None,
-        edge.mode,
+    return _new_binding(
+        (
+            param,
+            None if source is None else index[source],
+            source,
+            edge.locator,
+            edge.provider,
+            positional,
+            edge.input_name,
+            has_default,
+            default if has_default else None,
+            edge.expected if edge.input_name is not None else None,
+            edge.mode,
+        )
     )
+
+
+# A Binding from a complete tuple, without the generated ``__new__``: one per data edge.
+_new_binding: Callable[[tuple[Any, ...]], Binding] = functools.partial(tuple.__new__, Binding)
 
 
 def _declared_upstream(tasks: Mapping[str, RegisteredTask], receiver: str, source: str) -> bool:

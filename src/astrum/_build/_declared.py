@@ -15,6 +15,7 @@ reported.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Mapping
 from types import FunctionType
@@ -24,14 +25,17 @@ from astrum._build._edges import Edge, marker_mode
 from astrum._build._methods import named_parameters
 from astrum._build._plan import is_async_callable
 from astrum._build._typecheck import evaluate_now
-from astrum._build._markers import From, Input, To
+from astrum._build._markers import NO_DEFAULT, From, Input, To
 
 __all__ = ["ANNOTATED", "Declared", "declared", "foreign", "run_input_edges"]
 
 ANNOTATED: type[Any] = type(Annotated[int, 0])  # what Ref[...] makes
 _LOCATORS = (str, int)
+_MARKERS = (From, To)
 _OURS = (From, To, Input, tuple, list, dict, str, int)  # markers, and relations written otherwise
 _UNUSUAL_PARAMETERS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
+_COROUTINE = inspect.CO_COROUTINE
+_ABSENT: Any = object()
 
 
 class Declared(NamedTuple):
@@ -60,19 +64,27 @@ class Declared(NamedTuple):
     """Whether a parameter is marked ``Each(...)``: the task is mapped."""
 
 
+# Named tuples made from complete tuples, without the generated ``__new__`` and its
+# defaults: a build makes one Declared per function and one Edge per relation.
+_declared: Callable[[tuple[Any, ...]], Declared] = functools.partial(tuple.__new__, Declared)
+_edge: Callable[[tuple[Any, ...]], Edge] = functools.partial(tuple.__new__, Edge)
+_NOTHING = ((), (), (), (), None, False)
+"""The fields of a Declared after ``annotations`` when no relation is declared."""
+
+
 def declared(task_id: str, function: Callable[..., Any]) -> Declared:
     """What ``function``, registered as ``task_id``, declares by itself."""
-    is_async = is_async_callable(function)
     if type(function) is not FunctionType:
-        return Declared(is_async, None, 0, None)
+        return _declared((is_async_callable(function), None, 0, None, *_NOTHING))
     code = function.__code__
-    attributes = function.__dict__
+    is_async = bool(code.co_flags & _COROUTINE) or is_async_callable(function)
     if (
         not code.co_flags & _UNUSUAL_PARAMETERS
         and not code.co_kwonlyargcount
         and not code.co_posonlyargcount
-        and "__wrapped__" not in attributes
-        and "__signature__" not in attributes
+        # Looked up, not read from ``function.__dict__``, which would make one per function.
+        and getattr(function, "__wrapped__", _ABSENT) is _ABSENT
+        and getattr(function, "__signature__", _ABSENT) is _ABSENT
     ):
         # Only plain named parameters, read straight from the code: most tasks.
         names: tuple[str, ...] | None = code.co_varnames[: code.co_argcount]
@@ -81,12 +93,12 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
         names, required = named_parameters(function) or (None, 0)
     raw = function.__annotations__
     if not raw:
-        return Declared(is_async, names, required, raw)
-    unread = Declared(is_async, names, required, None)
+        return _declared((is_async, names, required, raw, *_NOTHING))
     returns = None
     inputs: list[Edge] = []
     outputs: list[Edge] = []
     run_inputs: list[Edge] = []
+    maps = False
     for name, written in raw.items():
         hint = written
         if isinstance(written, str):
@@ -95,35 +107,59 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
                 hint = evaluate_now(function, written)
             except Exception:  # noqa: BLE001 - the build evaluates it, and says what is wrong
                 if "(" in written or "," in written:
-                    return unread  # a marker (or 0.1.2's tuple) may hide in it
+                    return _unread(is_async, names, required)  # a marker (or 0.1.2's tuple)
                 continue
         if name == "return":
             returns = hint
         if not isinstance(hint, ANNOTATED):
             continue
+        fed = len(inputs)  # a parameter takes one F(...): a second one is a mistake
+        marks_input = False
         for marker in hint.__metadata__:
-            if not isinstance(marker, From | To):
-                if isinstance(marker, Input) or foreign(marker):
+            if not isinstance(marker, _MARKERS):
+                if isinstance(marker, Input):
+                    marks_input = True
                     continue
-                return unread  # a 0.1.2 tuple, or a mistake: the build reads or reports it
+                if foreign(marker):
+                    continue
+                # A 0.1.2 tuple, or a mistake: the build reads or reports it.
+                return _unread(is_async, names, required)
             edge = _marker_edge(task_id, name, marker, hint.__origin__)
-            if edge is None or any(other.target == name for other in inputs):
-                return unread  # a mistake, or one this cannot judge: the build explains it
-            (outputs if name == "return" else inputs).append(edge)
-        if name != "return":
+            if edge is None or len(inputs) > fed:
+                # A mistake, or one this cannot judge: the build explains it.
+                return _unread(is_async, names, required)
+            if name == "return":
+                outputs.append(edge)
+            else:
+                inputs.append(edge)
+                mode = edge.mode
+                if mode is not None and mode.each:
+                    maps = True
+        if marks_input and name != "return":
             run_inputs.extend(run_input_edges(task_id, name, hint))
-    return Declared(
-        is_async,
-        names,
-        required,
-        raw,
-        tuple(inputs),
-        tuple(dict.fromkeys(edge.source for edge in inputs if edge.source is not None)),
-        tuple(outputs),
-        tuple(run_inputs),
-        returns,
-        bool(inputs) and any(edge.mode is not None and edge.mode.each for edge in inputs),
+    if len(inputs) == 1:
+        sources: tuple[str, ...] = (inputs[0].source,)  # type: ignore[assignment]  # F(...) names one
+    else:
+        sources = tuple(dict.fromkeys([edge.source for edge in inputs]))  # type: ignore[misc]
+    return _declared(
+        (
+            is_async,
+            names,
+            required,
+            raw,
+            tuple(inputs),
+            sources,
+            tuple(outputs),
+            tuple(run_inputs),
+            returns,
+            maps,
+        )
     )
+
+
+def _unread(is_async: bool, names: tuple[str, ...] | None, required: int) -> Declared:
+    """The facts without the relations: the build reads those with the registry at hand."""
+    return _declared((is_async, names, required, None, *_NOTHING))
 
 
 def run_input_edges(task_id: str, name: str, hint: Any) -> list[Edge]:
@@ -154,13 +190,15 @@ def _marker_edge(task_id: str, name: str, marker: From | To, hint: Any) -> Edge 
     if not (isinstance(marker.task, str) and marker.task != task_id):
         return None  # a function (the build finds its task), or a mistake
     if isinstance(marker, From):
-        if name == "return" or not _locator(marker.locator):
+        locator = marker.locator
+        if name == "return" or not (locator is None or type(locator) in _LOCATORS):
             return None
-        mode = marker_mode(marker)
-        return Edge(task_id, name, marker.task, None, marker.locator, hint, None, None, mode)
+        plain = type(marker) is From and marker.default is NO_DEFAULT and not marker.partial
+        mode = None if plain else marker_mode(marker)  # the call only for the rare kinds
+        return _edge((task_id, name, marker.task, None, locator, hint, None, None, mode))
     if name != "return" or not (_locator(marker.local) and _locator(marker.target)):
         return None
-    return Edge(marker.task, marker.target, task_id, None, marker.local, None, hint)
+    return _edge((marker.task, marker.target, task_id, None, marker.local, None, hint, None, None))
 
 
 def _locator(value: object) -> bool:

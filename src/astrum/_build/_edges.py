@@ -206,8 +206,6 @@ class TypeChecker:
                 returned = declared.returns  # read at registration, when it could be
         if returned is None:
             returned = self._returned(producer)
-        what = _what(edge, producer)
-        where = f"Task '{task_id}' parameter '{param}'"
         whole = returned
         if model is not None and model is not returned:
             # The relation names the producer's whole value (a DataItem's allow_data_model):
@@ -216,6 +214,7 @@ class TypeChecker:
             if returned is Any:
                 whole = model
             elif not compatible(returned, model):
+                where, what = _where(task_id, param), _what(edge, producer)
                 self.problems.append(
                     f"{where} takes the value of {what}, declared as {_name(model)} "
                     f"(allow_data_model), but {what} returns {_name(returned)}; make the two "
@@ -235,6 +234,7 @@ class TypeChecker:
         elif each:
             found, problem = located(strip(whole), edge.locator)
             if problem is None and not element(found)[1]:
+                where, what = _where(task_id, param), _what(edge, producer)
                 self.problems.append(
                     f"{where} maps over {what} with Each(...), but "
                     f"{what} returns {_name(whole)}{_part_of(whole, edge.locator)}, which is not "
@@ -246,6 +246,7 @@ class TypeChecker:
             return  # nothing to compare the value with, and no model whose fields to check
         if whole is expected and edge.locator is None:
             return  # the same type at both ends (int and int): the common case, in short
+        where, what = _where(task_id, param), _what(edge, producer)
         whole = strip(whole)
         if whole is Any:
             if self.infer and not self.silence:
@@ -297,6 +298,10 @@ class TypeChecker:
             whole = return_type(producer, annotation, infer_via_ast=self.infer)
             self._returns[id(producer)] = whole  # producers are the build's tasks: alive
         return whole
+
+
+def _where(task_id: str, param: str) -> str:
+    return f"Task '{task_id}' parameter '{param}'"
 
 
 def _what(edge: Edge, producer: Callable[..., Any]) -> str:

@@ -6,6 +6,7 @@ O(tasks + edges), so a 100,000-task chain neither recurses nor rescans.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -46,14 +47,25 @@ def make_graph(ids: Sequence[str], deps: Sequence[Collection[str]]) -> Graph:
     :class:`TaskOrderLoopError` (with the cycle) when the graph is not acyclic.
     Ties keep the given order, so the numbering is deterministic.
     """
-    position_of = {task_id: i for i, task_id in enumerate(ids)}.__getitem__
     n = len(ids)
+    positions = dict(zip(ids, range(n)))
+    position_of = positions.__getitem__
     preds: list[tuple[int, ...]] = []
-    succs: list[list[int]] = [[] for _ in range(n)]
+    # Successors only for tasks that have some (none at all in a wide graph), and a list
+    # only for those with more than one.
+    later: list[tuple[int] | list[int] | None] = [None] * n
     levels: list[int] = []
     in_order = True
     for node, node_deps in enumerate(deps):
-        node_preds = tuple(map(position_of, node_deps))
+        if not node_deps:
+            preds.append(())
+            levels.append(0)
+            continue
+        if len(node_deps) == 1:  # the usual case, without a map object
+            (dep,) = node_deps
+            node_preds: tuple[int, ...] = (position_of(dep),)
+        else:
+            node_preds = tuple(map(position_of, node_deps))
         if len(node_preds) > 1:
             if len(set(node_preds)) < len(node_preds):
                 node_preds = tuple(dict.fromkeys(node_preds))  # a TaskOrder listed one twice
@@ -62,7 +74,13 @@ def make_graph(ids: Sequence[str], deps: Sequence[Collection[str]]) -> Graph:
         # The level of each task, while every task comes after what it waits for.
         level = 0
         for pred in node_preds:
-            succs[pred].append(node)
+            found = later[pred]
+            if found is None:
+                later[pred] = (node,)
+            elif type(found) is list:
+                found.append(node)
+            else:
+                later[pred] = [*found, node]
             if not in_order:
                 continue
             if pred >= node:
@@ -70,8 +88,9 @@ def make_graph(ids: Sequence[str], deps: Sequence[Collection[str]]) -> Graph:
             elif levels[pred] >= level:
                 level = levels[pred] + 1
         levels.append(level)
+    succs = [() if found is None else tuple(found) for found in later]  # a tuple stays itself
     if in_order:  # usual for registries: registration follows the dependencies
-        return _graph(tuple(ids), tuple(preds), tuple(map(tuple, succs)), levels)
+        return _graph(tuple(ids), tuple(preds), tuple(succs), levels, positions)
     waiting = list(map(len, preds))
     order = [node for node in range(n) if not waiting[node]]
     for node in order:  # the list grows while we walk it: Kahn's algorithm
@@ -96,7 +115,8 @@ def make_graph(ids: Sequence[str], deps: Sequence[Collection[str]]) -> Graph:
             if levels[pred] >= level:
                 level = levels[pred] + 1
         levels.append(level)
-    return _graph(tuple(ids[node] for node in order), new_preds, new_succs, levels)
+    new_ids = tuple(ids[node] for node in order)
+    return _graph(new_ids, new_preds, new_succs, levels, dict(zip(new_ids, range(n))))
 
 
 def _graph(
@@ -104,20 +124,17 @@ def _graph(
     preds: tuple[tuple[int, ...], ...],
     succs: tuple[tuple[int, ...], ...],
     levels: list[int],
+    index: dict[str, int],
 ) -> Graph:
-    per_level: list[int] = []  # tasks per level, for the plan's depth and width
-    for level in levels:
-        if level == len(per_level):
-            per_level.append(0)
-        per_level[level] += 1
+    per_level = Counter(levels)  # tasks per level, for the plan's depth and width
     return Graph(
         ids=ids,
-        index={task_id: i for i, task_id in enumerate(ids)},
+        index=index,
         preds=preds,
         succs=succs,
         levels=tuple(levels),
-        depth=len(per_level),
-        width=max(per_level, default=0),
+        depth=len(per_level),  # levels run from 0 without a gap
+        width=max(per_level.values(), default=0),
     )
 
 
