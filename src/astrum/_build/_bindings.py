@@ -122,7 +122,8 @@ def _bind_plain(
         return () if not required else None
     if len(edges) == 1:  # the usual case, without the bookkeeping below
         edge = edges[0]
-        position = _position(names, edge.target)
+        target = edge.target
+        position = 0 if names and target == names[0] else _position(names, target)
         if position is None or required > 1 or (required and position):
             return None
         if types is not None:
@@ -165,37 +166,36 @@ def _plain_binding(
     edge: Edge,
     index: Mapping[str, int],
 ) -> Binding:
-    default = EMPTY
-    if position >= required:
-        default = (getattr(function, "__defaults__", None) or ())[position - required]
-    return _binding(names[position], edge, index, positional=False, default=default)
+    if position < required:
+        return _binding(names[position], edge, index, False)
+    default = (getattr(function, "__defaults__", None) or ())[position - required]
+    return _binding(names[position], edge, index, False, default)
 
 
 def _binding(
     param: str,
     edge: Edge,
     index: Mapping[str, int],
-    *,
     positional: bool,
     default: Any = EMPTY,
 ) -> Binding:
     """The binding of ``param`` to what ``edge`` brings, its source numbered by ``index``;
     ``default`` is the parameter's, or EMPTY when it has none."""
-    source = edge.source
+    _, _, source, provider, locator, expected, _, input_name, mode = edge  # one step, not six
     has_default = default is not EMPTY
     return _new_binding(
         (
             param,
             None if source is None else index[source],
             source,
-            edge.locator,
-            edge.provider,
+            locator,
+            provider,
             positional,
-            edge.input_name,
+            input_name,
             has_default,
             default if has_default else None,
-            edge.expected if edge.input_name is not None else None,
-            edge.mode,
+            expected if input_name is not None else None,
+            mode,
         )
     )
 

@@ -189,17 +189,16 @@ class TypeChecker:
         expected = edge.expected
         if expected is None:
             expected = self.annotations.get(function, param)
-        self._edge(task_id, param, edge, strip(expected))
+        self._edge(task_id, param, edge, expected if type(expected) is type else strip(expected))
 
     def _edge(self, task_id: str, param: str, edge: Edge, expected: Any) -> None:
-        model = edge.produced
-        if expected is Any and model is None and edge.mode is None:
+        _, _, source, producer, _, _, model, _, mode = edge  # one step, not one per field
+        if expected is Any and model is None and mode is None:
             return
         returned = None
-        producer = edge.provider
         if producer is None:
-            assert edge.source is not None
-            entry = self.tasks[edge.source]
+            assert source is not None
+            entry = self.tasks[source]
             producer = entry.function
             declared = entry.declared
             if declared.annotations is getattr(producer, "__annotations__", 0):
@@ -221,13 +220,13 @@ class TypeChecker:
                     f"agree, {SKIP_HINT}."
                 )
                 return
-        each = edge.mode is not None and edge.mode.each
+        each = mode is not None and mode.each
         if type(producer) is FunctionType:  # the common case, without a call
-            streams = edge.source in self.mapped or bool(producer.__code__.co_flags & _GENERATORS)
+            streams = source in self.mapped or bool(producer.__code__.co_flags & _GENERATORS)
         else:
-            streams = edge.source in self.mapped or is_generator(producer)
+            streams = source in self.mapped or is_generator(producer)
         if streams:
-            if edge.source not in self.mapped:
+            if source not in self.mapped:
                 whole = element(whole)[0]  # what the generator yields
             if not each:
                 whole = list[whole]  # type: ignore[valid-type]  # collected in input order

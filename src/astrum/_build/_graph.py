@@ -64,12 +64,8 @@ def make_graph(ids: Sequence[str], deps: Sequence[Collection[str]]) -> Graph:
         if len(node_deps) == 1:  # the usual case, without a map object
             (dep,) = node_deps
             node_preds: tuple[int, ...] = (position_of(dep),)
-        else:
-            node_preds = tuple(map(position_of, node_deps))
-        if len(node_preds) > 1:
-            if len(set(node_preds)) < len(node_preds):
-                node_preds = tuple(dict.fromkeys(node_preds))  # a TaskOrder listed one twice
-            node_preds = tuple(sorted(node_preds))
+        else:  # ascending, each once (a TaskOrder may list one twice)
+            node_preds = tuple(sorted(set(map(position_of, node_deps))))
         preds.append(node_preds)
         # The level of each task, while every task comes after what it waits for.
         level = 0
