@@ -31,6 +31,7 @@ from astrum._registry import (
     SchedulerRegistry,
     TaskKeywords,
     _is_function,
+    _task_ids,
     _task_options,
     synchronous,
 )
@@ -172,11 +173,17 @@ def task(
     """
     if _is_function(task_id):
         return _HUB.get(namespace).task(**options)(task_id)
-    _task_options(options)  # a wrong keyword is an error here, not when the decorator is applied
+    # A wrong keyword is an error here, not when the decorator is applied.
+    entry_options, retry = _task_options(options)
 
     def decorator(function: _F) -> _F:
         # The namespace is resolved here, when the decorator is applied.
-        return _HUB.get(namespace).task(task_id, **options)(function)
+        registry = _HUB.get(namespace)
+        dependencies = _task_ids(options.get("depends_on"), "depends_on")
+        registry._register(
+            function, task_id, dependencies, options.get("data"), retry, entry_options
+        )
+        return function
 
     return decorator
 

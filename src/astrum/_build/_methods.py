@@ -66,6 +66,9 @@ def resolve_functions(
     local_classes = _LocalClasses()
     for task_id, entry in tasks.items():
         function = entry.function
+        if type(function) is types.FunctionType and "." not in function.__qualname__:
+            result[task_id] = function  # defined at the top of a module: most tasks
+            continue
         scope = _class_scope(function)
         if scope is None:
             result[task_id] = function

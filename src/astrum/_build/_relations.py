@@ -145,6 +145,8 @@ class _AnnotationReader:
             return False
         if raw is not getattr(entry.function, "__annotations__", None):
             return False
+        if not raw:
+            return True  # no annotations, so no relations
         for source in declared.sources:
             if source not in tasks:
                 return False
