@@ -77,9 +77,10 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
     if type(function) is not FunctionType:
         return _declared((is_async_callable(function), None, 0, None, *_NOTHING))
     code = function.__code__
-    is_async = bool(code.co_flags & _COROUTINE) or is_async_callable(function)
+    flags = code.co_flags
+    is_async = bool(flags & _COROUTINE) or is_async_callable(function)
     if (
-        not code.co_flags & _UNUSUAL_PARAMETERS
+        not flags & _UNUSUAL_PARAMETERS
         and not code.co_kwonlyargcount
         and not code.co_posonlyargcount
         # Looked up, not read from ``function.__dict__``, which would make one per function.
@@ -87,8 +88,10 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
         and getattr(function, "__signature__", _ABSENT) is _ABSENT
     ):
         # Only plain named parameters, read straight from the code: most tasks.
-        names: tuple[str, ...] | None = code.co_varnames[: code.co_argcount]
-        required = code.co_argcount - len(function.__defaults__ or ())
+        count = code.co_argcount
+        # (co_varnames makes a new tuple on every read.)
+        names: tuple[str, ...] | None = code.co_varnames[:count] if count else ()
+        required = count - len(function.__defaults__ or ())
     else:
         names, required = named_parameters(function) or (None, 0)
     raw = function.__annotations__
