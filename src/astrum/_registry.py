@@ -23,7 +23,13 @@ from astrum._build._bindings import bind_relations
 from astrum._build._elsewhere import remember
 from astrum._build._graph import make_graph
 from astrum._build._methods import resolve_functions
-from astrum._build._plan import DEFAULT_OPTIONS, TaskOptions, TaskSpec, is_async_callable
+from astrum._build._plan import (
+    DEFAULT_OPTIONS,
+    TaskOptions,
+    TaskSpec,
+    from_fields,
+    is_async_callable,
+)
 from astrum._build._relations import Relations, annotations_for, relations_for
 from astrum._build._task import RegisteredTask, record
 from astrum._errors import TaskNotFoundError, TaskRegistrationError, did_you_mean
@@ -499,8 +505,7 @@ class _Build:
         )
 
 
-# A TaskSpec from a complete tuple, without the generated ``__new__``: one per task.
-_spec: Callable[[tuple[Any, ...]], TaskSpec] = functools.partial(tuple.__new__, TaskSpec)
+_spec = from_fields(TaskSpec)
 
 
 def _redefines(new: Callable[..., Any], old: Callable[..., Any]) -> bool:

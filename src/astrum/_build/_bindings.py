@@ -9,7 +9,6 @@ its own values.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +24,7 @@ from astrum._build._methods import (
     Param,
     parameters,
 )
-from astrum._build._plan import Binding
+from astrum._build._plan import Binding, from_fields
 from astrum._build._relations import Relations, input_edges, summary
 from astrum._build._typecheck import Annotations
 from astrum._errors import TaskDependencyError, TaskNotFoundError, TaskRegistrationError
@@ -200,8 +199,7 @@ def _binding(
     )
 
 
-# A Binding from a complete tuple, without the generated ``__new__``: one per data edge.
-_new_binding: Callable[[tuple[Any, ...]], Binding] = functools.partial(tuple.__new__, Binding)
+_new_binding = from_fields(Binding)
 
 
 def _declared_upstream(tasks: Mapping[str, RegisteredTask], receiver: str, source: str) -> bool:

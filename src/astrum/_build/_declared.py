@@ -15,7 +15,6 @@ reported.
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Callable, Mapping
 from types import FunctionType
@@ -23,7 +22,7 @@ from typing import Annotated, Any, NamedTuple
 
 from astrum._build._edges import Edge, marker_mode
 from astrum._build._methods import named_parameters
-from astrum._build._plan import is_async_callable
+from astrum._build._plan import from_fields, is_async_callable
 from astrum._build._typecheck import evaluate_now
 from astrum._build._markers import NO_DEFAULT, From, Input, To
 
@@ -64,10 +63,8 @@ class Declared(NamedTuple):
     """Whether a parameter is marked ``Each(...)``: the task is mapped."""
 
 
-# Named tuples made from complete tuples, without the generated ``__new__`` and its
-# defaults: a build makes one Declared per function and one Edge per relation.
-_declared: Callable[[tuple[Any, ...]], Declared] = functools.partial(tuple.__new__, Declared)
-_edge: Callable[[tuple[Any, ...]], Edge] = functools.partial(tuple.__new__, Edge)
+_declared = from_fields(Declared)
+_edge = from_fields(Edge)
 _NOTHING = ((), (), (), (), None, False)
 """The fields of a Declared after ``annotations`` when no relation is declared."""
 
