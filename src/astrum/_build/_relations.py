@@ -139,27 +139,27 @@ class _AnnotationReader:
         registration could not judge, a task it names is missing, or the
         annotations were replaced since.
         """
-        declared, tasks = entry.declared, self.tasks
-        raw = declared.annotations
+        _, _, _, raw, inputs, sources, outputs, run_inputs, _, maps = entry.declared
         if raw is None or entry.data is not None:
             return False
         if raw is not getattr(entry.function, "__annotations__", None):
             return False
         if not raw:
             return True  # no annotations, so no relations
-        for source in declared.sources:
+        tasks = self.tasks
+        for source in sources:
             if source not in tasks:
                 return False
-        for edge in declared.outputs:
+        for edge in outputs:
             if edge.receiver not in tasks:
                 return False
-        if declared.inputs:
-            self._add_many(task_id, declared.inputs, declared.sources)
-            if declared.maps:
+        if inputs:
+            self._add_many(task_id, inputs, sources)
+            if maps:
                 self.mapped.add(task_id)
-        if declared.run_inputs:
-            self.inputs[task_id] = declared.run_inputs
-        for edge in declared.outputs:
+        if run_inputs:
+            self.inputs[task_id] = run_inputs
+        for edge in outputs:
             self._add(edge)
         return True
 
