@@ -2,7 +2,7 @@
 
 A run records plain numbers per task on its hot path; turning them into
 :class:`TaskExecutionStatistics` objects costs more than running a no-op task,
-so the report gets them through :func:`~astrum._records._deferred` and builds
+so the report gets them through :class:`~astrum._records._Deferred` and builds
 them only if someone reads them.
 """
 
@@ -30,7 +30,7 @@ Attempt = tuple[float, float, str, BaseException | None, bool, str | None]
 and where it ran (a Dask worker, a process; None on the loop or in a thread)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: that would cost 1 µs a run, for a private record
 class RunRecord:
     """A run's per-task records (indexed by node), as they were when its report was made.
 

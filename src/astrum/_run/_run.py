@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from astrum._build._plan import Binding, Plan, TaskSpec
 from astrum._errors import Skip
-from astrum._records import ExecutionState, StageStatus, _deferred
+from astrum._records import ExecutionState, StageStatus, _Deferred
 from astrum._run._cache import RunCache
 from astrum._run._executors import BodyRunner
 from astrum._run._inputs import check_inputs, needed_with_overrides
@@ -109,6 +109,7 @@ class Run:
         self._waits: dict[int, list[float]] = {}  # per recorded attempt, of the tasks with gates
         self._unstarted: set[int] = set()
         self._attempts: list[list[Attempt] | None] = [None] * n
+        self._recorded = False  # whether any attempt was recorded (only failures make one)
         self._errors: dict[int, BaseException] = {}
         self._skip_reason: dict[int, str] = {}
         self._running: dict[int, asyncio.Task[Any]] = {}
@@ -215,7 +216,8 @@ class Run:
         if self._cache is not None:
             await self._cache.save_report(report)
         self._emit("run_finished", None, state=report.execution_state)
-        await self._await_listeners()
+        if self._listener_tasks:
+            await self._await_listeners()
         if self._fatal is not None:
             raise self._fatal
         if cancelled_by_caller:
@@ -578,6 +580,7 @@ class Run:
             waited = self._waited.pop(node, None)
             if waited is not None:
                 self._waits.setdefault(node, []).append(waited)
+        self._recorded = True
         attempts = self._attempts[node]
         if attempts is None:
             self._attempts[node] = [attempt]
@@ -692,27 +695,30 @@ class Run:
         graph = plan.graph
         ended = self._now()
         record = RunRecord(
-            plan=plan,
-            status=list(self.status),
-            start=self._start,
-            end=self._end,
-            queued=self._queued,
-            waits=self._waits,
-            attempts=self._attempts,
-            errors=self._errors,
-            skip_reasons=self._skip_reason,
-            workers=self._body.workers(),
-            instances=self._instances,
+            plan,
+            list(self.status),  # a copy: tail tasks may still finish
+            self._start,
+            self._end,
+            self._queued,
+            self._waits,
+            self._attempts,
+            self._errors,
+            self._skip_reason,
+            self._body.workers(),
+            self._instances,
         )
-        values = self.values
-        returns = {
-            task_id: values[node]
-            for node, (task_id, status) in enumerate(zip(plan.ids, record.status, strict=False))
-            if status in (COMPLETED, CACHED)
-        }
-        statuses = record.status
-        if self._instances:  # the counts are of the workflow's tasks; a map counts once
-            statuses = statuses[: len(graph)]
+        count = len(graph)
+        # The counts are of the workflow's tasks; a map counts once, its instances not.
+        statuses = record.status[:count] if self._instances else record.status
+        if statuses.count(COMPLETED) == count:  # every task returned: no filtering
+            returns = dict(zip(plan.ids, self.values, strict=False))
+        else:
+            values = self.values
+            returns = {
+                task_id: values[node]
+                for node, (task_id, status) in enumerate(zip(plan.ids, statuses, strict=False))
+                if status in (COMPLETED, CACHED)
+            }
         if self._timed_out:  # cut short, even if a task failed before (under "continue")
             state = ExecutionState.CANCELLED
         elif self._failures:
@@ -725,7 +731,8 @@ class Run:
             f"Task '{self._name_of(node)}' failed: {describe(self._errors[node])}"
             for node in self._failures
         ]
-        summary += record.retry_notes()
+        if self._recorded:  # only failed attempts (and those after them) are recorded
+            summary += record.retry_notes()
         if self._timed_out:
             summary.append(
                 f"The run timed out after {self.settings.run_timeout:g} s; "
@@ -742,28 +749,30 @@ class Run:
                 f" {summary[-1]}" if self._timed_out else "",
             )
         elif not self.settings.silence:
-            logger.info("Run %s completed: %s.", self.run_id, plural(len(graph), "task"))
+            logger.info("Run %s completed: %s.", self.run_id, plural(count, "task"))
         planning = plan.planning_duration
-        return ExecutionReport(
-            total_start_time=started - planning,
-            total_end_time=ended,
-            total_duration=ended - started + planning,
-            planning_duration=planning,
-            execution_duration=ended - started,
-            total_tasks=len(graph),
-            total_stages=graph.depth,
-            max_parallelism=graph.width,
-            successful_tasks=len(returns),
-            failed_tasks=statuses.count(FAILED),
-            stage_statistics=_deferred(record.stage_statistics),
-            task_statistics=_deferred(record.task_statistics),
-            execution_state=state,
-            error_summary=summary,
-            original_tasks=_deferred(record.original_tasks),
-            edge_labels=_deferred(record.edge_labels),
-            tail_tasks=dict(self._tails),
-            task_return_set=returns,
-            run_id=self.run_id,
+        return ExecutionReport._of(
+            {
+                "total_start_time": started - planning,
+                "total_end_time": ended,
+                "total_duration": ended - started + planning,
+                "planning_duration": planning,
+                "execution_duration": ended - started,
+                "total_tasks": count,
+                "total_stages": graph.depth,
+                "max_parallelism": graph.width,
+                "successful_tasks": len(returns),
+                "failed_tasks": statuses.count(FAILED),
+                "stage_statistics": _Deferred(record.stage_statistics),
+                "task_statistics": _Deferred(record.task_statistics),
+                "execution_state": state,
+                "error_summary": summary,
+                "original_tasks": _Deferred(record.original_tasks),
+                "tail_tasks": dict(self._tails),
+                "task_return_set": returns,
+                "run_id": self.run_id,
+                "edge_labels": _Deferred(record.edge_labels),
+            }
         )
 
 
