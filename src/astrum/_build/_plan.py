@@ -188,6 +188,29 @@ class Plan:
     """For each run-time input name, the (task, binding) pairs that take it."""
     dynamic: Dynamic | None = None
     """Maps, generators and defaults; None for a plan with none, which runs the plain way."""
+    # Derived once here, so that each run copies or reads them instead of working them out.
+    waiting: tuple[int, ...] = field(init=False)
+    """How many predecessors each task waits for."""
+    roots: tuple[int, ...] = field(init=False)
+    """The tasks that wait for nothing, in plan order."""
+    names: tuple[str, ...] = field(init=False)
+    """The name of each task's asyncio task: ``astrum:<task id>``."""
+    direct: tuple[bool, ...] = field(init=False)
+    """Per task: an async body without a timeout, which a run without gates awaits as is."""
+    sync_specs: tuple[TaskSpec, ...] = field(init=False)
+    """The specs of the tasks with a plain (sync) function."""
+
+    def __post_init__(self) -> None:
+        waiting = tuple(map(len, self.graph.preds))
+        derived = {
+            "waiting": waiting,
+            "roots": tuple([node for node, count in enumerate(waiting) if not count]),
+            "names": tuple([f"astrum:{task_id}" for task_id in self.graph.ids]),
+            "direct": tuple([spec.is_async and spec.options.timeout is None for spec in self.specs]),
+            "sync_specs": tuple([spec for spec in self.specs if not spec.is_async]),
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)  # frozen: set once, as __init__ does
 
     @property
     def ids(self) -> tuple[str, ...]:

@@ -27,6 +27,7 @@ import os
 import pickle
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 from astrum._build._plan import TaskSpec
@@ -99,6 +100,7 @@ class BodyRunner:
         concurrency_limit: int | None = None,
         *,
         shared: bool = True,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self._default = default
         # The shared pool's size is max_workers alone (concurrency_limit bounds each run
@@ -111,7 +113,7 @@ class BodyRunner:
         self._dask: dict[DaskExecutor, DaskSession] = {}
         self._implicit_dask: DaskExecutor | None = None
         self._workers: dict[str, str | None] = {}
-        self._loop = asyncio.get_running_loop()
+        self._loop = asyncio.get_running_loop() if loop is None else loop
         self._lock = threading.Lock()
         self._busy = 0  # bodies running in the pool's threads right now
         self._closed = False
@@ -125,7 +127,7 @@ class BodyRunner:
             and isinstance(where := self._resolve(spec.options.executor), DaskExecutor)
         }
 
-    async def start(self, clusters: set[DaskExecutor]) -> None:
+    async def start(self, clusters: AbstractSet[DaskExecutor]) -> None:
         """Connect to every cluster of ``clusters`` (see :meth:`clusters`)."""
         if clusters:
             await asyncio.gather(*(self._session(executor).start() for executor in clusters))

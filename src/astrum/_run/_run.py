@@ -27,6 +27,7 @@ from astrum._run._report import Attempt, RunRecord, describe
 from astrum._views._summary import abbreviated, plural
 from astrum.config import ExecutorChoice, FailurePolicy
 from astrum.events import Event, EventKind
+from astrum.executors import DaskExecutor
 from astrum.models import ExecutionReport
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ CACHED = StageStatus.CACHED
 
 Listener = Callable[[Event], Any]
 _NO_GATES: tuple[asyncio.Semaphore, ...] = ()  # what most attempts hold: nothing
+_NO_POOLS: dict[str, asyncio.Semaphore] = {}  # what most runs have; never written to
+_NO_CLUSTERS: frozenset[DaskExecutor] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +102,10 @@ class Run:
                 plan, settings.store, record=settings.record_runs, run_id=self.run_id, resume=resume
             )
         n = len(plan.specs)
-        self._waiting = [len(preds) for preds in plan.graph.preds]
+        self._specs = plan.specs
+        self._succs = plan.graph.succs
+        self._tail_nodes = plan.tails
+        self._waiting = list(plan.waiting)
         self.values: list[Any] = [None] * n
         self.status: list[str | None] = [None] * n
         self._start = [0.0] * n
@@ -123,9 +129,10 @@ class Run:
         self._fatal: BaseException | None = None
         self._reported = False
         self._timed_out = False
+        self._listening = bool(settings.listeners)
         self._listener_tasks: set[asyncio.Task[Any]] = set()
         self._limit: asyncio.Semaphore | None = settings.semaphore
-        self._pools: dict[str, asyncio.Semaphore] = {}
+        self._pools: dict[str, asyncio.Semaphore] = _NO_POOLS
         self._overrides: dict[int, Any] = {}
         self._needed: list[bool] | None = None
         if overrides:
@@ -143,6 +150,7 @@ class Run:
                 check_types=settings.check_input_types,
             )
         self._loop: asyncio.AbstractEventLoop
+        self._clock: Callable[[], float]  # the loop's time(), looked up once
         self._finished: asyncio.Future[None]
         self._body: BodyRunner
         self._closing: asyncio.Task[None] | None = None
@@ -154,44 +162,53 @@ class Run:
             self._tracing = RunTracing(settings.tracer, self.run_id)
             # Chosen once here, so a run without tracing does no work for it per task.
             self._call = self._traced_call  # type: ignore[method-assign]
+        # Whether attempts of tasks with ``plan.direct`` set are awaited as they are, without
+        # ``_call``: nothing to acquire, trace or time out. Set when the run starts.
+        self._direct = False
 
     # -- clock -------------------------------------------------------------------
 
     def _now(self) -> float:
         # The loop's clock, so tests on virtual time see virtual timestamps;
         # shifted to the epoch once per run so reports carry wall-clock times.
-        return self._loop.time() + self._epoch
+        return self._clock() + self._epoch
 
     # -- driver ------------------------------------------------------------------
 
     async def execute(self) -> ExecutionReport:
         """Run every task once its dependencies completed; return the report."""
-        self._loop = asyncio.get_running_loop()
-        self._epoch = time.time() - self._loop.time()
-        self._finished = self._loop.create_future()
+        loop = self._loop = asyncio.get_running_loop()
+        clock = self._clock = loop.time
+        self._epoch = time.time() - clock()
+        self._finished = loop.create_future()
         if self._cache is not None:
             await self._cache.start()
         settings = self.settings
         if self._limit is None and settings.concurrency_limit is not None:
             self._limit = asyncio.Semaphore(settings.concurrency_limit)
-        self._pools = {tag: asyncio.Semaphore(size) for tag, size in settings.pools.items()}
+        if settings.pools:
+            self._pools = {tag: asyncio.Semaphore(size) for tag, size in settings.pools.items()}
+        self._direct = not self._pools and self._limit is None and self._tracing is None
         self._body = BodyRunner(
             settings.executor,
             settings.max_workers,
             settings.concurrency_limit,
             shared=settings.shared_threads,
+            loop=loop,
         )
-        started = self._now()
+        started = clock() + self._epoch
         if self._tracing is not None:
             self._tracing.start_run(len(self.plan.specs))
-        self._emit("run_started", None)
+        if self._listening:
+            self._emit("run_started", None)
         if not self._to_settle:
             self._finished.set_result(None)
         cancelled_by_caller = False
         try:
             # Connecting to (or starting) a Dask cluster happens before any task starts:
             # it counts against the run's timeout, and against no task's.
-            clusters = self._body.clusters(self.plan.specs)
+            sync_specs = self.plan.sync_specs
+            clusters = self._body.clusters(sync_specs) if sync_specs else _NO_CLUSTERS
             due = None
             if clusters or settings.run_timeout is not None:  # most runs skip a context
                 async with asyncio.timeout(settings.run_timeout) as deadline:
@@ -215,7 +232,8 @@ class Run:
             self._tracing.end_run(report.execution_state, report.error_summary)
         if self._cache is not None:
             await self._cache.save_report(report)
-        self._emit("run_finished", None, state=report.execution_state)
+        if self._listening:
+            self._emit("run_finished", None, state=report.execution_state)
         if self._listener_tasks:
             await self._await_listeners()
         if self._fatal is not None:
@@ -268,27 +286,27 @@ class Run:
     def _launch_roots(self) -> None:
         """Start every task that waits for nothing (or whose value is given)."""
         needed = self._needed
+        if needed is None:
+            for node in self.plan.roots:
+                self._launch(node)
+            return
         for node, preds in enumerate(self.plan.graph.preds):
-            if needed is None:
-                if not preds:
-                    self._launch(node)
-            elif needed[node] and (not preds or node in self._overrides):
+            if needed[node] and (not preds or node in self._overrides):
                 self._launch(node)
 
     def _launch(self, node: int) -> None:
-        task_id = self.plan.graph.ids[node]
-        task = self._loop.create_task(self._task(node), name=f"astrum:{task_id}")
+        task = self._loop.create_task(self._task(node), name=self.plan.names[node])
         self._running[node] = task
-        if node in self.plan.tails:
-            self._tails[task_id] = task
+        if node in self._tail_nodes:
+            self._tails[self.plan.ids[node]] = task
 
     # -- one task ----------------------------------------------------------------
 
     async def _task(self, node: int) -> Any:
-        spec = self.plan.specs[node]
+        spec = self._specs[node]
         self.status[node] = RUNNING
-        self._start[node] = self._now()
-        if self.settings.listeners:
+        self._start[node] = began = self._clock() + self._epoch
+        if self._listening:
             self._emit("task_started", spec.task_id, attempt=1)
         outcome = COMPLETED
         try:
@@ -308,16 +326,17 @@ class Run:
                 else:
                     # The first attempt is awaited here, not in a coroutine of its own:
                     # most tasks make no other, and a coroutine each adds up.
-                    began = self._start[node]
                     try:
-                        value = await self._call(node, spec, args, kwargs, 1)
+                        if self._direct and self.plan.direct[node] and not self._halted:
+                            value = await spec.function(*args, **kwargs)  # what _call would do
+                        else:
+                            value = await self._call(node, spec, args, kwargs, 1)
                     except BaseException as exc:
                         if not self._attempt_failed(node, spec, 1, began, exc):
                             raise
                         retry = True
                     else:
-                        retry = False
-                        self._attempt_completed(node, spec, began)
+                        retry = False  # a first attempt that succeeds is never recorded
                     if retry:  # awaited outside the except block: no implicit chaining
                         value = await self._retries(node, spec, args, kwargs)
                     if cache is not None:
@@ -325,7 +344,7 @@ class Run:
         except asyncio.CancelledError as exc:
             if self._cancelled_by_run(exc):
                 self._settle(node, CANCELLED)
-                if self.settings.listeners:
+                if self._listening:
                     self._emit("task_cancelled", spec.task_id)
                 return None
             error: BaseException = RuntimeError(
@@ -341,19 +360,19 @@ class Run:
             if not isinstance(exc, Exception) and self._fatal is None:
                 self._fatal = exc
             self._fail(node, exc)
-            if node in self.plan.tails and (isinstance(exc, Exception) or self._reported):
+            if node in self._tail_nodes and (isinstance(exc, Exception) or self._reported):
                 # Whoever awaits the tail task sees its error; a KeyboardInterrupt after
                 # the report has no run left to stop, so asyncio's own handling applies.
                 raise
             return None
         self.values[node] = value
         self._settle(node, outcome)
-        if self.settings.listeners:
+        if self._listening:
             self._emit("task_completed" if outcome is COMPLETED else "task_cached", spec.task_id)
         if not self._stopping:
             waiting = self._waiting
             status = self.status
-            for succ in self.plan.graph.succs[node]:
+            for succ in self._succs[node]:
                 waiting[succ] -= 1
                 if not waiting[succ] and status[succ] is None:
                     self._launch(succ)
@@ -589,11 +608,11 @@ class Run:
 
     def _settle(self, node: int, status: str) -> None:
         self.status[node] = status
-        self._end[node] = self._now()
+        self._end[node] = self._clock() + self._epoch
         self._running.pop(node, None)
         if self._cache is not None:
             self._cache.release(node)  # other runs waiting for this task's cache key go on
-        if node not in self.plan.tails:
+        if node not in self._tail_nodes:
             self._to_settle -= 1
             if not self._to_settle and not self._finished.done():
                 self._finished.set_result(None)
