@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from astrum._errors import NoResultError, did_you_mean
 
@@ -27,7 +27,6 @@ __all__ = [
     "TaskStageStatistics",
 ]
 
-_T = TypeVar("_T")
 _C = TypeVar("_C", bound=type)
 
 
@@ -201,17 +200,19 @@ class TaskStageStatistics:
     wait_tasks: list[str]
 
 
-class _Deferred(Generic[_T]):
-    """A stand-in for a report field whose value ``compute()`` gives when first read.
+class _Deferred:
+    """A stand-in for report fields whose values :meth:`resolve` computes when first read.
 
     A run with 100,000 tasks would spend more time building its statistics than
     running the tasks; most callers read only the state and the return values.
+    One object may stand in for several fields: it is told which one to compute.
     """
 
-    __slots__ = ("compute",)
+    __slots__ = ()
 
-    def __init__(self, compute: Callable[[], _T]) -> None:
-        self.compute = compute
+    def resolve(self, name: str) -> Any:
+        """The value of the field ``name``."""
+        raise NotImplementedError
 
 
 class _DeferredField:
@@ -227,7 +228,7 @@ class _DeferredField:
             raise AttributeError(self.name)  # no class-level default, as for a plain field
         value = instance.__dict__[self.name]
         if isinstance(value, _Deferred):
-            value = value.compute()
+            value = value.resolve(self.name)
             instance.__dict__[self.name] = value
         return value
 

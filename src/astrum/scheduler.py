@@ -164,6 +164,7 @@ class DynamicScheduler:
             inputs=_input_uses(specs),
             dynamic=dynamic,
         )
+        self._run_class = Run if dynamic is None else DynamicRun
         store = config.store
         if store is None and any(spec.options.cache is not None for spec in specs):
             store = default_store()
@@ -219,6 +220,8 @@ class DynamicScheduler:
         ``resume`` (an earlier run's report or run id) takes the results that
         run completed from ``AstrumConfig.store`` and runs the rest.
         """
+        if timeout is None and resume is None and not self.config.progress:
+            return await self._run_class(self._plan, self._settings, overrides, inputs).execute()
         settings = self._settings
         if timeout is not None:
             _check_timeout("timeout", timeout)
@@ -240,8 +243,8 @@ class DynamicScheduler:
         if display is not None:
             settings = replace(settings, listeners=(*settings.listeners, display))
         try:
-            run_class = Run if self._plan.dynamic is None else DynamicRun
-            return await run_class(self._plan, settings, overrides, inputs, resume=run_id).execute()
+            run = self._run_class(self._plan, settings, overrides, inputs, resume=run_id)
+            return await run.execute()
         finally:
             if display is not None:
                 display.close()  # also when the run raised before run_finished

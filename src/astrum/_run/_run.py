@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from astrum._build._plan import Binding, Plan, TaskSpec
 from astrum._errors import Skip
-from astrum._records import ExecutionState, StageStatus, _Deferred
+from astrum._records import ExecutionState, StageStatus
 from astrum._run._cache import RunCache
 from astrum._run._executors import BodyRunner
 from astrum._run._inputs import check_inputs, needed_with_overrides
@@ -44,6 +44,9 @@ CANCELLED = StageStatus.CANCELLED
 SKIPPED = StageStatus.SKIPPED
 RUNNING = StageStatus.RUNNING
 CACHED = StageStatus.CACHED
+RUN_COMPLETED = ExecutionState.COMPLETED
+RUN_FAILED = ExecutionState.FAILED
+RUN_CANCELLED = ExecutionState.CANCELLED
 
 Listener = Callable[[Event], Any]
 _NO_GATES: tuple[asyncio.Semaphore, ...] = ()  # what most attempts hold: nothing
@@ -150,7 +153,7 @@ class Run:
                 check_types=settings.check_input_types,
             )
         self._loop: asyncio.AbstractEventLoop
-        self._clock: Callable[[], float]  # the loop's time(), looked up once
+        self._clock: Callable[[], float]  # the loop's time() (see _clock_of)
         self._finished: asyncio.Future[None]
         self._body: BodyRunner
         self._closing: asyncio.Task[None] | None = None
@@ -178,7 +181,7 @@ class Run:
     async def execute(self) -> ExecutionReport:
         """Run every task once its dependencies completed; return the report."""
         loop = self._loop = asyncio.get_running_loop()
-        clock = self._clock = loop.time
+        clock = self._clock = _clock_of(loop)
         self._epoch = time.time() - clock()
         self._finished = loop.create_future()
         if self._cache is not None:
@@ -225,7 +228,15 @@ class Run:
         except asyncio.CancelledError:
             cancelled_by_caller = True
         finally:
-            cancelled_by_caller |= await self._wind_down()
+            if (
+                self._to_settle
+                or self._running
+                or self._fatal is not None
+                or not self._body.started_nothing
+            ):
+                cancelled_by_caller |= await self._wind_down()
+            else:  # every task settled and no pool or cluster was started: nothing to stop
+                self._stopping = True
         report = self._report(started)
         self._reported = True
         if self._tracing is not None:
@@ -712,7 +723,7 @@ class Run:
     def _report(self, started: float) -> ExecutionReport:
         plan = self.plan
         graph = plan.graph
-        ended = self._now()
+        ended = self._clock() + self._epoch
         record = RunRecord(
             plan,
             list(self.status),  # a copy: tail tasks may still finish
@@ -730,7 +741,7 @@ class Run:
         # The counts are of the workflow's tasks; a map counts once, its instances not.
         statuses = record.status[:count] if self._instances else record.status
         if statuses.count(COMPLETED) == count:  # every task returned: no filtering
-            returns = dict(zip(plan.ids, self.values, strict=False))
+            returns = dict(zip(plan.ids, self.values))  # noqa: B905 - values may be longer
         else:
             values = self.values
             returns = {
@@ -738,18 +749,23 @@ class Run:
                 for node, (task_id, status) in enumerate(zip(plan.ids, statuses, strict=False))
                 if status in (COMPLETED, CACHED)
             }
+        failures = self._failures
         if self._timed_out:  # cut short, even if a task failed before (under "continue")
-            state = ExecutionState.CANCELLED
-        elif self._failures:
-            state = ExecutionState.FAILED
+            state = RUN_CANCELLED
+        elif failures:
+            state = RUN_FAILED
         elif self._to_settle:
-            state = ExecutionState.CANCELLED
+            state = RUN_CANCELLED
         else:
-            state = ExecutionState.COMPLETED
-        summary = [
-            f"Task '{self._name_of(node)}' failed: {describe(self._errors[node])}"
-            for node in self._failures
-        ]
+            state = RUN_COMPLETED
+        summary = (
+            [
+                f"Task '{self._name_of(node)}' failed: {describe(self._errors[node])}"
+                for node in failures
+            ]
+            if failures
+            else []
+        )
         if self._recorded:  # only failed attempts (and those after them) are recorded
             summary += record.retry_notes()
         if self._timed_out:
@@ -757,19 +773,20 @@ class Run:
                 f"The run timed out after {self.settings.run_timeout:g} s; "
                 "the tasks still running were cancelled."
             )
-        if state is not ExecutionState.COMPLETED:
+        if state is not RUN_COMPLETED:
             unfinished = record.status.count(CANCELLED) + record.status.count(None)
             logger.warning(
                 "Run %s %s: %s failed, %s cancelled or not started.%s",
                 self.run_id,
                 state,
-                plural(len(self._failures), "task"),
+                plural(len(failures), "task"),
                 plural(unfinished, "task"),
                 f" {summary[-1]}" if self._timed_out else "",
             )
         elif not self.settings.silence:
             logger.info("Run %s completed: %s.", self.run_id, plural(count, "task"))
         planning = plan.planning_duration
+        # The record stands in for the statistics, computed from it when first read.
         return ExecutionReport._of(
             {
                 "total_start_time": started - planning,
@@ -782,17 +799,25 @@ class Run:
                 "max_parallelism": graph.width,
                 "successful_tasks": len(returns),
                 "failed_tasks": statuses.count(FAILED),
-                "stage_statistics": _Deferred(record.stage_statistics),
-                "task_statistics": _Deferred(record.task_statistics),
+                "stage_statistics": record,
+                "task_statistics": record,
                 "execution_state": state,
                 "error_summary": summary,
-                "original_tasks": _Deferred(record.original_tasks),
+                "original_tasks": record,
                 "tail_tasks": dict(self._tails),
                 "task_return_set": returns,
                 "run_id": self.run_id,
-                "edge_labels": _Deferred(record.edge_labels),
+                "edge_labels": record,
             }
         )
+
+
+def _clock_of(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
+    """The loop's ``time()``: ``time.monotonic`` itself when that is all the method does,
+    which saves a Python call per timestamp (a loop on virtual time has its own)."""
+    if getattr(type(loop), "time", None) is asyncio.BaseEventLoop.time:
+        return time.monotonic
+    return loop.time
 
 
 def _located(spec: TaskSpec, binding: Binding, value: Any) -> Any:
