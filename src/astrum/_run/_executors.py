@@ -45,7 +45,7 @@ from astrum.executors import DaskExecutor, SerializationError, WorkerLostError
 if TYPE_CHECKING:
     from astrum._run._dask import DaskSession
 
-__all__ = ["BodyRunner", "default_thread_count"]
+__all__ = ["ASYNC_ONLY", "BodyRunner", "default_thread_count"]
 
 logger = logging.getLogger("astrum")
 
@@ -320,6 +320,47 @@ class BodyRunner:
                 error.__cause__ = RemoteTraceback(outcome.trace)
             raise error
         return outcome.value
+
+
+class _AsyncOnly(BodyRunner):
+    """The runner of a run whose bodies are all async: it has nothing to start or stop.
+
+    Async bodies run on the loop, so such a run needs no pool, process or cluster, and
+    one stateless instance (:data:`ASYNC_ONLY`) serves every such run.
+    """
+
+    __slots__ = ()
+
+    def __init__(self) -> None:  # no state: none of BodyRunner's is set up
+        pass
+
+    def clusters(self, specs: Sequence[TaskSpec]) -> set[DaskExecutor]:
+        return set()
+
+    async def start(self, clusters: AbstractSet[DaskExecutor]) -> None:
+        return None
+
+    async def call_sync(
+        self, spec: TaskSpec, args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> Any:
+        raise AssertionError(f"Task '{spec.task_id}' is not async, yet its run has no runner.")
+
+    def worker_of(self, task_id: str) -> str | None:
+        return None
+
+    def workers(self) -> dict[str, str | None]:
+        return {}
+
+    @property
+    def started_nothing(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None
+
+
+ASYNC_ONLY: BodyRunner = _AsyncOnly()
+"""The runner of every run whose plan has no sync task (see :class:`_AsyncOnly`)."""
 
 
 async def _stop_process_pool(pool: concurrent.futures.ProcessPoolExecutor) -> None:

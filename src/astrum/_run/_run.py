@@ -21,7 +21,7 @@ from astrum._build._plan import Binding, Plan, TaskSpec
 from astrum._errors import Skip
 from astrum._records import ExecutionState, StageStatus
 from astrum._run._cache import RunCache
-from astrum._run._executors import BodyRunner
+from astrum._run._executors import ASYNC_ONLY, BodyRunner
 from astrum._run._inputs import check_inputs, needed_with_overrides
 from astrum._run._report import Attempt, RunRecord, describe
 from astrum._views._summary import abbreviated, plural
@@ -192,12 +192,17 @@ class Run:
         if settings.pools:
             self._pools = {tag: asyncio.Semaphore(size) for tag, size in settings.pools.items()}
         self._direct = not self._pools and self._limit is None and self._tracing is None
-        self._body = BodyRunner(
-            settings.executor,
-            settings.max_workers,
-            settings.concurrency_limit,
-            shared=settings.shared_threads,
-            loop=loop,
+        sync_specs = self.plan.sync_specs
+        self._body = (
+            BodyRunner(
+                settings.executor,
+                settings.max_workers,
+                settings.concurrency_limit,
+                shared=settings.shared_threads,
+                loop=loop,
+            )
+            if sync_specs
+            else ASYNC_ONLY
         )
         started = clock() + self._epoch
         if self._tracing is not None:
@@ -210,7 +215,6 @@ class Run:
         try:
             # Connecting to (or starting) a Dask cluster happens before any task starts:
             # it counts against the run's timeout, and against no task's.
-            sync_specs = self.plan.sync_specs
             clusters = self._body.clusters(sync_specs) if sync_specs else _NO_CLUSTERS
             due = None
             if clusters or settings.run_timeout is not None:  # most runs skip a context
@@ -558,10 +562,15 @@ class Run:
         """
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
+        values = self.values
         for binding in spec.bindings:
             if binding.provider is not None:
                 return None
-            value = self._value(spec, binding)
+            source = binding.source
+            if source is not None and binding.locator is None and binding.mode is None:
+                value = values[source]  # the usual upstream value, as _value would give it
+            else:
+                value = self._value(spec, binding)
             if binding.positional:
                 args.append(value)
             else:
