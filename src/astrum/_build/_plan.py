@@ -202,15 +202,18 @@ class Plan:
 
     def __post_init__(self) -> None:
         waiting = tuple(map(len, self.graph.preds))
-        derived = {
-            "waiting": waiting,
-            "roots": tuple([node for node, count in enumerate(waiting) if not count]),
-            "names": tuple([f"astrum:{task_id}" for task_id in self.graph.ids]),
-            "direct": tuple([spec.is_async and spec.options.timeout is None for spec in self.specs]),
-            "sync_specs": tuple([spec for spec in self.specs if not spec.is_async]),
-        }
-        for name, value in derived.items():
-            object.__setattr__(self, name, value)  # frozen: set once, as __init__ does
+        direct = []
+        sync_specs = []
+        for spec in self.specs:
+            direct.append(spec.is_async and spec.options.timeout is None)
+            if not spec.is_async:
+                sync_specs.append(spec)
+        set_ = object.__setattr__  # frozen: each derived field is set once, as __init__ does
+        set_(self, "waiting", waiting)
+        set_(self, "roots", tuple([node for node, count in enumerate(waiting) if not count]))
+        set_(self, "names", tuple([f"astrum:{task_id}" for task_id in self.graph.ids]))
+        set_(self, "direct", tuple(direct))
+        set_(self, "sync_specs", tuple(sync_specs))
 
     @property
     def ids(self) -> tuple[str, ...]:
