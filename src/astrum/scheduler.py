@@ -25,9 +25,6 @@ from astrum._errors import (
     TaskNotFoundError,
     TaskRegistrationError,
 )
-from astrum._run._cache import resume_id
-from astrum._run._maprun import DynamicRun
-from astrum._run._run import Run, RunSettings
 from astrum.cache import default_store
 from astrum.config import AstrumConfig, _check_timeout
 from astrum.models import ExecutionPlan, ExecutionReport, TaskOrder
@@ -35,6 +32,7 @@ from astrum.planner import graph_of, plan_view
 
 if TYPE_CHECKING:
     from astrum._build._markers import TaskData
+    from astrum._run._run import Run
 
 __all__ = ["DynamicScheduler"]
 
@@ -164,7 +162,14 @@ class DynamicScheduler:
             inputs=_input_uses(specs),
             dynamic=dynamic,
         )
-        self._run_class = Run if dynamic is None else DynamicRun
+        # The run machinery is imported by the first scheduler, not by ``import astrum``.
+        from astrum._run._run import Run, RunSettings
+
+        self._run_class: type[Run] = Run
+        if dynamic is not None:
+            from astrum._run._maprun import DynamicRun
+
+            self._run_class = DynamicRun
         store = config.store
         if store is None and any(spec.options.cache is not None for spec in specs):
             store = default_store()
@@ -228,6 +233,8 @@ class DynamicScheduler:
             settings = replace(settings, run_timeout=timeout)
         run_id = None
         if resume is not None:
+            from astrum._run._cache import resume_id
+
             run_id = resume_id(resume)
             if not settings.record_runs:
                 raise ValueError(

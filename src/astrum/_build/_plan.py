@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import FunctionType
@@ -94,6 +93,8 @@ class TaskOptions(NamedTuple):
         if self.retry_max_delay is not None:
             delay = min(delay, self.retry_max_delay)
         if self.retry_jitter:
+            import random  # here: only jittered retries need it, not importing astrum
+
             delay += random.uniform(0, self.retry_jitter)
         return delay
 
