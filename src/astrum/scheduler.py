@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -225,8 +225,28 @@ class DynamicScheduler:
         ``resume`` (an earlier run's report or run id) takes the results that
         run completed from ``AstrumConfig.store`` and runs the rest.
         """
+        return await self._execution(timeout, overrides, inputs, resume)
+
+    def _execution(
+        self,
+        timeout: float | None,
+        overrides: Mapping[str, Any] | None,
+        inputs: Mapping[str, Any] | None,
+        resume: ExecutionReport | str | None,
+    ) -> Coroutine[Any, Any, ExecutionReport]:
+        """The coroutine of one run (see :meth:`execute`): the run's own when no option
+        needs handling around it, as for most runs, so a caller awaits one frame less."""
         if timeout is None and resume is None and not self.config.progress:
-            return await self._run_class(self._plan, self._settings, overrides, inputs).execute()
+            return self._run_class(self._plan, self._settings, overrides, inputs).execute()
+        return self._execute_with_options(timeout, overrides, inputs, resume)
+
+    async def _execute_with_options(
+        self,
+        timeout: float | None,
+        overrides: Mapping[str, Any] | None,
+        inputs: Mapping[str, Any] | None,
+        resume: ExecutionReport | str | None,
+    ) -> ExecutionReport:
         settings = self._settings
         if timeout is not None:
             _check_timeout("timeout", timeout)
