@@ -329,8 +329,12 @@ class Run:
                 value = self._overrides[node]
                 self._attempts[node] = []  # it was never called
             else:
-                arguments = self._arguments(spec) if spec.bindings else ((), {})
-                args, kwargs = arguments or await self._provided(spec)
+                args: Sequence[Any]
+                kwargs: Mapping[str, Any]
+                if spec.bindings:
+                    args, kwargs = self._arguments(spec) or await self._provided(spec)
+                else:
+                    args, kwargs = (), {}
                 cache = self._cache
                 hit = False
                 if cache is not None:
