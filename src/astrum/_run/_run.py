@@ -837,9 +837,10 @@ class Run:
 def _clock_of(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
     """The loop's ``time()``: ``time.monotonic`` itself when that is all the method does,
     which saves a Python call per timestamp (a loop on virtual time has its own)."""
-    if getattr(type(loop), "time", None) is asyncio.BaseEventLoop.time:
+    clock = loop.time
+    if getattr(clock, "__func__", None) is asyncio.BaseEventLoop.time:
         return time.monotonic
-    return loop.time
+    return clock
 
 
 def _located(spec: TaskSpec, binding: Binding, value: Any) -> Any:
