@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -246,14 +247,22 @@ _PROBE = (
 
 
 def startup(rounds: int = 15) -> dict[str, Any]:
-    """``python -c "import X"``: process wall time, import time, module count, optional ones."""
+    """``python -c "import X"``: process wall time, import time, module count, optional ones.
+
+    With bytecode caches, as an installed package has them: a first untimed import
+    writes them even where ``PYTHONDONTWRITEBYTECODE`` is set (then every import
+    would compile astrum's sources, and not the standard library's, which has them).
+    """
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    for module in ("asyncio", "astrum"):
+        subprocess.run([sys.executable, "-c", f"import {module}"], env=env, check=True)
     found: dict[str, dict[str, list[Any]]] = {}
     for _ in range(rounds):
         for module in ("asyncio", "astrum"):
             code = _PROBE.format(module=module, optional=OPTIONAL)
             began = time.perf_counter()
             done = subprocess.run(
-                [sys.executable, "-c", code], capture_output=True, text=True, check=True
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
             )
             wall = time.perf_counter() - began
             spent, modules, optional = json.loads(done.stdout)

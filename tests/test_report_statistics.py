@@ -9,7 +9,15 @@ import pickle
 
 import pytest
 
-from astrum import AstrumConfig, DynamicScheduler, ExecutionReport, SchedulerRegistry, TaskOrder
+from astrum import (
+    AstrumConfig,
+    DynamicScheduler,
+    ExecutionReport,
+    F,
+    Ref,
+    SchedulerRegistry,
+    TaskOrder,
+)
 
 
 async def _failing_report(registry: SchedulerRegistry) -> ExecutionReport:
@@ -109,6 +117,28 @@ def test_a_report_can_still_be_built_by_hand() -> None:
     assert report.task_statistics == []
     assert report.original_tasks == {}
     assert report == ExecutionReport(0.0, 1.0, 1.0, 0.0, 1.0, 0, 0, 0, 0, 0, [], [], "completed")
+
+
+async def test_a_run_report_is_the_report_its_constructor_makes() -> None:
+    """A run's report holds every field of ExecutionReport and equals one built from them."""
+    registry = SchedulerRegistry("report-fields")
+
+    @registry.task()
+    async def first() -> int:
+        return 1
+
+    @registry.task()
+    async def second(x: Ref[int, F("first")]) -> int:
+        return x + 1
+
+    report = await registry.run()
+    names = [item.name for item in dataclasses.fields(ExecutionReport)]
+    assert sorted(vars(report)) == sorted(names)
+    again = ExecutionReport(**{name: getattr(report, name) for name in names})
+    assert again == report
+    assert report.task_return_set == {"first": 1, "second": 2}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.run_id = "other"  # type: ignore[misc]
 
 
 async def test_repr_is_a_short_summary() -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import threading
 import time
 from typing import Any
@@ -236,3 +239,55 @@ def test_thread_pool_must_be_a_known_choice() -> None:
     """A misspelt thread_pool is rejected when the config is made."""
     with pytest.raises(ValueError, match="thread_pool must be 'shared' or 'per_run'"):
         AstrumConfig(thread_pool="global")  # type: ignore[arg-type]
+
+
+OPTIONAL = (
+    "rich",
+    "dask",
+    "distributed",
+    "pydantic",
+    "opentelemetry",
+    "sqlite3",
+    "multiprocessing",
+)
+"""Imported only by the features that use them (extras, stores, process pools)."""
+DEFERRED = (
+    *OPTIONAL,
+    # The run machinery and what only it, a store or a view needs: loaded by the first
+    # scheduler, run, store or view, not by ``import astrum``.
+    "astrum._run",
+    "astrum._store",
+    "astrum._views",
+    "pickle",
+    "hashlib",
+    "random",
+    "pathlib",
+    "importlib.util",
+)
+
+
+def test_import_astrum_leaves_the_run_machinery_and_the_extras_unloaded() -> None:
+    """`import astrum` loads no optional extra and nothing that only running needs; a run
+    loads the run machinery but still none of the extras."""
+    code = (
+        "import asyncio, json, sys\n"
+        f"deferred = {DEFERRED!r}\n"
+        "def loaded():\n"
+        "    return sorted({d for d in deferred for m in sys.modules if m == d or "
+        "m.startswith(d + '.')})\n"
+        "import astrum\n"
+        "print(json.dumps(loaded()))\n"
+        "flow = astrum.SchedulerRegistry('probe')\n"
+        "@flow.task()\n"
+        "async def one() -> int:\n"
+        "    return 1\n"
+        "assert asyncio.run(flow.run()).task_return_set == {'one': 1}\n"
+        "print(json.dumps(loaded()))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    at_import, after_a_run = (json.loads(line) for line in result.stdout.splitlines())
+    assert at_import == []
+    assert "astrum._run" in after_a_run  # the probe sees what a run imports
+    assert not set(after_a_run) & set(OPTIONAL)

@@ -371,9 +371,8 @@ class SchedulerRegistry:
                 "functions with @registry.task before running it."
             )
         scheduler = self._scheduler_for(target_tasks, config)
-        return await scheduler.execute(
-            timeout=timeout, overrides=overrides, inputs=inputs, resume=resume
-        )
+        # What scheduler.execute() awaits, awaited here: one coroutine fewer per run.
+        return await scheduler._execution(timeout, overrides, inputs, resume)
 
     run_sync = synchronous(run, "registry.run")
 

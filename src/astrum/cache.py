@@ -24,7 +24,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -278,6 +277,8 @@ def _existing(path: str | os.PathLike[str] | None) -> SqliteStore:
 
     if path is None:
         path = DEFAULT_PATH
+    from pathlib import Path  # here: importing astrum does without pathlib
+
     if not Path(path).is_file():
         raise FileNotFoundError(
             f"There is no cache store at '{path}'; pass the path a run used "

@@ -13,7 +13,6 @@ when a run starts (``pip install 'astrum[dask]'``).
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -106,6 +105,8 @@ def require_dask(what: str) -> None:
     """Raise ``ImportError`` naming the extra when Dask distributed is not installed."""
     if sys.modules.get("distributed") is not None:
         return
+    import importlib.util  # here: importing astrum does without it
+
     if "distributed" not in sys.modules and importlib.util.find_spec("distributed") is not None:
         return
     raise ImportError(

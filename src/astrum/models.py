@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from astrum._errors import (
     NoResultError,
@@ -32,6 +31,9 @@ from astrum._records import (
     TaskOrder,
     TaskStageStatistics,
 )
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = [
     "ExecutionPlan",

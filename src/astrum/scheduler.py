@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -25,9 +25,6 @@ from astrum._errors import (
     TaskNotFoundError,
     TaskRegistrationError,
 )
-from astrum._run._cache import resume_id
-from astrum._run._maprun import DynamicRun
-from astrum._run._run import Run, RunSettings
 from astrum.cache import default_store
 from astrum.config import AstrumConfig, _check_timeout
 from astrum.models import ExecutionPlan, ExecutionReport, TaskOrder
@@ -35,6 +32,7 @@ from astrum.planner import graph_of, plan_view
 
 if TYPE_CHECKING:
     from astrum._build._markers import TaskData
+    from astrum._run._run import Run
 
 __all__ = ["DynamicScheduler"]
 
@@ -164,6 +162,14 @@ class DynamicScheduler:
             inputs=_input_uses(specs),
             dynamic=dynamic,
         )
+        # The run machinery is imported by the first scheduler, not by ``import astrum``.
+        from astrum._run._run import Run, RunSettings
+
+        self._run_class: type[Run] = Run
+        if dynamic is not None:
+            from astrum._run._maprun import DynamicRun
+
+            self._run_class = DynamicRun
         store = config.store
         if store is None and any(spec.options.cache is not None for spec in specs):
             store = default_store()
@@ -219,12 +225,36 @@ class DynamicScheduler:
         ``resume`` (an earlier run's report or run id) takes the results that
         run completed from ``AstrumConfig.store`` and runs the rest.
         """
+        return await self._execution(timeout, overrides, inputs, resume)
+
+    def _execution(
+        self,
+        timeout: float | None,
+        overrides: Mapping[str, Any] | None,
+        inputs: Mapping[str, Any] | None,
+        resume: ExecutionReport | str | None,
+    ) -> Coroutine[Any, Any, ExecutionReport]:
+        """The coroutine of one run (see :meth:`execute`): the run's own when no option
+        needs handling around it, as for most runs, so a caller awaits one frame less."""
+        if timeout is None and resume is None and not self.config.progress:
+            return self._run_class(self._plan, self._settings, overrides, inputs).execute()
+        return self._execute_with_options(timeout, overrides, inputs, resume)
+
+    async def _execute_with_options(
+        self,
+        timeout: float | None,
+        overrides: Mapping[str, Any] | None,
+        inputs: Mapping[str, Any] | None,
+        resume: ExecutionReport | str | None,
+    ) -> ExecutionReport:
         settings = self._settings
         if timeout is not None:
             _check_timeout("timeout", timeout)
             settings = replace(settings, run_timeout=timeout)
         run_id = None
         if resume is not None:
+            from astrum._run._cache import resume_id
+
             run_id = resume_id(resume)
             if not settings.record_runs:
                 raise ValueError(
@@ -240,8 +270,8 @@ class DynamicScheduler:
         if display is not None:
             settings = replace(settings, listeners=(*settings.listeners, display))
         try:
-            run_class = Run if self._plan.dynamic is None else DynamicRun
-            return await run_class(self._plan, settings, overrides, inputs, resume=run_id).execute()
+            run = self._run_class(self._plan, settings, overrides, inputs, resume=run_id)
+            return await run.execute()
         finally:
             if display is not None:
                 display.close()  # also when the run raised before run_finished

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import FunctionType
@@ -98,6 +97,8 @@ class TaskOptions(NamedTuple):
         if self.retry_max_delay is not None:
             delay = min(delay, self.retry_max_delay)
         if self.retry_jitter:
+            import random  # here: only jittered retries need it, not importing astrum
+
             delay += random.uniform(0, self.retry_jitter)
         return delay
 
@@ -192,6 +193,32 @@ class Plan:
     """For each run-time input name, the (task, binding) pairs that take it."""
     dynamic: Dynamic | None = None
     """Maps, generators and defaults; None for a plan with none, which runs the plain way."""
+    # Derived once here, so that each run copies or reads them instead of working them out.
+    waiting: tuple[int, ...] = field(init=False)
+    """How many predecessors each task waits for."""
+    roots: tuple[int, ...] = field(init=False)
+    """The tasks that wait for nothing, in plan order."""
+    names: tuple[str, ...] = field(init=False)
+    """The name of each task's asyncio task: ``astrum:<task id>``."""
+    direct: tuple[bool, ...] = field(init=False)
+    """Per task: an async body without a timeout, which a run without gates awaits as is."""
+    sync_specs: tuple[TaskSpec, ...] = field(init=False)
+    """The specs of the tasks with a plain (sync) function."""
+
+    def __post_init__(self) -> None:
+        waiting = tuple(map(len, self.graph.preds))
+        direct = []
+        sync_specs = []
+        for spec in self.specs:
+            direct.append(spec.is_async and spec.options.timeout is None)
+            if not spec.is_async:
+                sync_specs.append(spec)
+        set_ = object.__setattr__  # frozen: each derived field is set once, as __init__ does
+        set_(self, "waiting", waiting)
+        set_(self, "roots", tuple([node for node, count in enumerate(waiting) if not count]))
+        set_(self, "names", tuple([f"astrum:{task_id}" for task_id in self.graph.ids]))
+        set_(self, "direct", tuple(direct))
+        set_(self, "sync_specs", tuple(sync_specs))
 
     @property
     def ids(self) -> tuple[str, ...]:

@@ -27,6 +27,7 @@ import os
 import pickle
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 from astrum._build._plan import TaskSpec
@@ -44,7 +45,7 @@ from astrum.executors import DaskExecutor, SerializationError, WorkerLostError
 if TYPE_CHECKING:
     from astrum._run._dask import DaskSession
 
-__all__ = ["BodyRunner", "default_thread_count"]
+__all__ = ["ASYNC_ONLY", "BodyRunner", "default_thread_count"]
 
 logger = logging.getLogger("astrum")
 
@@ -99,6 +100,7 @@ class BodyRunner:
         concurrency_limit: int | None = None,
         *,
         shared: bool = True,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self._default = default
         # The shared pool's size is max_workers alone (concurrency_limit bounds each run
@@ -111,7 +113,7 @@ class BodyRunner:
         self._dask: dict[DaskExecutor, DaskSession] = {}
         self._implicit_dask: DaskExecutor | None = None
         self._workers: dict[str, str | None] = {}
-        self._loop = asyncio.get_running_loop()
+        self._loop = asyncio.get_running_loop() if loop is None else loop
         self._lock = threading.Lock()
         self._busy = 0  # bodies running in the pool's threads right now
         self._closed = False
@@ -125,7 +127,7 @@ class BodyRunner:
             and isinstance(where := self._resolve(spec.options.executor), DaskExecutor)
         }
 
-    async def start(self, clusters: set[DaskExecutor]) -> None:
+    async def start(self, clusters: AbstractSet[DaskExecutor]) -> None:
         """Connect to every cluster of ``clusters`` (see :meth:`clusters`)."""
         if clusters:
             await asyncio.gather(*(self._session(executor).start() for executor in clusters))
@@ -318,6 +320,47 @@ class BodyRunner:
                 error.__cause__ = RemoteTraceback(outcome.trace)
             raise error
         return outcome.value
+
+
+class _AsyncOnly(BodyRunner):
+    """The runner of a run whose bodies are all async: it has nothing to start or stop.
+
+    Async bodies run on the loop, so such a run needs no pool, process or cluster, and
+    one stateless instance (:data:`ASYNC_ONLY`) serves every such run.
+    """
+
+    __slots__ = ()
+
+    def __init__(self) -> None:  # no state: none of BodyRunner's is set up
+        pass
+
+    def clusters(self, specs: Sequence[TaskSpec]) -> set[DaskExecutor]:
+        return set()
+
+    async def start(self, clusters: AbstractSet[DaskExecutor]) -> None:
+        return None
+
+    async def call_sync(
+        self, spec: TaskSpec, args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> Any:
+        raise AssertionError(f"Task '{spec.task_id}' is not async, yet its run has no runner.")
+
+    def worker_of(self, task_id: str) -> str | None:
+        return None
+
+    def workers(self) -> dict[str, str | None]:
+        return {}
+
+    @property
+    def started_nothing(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None
+
+
+ASYNC_ONLY: BodyRunner = _AsyncOnly()
+"""The runner of every run whose plan has no sync task (see :class:`_AsyncOnly`)."""
 
 
 async def _stop_process_pool(pool: concurrent.futures.ProcessPoolExecutor) -> None:

@@ -2,14 +2,15 @@
 
 A run records plain numbers per task on its hot path; turning them into
 :class:`TaskExecutionStatistics` objects costs more than running a no-op task,
-so the report gets them through :func:`~astrum._records._deferred` and builds
+so the report gets them through :class:`~astrum._records._Deferred` and builds
 them only if someone reads them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from astrum._build._plan import Plan, TaskSpec
 from astrum._records import (
@@ -17,6 +18,7 @@ from astrum._records import (
     TaskAttemptStatistics,
     TaskExecutionStatistics,
     TaskStageStatistics,
+    _Deferred,
 )
 
 __all__ = ["Attempt", "RunRecord", "describe", "message"]
@@ -30,9 +32,12 @@ Attempt = tuple[float, float, str, BaseException | None, bool, str | None]
 and where it ran (a Dask worker, a process; None on the loop or in a thread)."""
 
 
-@dataclass(frozen=True, slots=True)
-class RunRecord:
+@dataclass(slots=True)  # not frozen: that would cost 1 µs a run, for a private record
+class RunRecord(_Deferred):
     """A run's per-task records (indexed by node), as they were when its report was made.
+
+    It stands in for the report's deferred fields, which are named as its methods that
+    compute them.
 
     ``status`` is a copy: tail tasks may still finish after the report, and
     the report lists only what had finished or started by then. Everything a
@@ -54,6 +59,10 @@ class RunRecord:
     instances: Sequence[tuple[int, int, TaskSpec]] = ()
     """``(map node, element, spec)`` of each instance of a mapped task; instance k is record
     ``len(plan.specs) + k``."""
+
+    def resolve(self, name: str) -> Any:
+        compute: Callable[[], Any] = getattr(self, name)
+        return compute()
 
     def settled(self) -> list[int]:
         """Nodes that finished (in any way) before the report, in plan order; each map's

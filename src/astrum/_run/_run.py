@@ -19,14 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from astrum._build._plan import Binding, Plan, TaskSpec
 from astrum._errors import Skip
-from astrum._records import ExecutionState, StageStatus, _deferred
+from astrum._records import ExecutionState, StageStatus
 from astrum._run._cache import RunCache
-from astrum._run._executors import BodyRunner
+from astrum._run._executors import ASYNC_ONLY, BodyRunner
 from astrum._run._inputs import check_inputs, needed_with_overrides
 from astrum._run._report import Attempt, RunRecord, describe
 from astrum._views._summary import abbreviated, plural
 from astrum.config import ExecutorChoice, FailurePolicy
 from astrum.events import Event, EventKind
+from astrum.executors import DaskExecutor
 from astrum.models import ExecutionReport
 
 if TYPE_CHECKING:
@@ -43,9 +44,14 @@ CANCELLED = StageStatus.CANCELLED
 SKIPPED = StageStatus.SKIPPED
 RUNNING = StageStatus.RUNNING
 CACHED = StageStatus.CACHED
+RUN_COMPLETED = ExecutionState.COMPLETED
+RUN_FAILED = ExecutionState.FAILED
+RUN_CANCELLED = ExecutionState.CANCELLED
 
 Listener = Callable[[Event], Any]
 _NO_GATES: tuple[asyncio.Semaphore, ...] = ()  # what most attempts hold: nothing
+_NO_POOLS: dict[str, asyncio.Semaphore] = {}  # what most runs have; never written to
+_NO_CLUSTERS: frozenset[DaskExecutor] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +105,10 @@ class Run:
                 plan, settings.store, record=settings.record_runs, run_id=self.run_id, resume=resume
             )
         n = len(plan.specs)
-        self._waiting = [len(preds) for preds in plan.graph.preds]
+        self._specs = plan.specs
+        self._succs = plan.graph.succs
+        self._tail_nodes = plan.tails
+        self._waiting = list(plan.waiting)
         self.values: list[Any] = [None] * n
         self.status: list[str | None] = [None] * n
         self._start = [0.0] * n
@@ -109,6 +118,7 @@ class Run:
         self._waits: dict[int, list[float]] = {}  # per recorded attempt, of the tasks with gates
         self._unstarted: set[int] = set()
         self._attempts: list[list[Attempt] | None] = [None] * n
+        self._recorded = False  # whether any attempt was recorded (only failures make one)
         self._errors: dict[int, BaseException] = {}
         self._skip_reason: dict[int, str] = {}
         self._running: dict[int, asyncio.Task[Any]] = {}
@@ -122,9 +132,10 @@ class Run:
         self._fatal: BaseException | None = None
         self._reported = False
         self._timed_out = False
+        self._listening = bool(settings.listeners)
         self._listener_tasks: set[asyncio.Task[Any]] = set()
         self._limit: asyncio.Semaphore | None = settings.semaphore
-        self._pools: dict[str, asyncio.Semaphore] = {}
+        self._pools: dict[str, asyncio.Semaphore] = _NO_POOLS
         self._overrides: dict[int, Any] = {}
         self._needed: list[bool] | None = None
         if overrides:
@@ -142,6 +153,7 @@ class Run:
                 check_types=settings.check_input_types,
             )
         self._loop: asyncio.AbstractEventLoop
+        self._clock: Callable[[], float]  # the loop's time() (see _clock_of)
         self._finished: asyncio.Future[None]
         self._body: BodyRunner
         self._closing: asyncio.Task[None] | None = None
@@ -153,44 +165,57 @@ class Run:
             self._tracing = RunTracing(settings.tracer, self.run_id)
             # Chosen once here, so a run without tracing does no work for it per task.
             self._call = self._traced_call  # type: ignore[method-assign]
+        # Whether attempts of tasks with ``plan.direct`` set are awaited as they are, without
+        # ``_call``: nothing to acquire, trace or time out. Set when the run starts.
+        self._direct = False
 
     # -- clock -------------------------------------------------------------------
 
     def _now(self) -> float:
         # The loop's clock, so tests on virtual time see virtual timestamps;
         # shifted to the epoch once per run so reports carry wall-clock times.
-        return self._loop.time() + self._epoch
+        return self._clock() + self._epoch
 
     # -- driver ------------------------------------------------------------------
 
     async def execute(self) -> ExecutionReport:
         """Run every task once its dependencies completed; return the report."""
-        self._loop = asyncio.get_running_loop()
-        self._epoch = time.time() - self._loop.time()
-        self._finished = self._loop.create_future()
+        loop = self._loop = asyncio.get_running_loop()
+        clock = self._clock = _clock_of(loop)
+        self._epoch = time.time() - clock()
+        self._finished = loop.create_future()
         if self._cache is not None:
             await self._cache.start()
         settings = self.settings
         if self._limit is None and settings.concurrency_limit is not None:
             self._limit = asyncio.Semaphore(settings.concurrency_limit)
-        self._pools = {tag: asyncio.Semaphore(size) for tag, size in settings.pools.items()}
-        self._body = BodyRunner(
-            settings.executor,
-            settings.max_workers,
-            settings.concurrency_limit,
-            shared=settings.shared_threads,
+        if settings.pools:
+            self._pools = {tag: asyncio.Semaphore(size) for tag, size in settings.pools.items()}
+        self._direct = not self._pools and self._limit is None and self._tracing is None
+        sync_specs = self.plan.sync_specs
+        self._body = (
+            BodyRunner(
+                settings.executor,
+                settings.max_workers,
+                settings.concurrency_limit,
+                shared=settings.shared_threads,
+                loop=loop,
+            )
+            if sync_specs
+            else ASYNC_ONLY
         )
-        started = self._now()
+        started = clock() + self._epoch
         if self._tracing is not None:
             self._tracing.start_run(len(self.plan.specs))
-        self._emit("run_started", None)
+        if self._listening:
+            self._emit("run_started", None)
         if not self._to_settle:
             self._finished.set_result(None)
         cancelled_by_caller = False
         try:
             # Connecting to (or starting) a Dask cluster happens before any task starts:
             # it counts against the run's timeout, and against no task's.
-            clusters = self._body.clusters(self.plan.specs)
+            clusters = self._body.clusters(sync_specs) if sync_specs else _NO_CLUSTERS
             due = None
             if clusters or settings.run_timeout is not None:  # most runs skip a context
                 async with asyncio.timeout(settings.run_timeout) as deadline:
@@ -207,15 +232,25 @@ class Run:
         except asyncio.CancelledError:
             cancelled_by_caller = True
         finally:
-            cancelled_by_caller |= await self._wind_down()
+            if (
+                self._to_settle
+                or self._running
+                or self._fatal is not None
+                or not self._body.started_nothing
+            ):
+                cancelled_by_caller |= await self._wind_down()
+            else:  # every task settled and no pool or cluster was started: nothing to stop
+                self._stopping = True
         report = self._report(started)
         self._reported = True
         if self._tracing is not None:
             self._tracing.end_run(report.execution_state, report.error_summary)
         if self._cache is not None:
             await self._cache.save_report(report)
-        self._emit("run_finished", None, state=report.execution_state)
-        await self._await_listeners()
+        if self._listening:
+            self._emit("run_finished", None, state=report.execution_state)
+        if self._listener_tasks:
+            await self._await_listeners()
         if self._fatal is not None:
             raise self._fatal
         if cancelled_by_caller:
@@ -266,27 +301,27 @@ class Run:
     def _launch_roots(self) -> None:
         """Start every task that waits for nothing (or whose value is given)."""
         needed = self._needed
+        if needed is None:
+            for node in self.plan.roots:
+                self._launch(node)
+            return
         for node, preds in enumerate(self.plan.graph.preds):
-            if needed is None:
-                if not preds:
-                    self._launch(node)
-            elif needed[node] and (not preds or node in self._overrides):
+            if needed[node] and (not preds or node in self._overrides):
                 self._launch(node)
 
     def _launch(self, node: int) -> None:
-        task_id = self.plan.graph.ids[node]
-        task = self._loop.create_task(self._task(node), name=f"astrum:{task_id}")
+        task = self._loop.create_task(self._task(node), name=self.plan.names[node])
         self._running[node] = task
-        if node in self.plan.tails:
-            self._tails[task_id] = task
+        if node in self._tail_nodes:
+            self._tails[self.plan.ids[node]] = task
 
     # -- one task ----------------------------------------------------------------
 
     async def _task(self, node: int) -> Any:
-        spec = self.plan.specs[node]
+        spec = self._specs[node]
         self.status[node] = RUNNING
-        self._start[node] = self._now()
-        if self.settings.listeners:
+        self._start[node] = began = self._clock() + self._epoch
+        if self._listening:
             self._emit("task_started", spec.task_id, attempt=1)
         outcome = COMPLETED
         try:
@@ -294,8 +329,12 @@ class Run:
                 value = self._overrides[node]
                 self._attempts[node] = []  # it was never called
             else:
-                arguments = self._arguments(spec) if spec.bindings else ((), {})
-                args, kwargs = arguments or await self._provided(spec)
+                args: Sequence[Any]
+                kwargs: Mapping[str, Any]
+                if spec.bindings:
+                    args, kwargs = self._arguments(spec) or await self._provided(spec)
+                else:
+                    args, kwargs = (), {}
                 cache = self._cache
                 hit = False
                 if cache is not None:
@@ -306,16 +345,17 @@ class Run:
                 else:
                     # The first attempt is awaited here, not in a coroutine of its own:
                     # most tasks make no other, and a coroutine each adds up.
-                    began = self._start[node]
                     try:
-                        value = await self._call(node, spec, args, kwargs, 1)
+                        if self._direct and self.plan.direct[node] and not self._halted:
+                            value = await spec.function(*args, **kwargs)  # what _call would do
+                        else:
+                            value = await self._call(node, spec, args, kwargs, 1)
                     except BaseException as exc:
                         if not self._attempt_failed(node, spec, 1, began, exc):
                             raise
                         retry = True
                     else:
-                        retry = False
-                        self._attempt_completed(node, spec, began)
+                        retry = False  # a first attempt that succeeds is never recorded
                     if retry:  # awaited outside the except block: no implicit chaining
                         value = await self._retries(node, spec, args, kwargs)
                     if cache is not None:
@@ -323,7 +363,7 @@ class Run:
         except asyncio.CancelledError as exc:
             if self._cancelled_by_run(exc):
                 self._settle(node, CANCELLED)
-                if self.settings.listeners:
+                if self._listening:
                     self._emit("task_cancelled", spec.task_id)
                 return None
             error: BaseException = RuntimeError(
@@ -339,19 +379,28 @@ class Run:
             if not isinstance(exc, Exception) and self._fatal is None:
                 self._fatal = exc
             self._fail(node, exc)
-            if node in self.plan.tails and (isinstance(exc, Exception) or self._reported):
+            if node in self._tail_nodes and (isinstance(exc, Exception) or self._reported):
                 # Whoever awaits the tail task sees its error; a KeyboardInterrupt after
                 # the report has no run left to stop, so asyncio's own handling applies.
                 raise
             return None
         self.values[node] = value
-        self._settle(node, outcome)
-        if self.settings.listeners:
+        status = self.status
+        # _settle(node, outcome), inlined: this is the path every task that returns takes.
+        status[node] = outcome
+        self._end[node] = self._clock() + self._epoch
+        self._running.pop(node, None)
+        if self._cache is not None:
+            self._cache.release(node)
+        if node not in self._tail_nodes:
+            self._to_settle -= 1
+            if not self._to_settle and not self._finished.done():
+                self._finished.set_result(None)
+        if self._listening:
             self._emit("task_completed" if outcome is COMPLETED else "task_cached", spec.task_id)
         if not self._stopping:
             waiting = self._waiting
-            status = self.status
-            for succ in self.plan.graph.succs[node]:
+            for succ in self._succs[node]:
                 waiting[succ] -= 1
                 if not waiting[succ] and status[succ] is None:
                     self._launch(succ)
@@ -526,10 +575,15 @@ class Run:
         """
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
+        values = self.values
         for binding in spec.bindings:
             if binding.provider is not None:
                 return None
-            value = self._value(spec, binding)
+            source = binding.source
+            if source is not None and binding.locator is None and binding.mode is None:
+                value = values[source]  # the usual upstream value, as _value would give it
+            else:
+                value = self._value(spec, binding)
             if binding.positional:
                 args.append(value)
             else:
@@ -578,6 +632,7 @@ class Run:
             waited = self._waited.pop(node, None)
             if waited is not None:
                 self._waits.setdefault(node, []).append(waited)
+        self._recorded = True
         attempts = self._attempts[node]
         if attempts is None:
             self._attempts[node] = [attempt]
@@ -586,11 +641,11 @@ class Run:
 
     def _settle(self, node: int, status: str) -> None:
         self.status[node] = status
-        self._end[node] = self._now()
+        self._end[node] = self._clock() + self._epoch
         self._running.pop(node, None)
         if self._cache is not None:
             self._cache.release(node)  # other runs waiting for this task's cache key go on
-        if node not in self.plan.tails:
+        if node not in self._tail_nodes:
             self._to_settle -= 1
             if not self._to_settle and not self._finished.done():
                 self._finished.set_result(None)
@@ -690,81 +745,102 @@ class Run:
     def _report(self, started: float) -> ExecutionReport:
         plan = self.plan
         graph = plan.graph
-        ended = self._now()
+        ended = self._clock() + self._epoch
         record = RunRecord(
-            plan=plan,
-            status=list(self.status),
-            start=self._start,
-            end=self._end,
-            queued=self._queued,
-            waits=self._waits,
-            attempts=self._attempts,
-            errors=self._errors,
-            skip_reasons=self._skip_reason,
-            workers=self._body.workers(),
-            instances=self._instances,
+            plan,
+            list(self.status),  # a copy: tail tasks may still finish
+            self._start,
+            self._end,
+            self._queued,
+            self._waits,
+            self._attempts,
+            self._errors,
+            self._skip_reason,
+            self._body.workers(),
+            self._instances,
         )
-        values = self.values
-        returns = {
-            task_id: values[node]
-            for node, (task_id, status) in enumerate(zip(plan.ids, record.status, strict=False))
-            if status in (COMPLETED, CACHED)
-        }
-        statuses = record.status
-        if self._instances:  # the counts are of the workflow's tasks; a map counts once
-            statuses = statuses[: len(graph)]
-        if self._timed_out:  # cut short, even if a task failed before (under "continue")
-            state = ExecutionState.CANCELLED
-        elif self._failures:
-            state = ExecutionState.FAILED
-        elif self._to_settle:
-            state = ExecutionState.CANCELLED
+        count = len(graph)
+        # The counts are of the workflow's tasks; a map counts once, its instances not.
+        statuses = record.status[:count] if self._instances else record.status
+        if statuses.count(COMPLETED) == count:  # every task returned: no filtering
+            returns = dict(zip(plan.ids, self.values))  # noqa: B905 - values may be longer
         else:
-            state = ExecutionState.COMPLETED
-        summary = [
-            f"Task '{self._name_of(node)}' failed: {describe(self._errors[node])}"
-            for node in self._failures
-        ]
-        summary += record.retry_notes()
+            values = self.values
+            returns = {
+                task_id: values[node]
+                for node, (task_id, status) in enumerate(zip(plan.ids, statuses, strict=False))
+                if status in (COMPLETED, CACHED)
+            }
+        failures = self._failures
+        if self._timed_out:  # cut short, even if a task failed before (under "continue")
+            state = RUN_CANCELLED
+        elif failures:
+            state = RUN_FAILED
+        elif self._to_settle:
+            state = RUN_CANCELLED
+        else:
+            state = RUN_COMPLETED
+        summary = (
+            [
+                f"Task '{self._name_of(node)}' failed: {describe(self._errors[node])}"
+                for node in failures
+            ]
+            if failures
+            else []
+        )
+        if self._recorded:  # only failed attempts (and those after them) are recorded
+            summary += record.retry_notes()
         if self._timed_out:
             summary.append(
                 f"The run timed out after {self.settings.run_timeout:g} s; "
                 "the tasks still running were cancelled."
             )
-        if state is not ExecutionState.COMPLETED:
+        if state is not RUN_COMPLETED:
             unfinished = record.status.count(CANCELLED) + record.status.count(None)
             logger.warning(
                 "Run %s %s: %s failed, %s cancelled or not started.%s",
                 self.run_id,
                 state,
-                plural(len(self._failures), "task"),
+                plural(len(failures), "task"),
                 plural(unfinished, "task"),
                 f" {summary[-1]}" if self._timed_out else "",
             )
         elif not self.settings.silence:
-            logger.info("Run %s completed: %s.", self.run_id, plural(len(graph), "task"))
+            logger.info("Run %s completed: %s.", self.run_id, plural(count, "task"))
         planning = plan.planning_duration
-        return ExecutionReport(
-            total_start_time=started - planning,
-            total_end_time=ended,
-            total_duration=ended - started + planning,
-            planning_duration=planning,
-            execution_duration=ended - started,
-            total_tasks=len(graph),
-            total_stages=graph.depth,
-            max_parallelism=graph.width,
-            successful_tasks=len(returns),
-            failed_tasks=statuses.count(FAILED),
-            stage_statistics=_deferred(record.stage_statistics),
-            task_statistics=_deferred(record.task_statistics),
-            execution_state=state,
-            error_summary=summary,
-            original_tasks=_deferred(record.original_tasks),
-            edge_labels=_deferred(record.edge_labels),
-            tail_tasks=dict(self._tails),
-            task_return_set=returns,
-            run_id=self.run_id,
+        # The record stands in for the statistics, computed from it when first read.
+        return ExecutionReport._of(
+            {
+                "total_start_time": started - planning,
+                "total_end_time": ended,
+                "total_duration": ended - started + planning,
+                "planning_duration": planning,
+                "execution_duration": ended - started,
+                "total_tasks": count,
+                "total_stages": graph.depth,
+                "max_parallelism": graph.width,
+                "successful_tasks": len(returns),
+                "failed_tasks": statuses.count(FAILED),
+                "stage_statistics": record,
+                "task_statistics": record,
+                "execution_state": state,
+                "error_summary": summary,
+                "original_tasks": record,
+                "tail_tasks": dict(self._tails),
+                "task_return_set": returns,
+                "run_id": self.run_id,
+                "edge_labels": record,
+            }
         )
+
+
+def _clock_of(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
+    """The loop's ``time()``: ``time.monotonic`` itself when that is all the method does,
+    which saves a Python call per timestamp (a loop on virtual time has its own)."""
+    clock = loop.time
+    if getattr(clock, "__func__", None) is asyncio.BaseEventLoop.time:
+        return time.monotonic
+    return clock
 
 
 def _located(spec: TaskSpec, binding: Binding, value: Any) -> Any:
