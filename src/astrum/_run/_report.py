@@ -109,14 +109,54 @@ class RunRecord(_Deferred):
         start, end = self.start[node], self.end[node]
         worker = self.workers.get(spec.task_id)
         raw = self.attempts[node]
+        queued = self.queued[node]
         if raw is None:
-            # Attempts are recorded only once one fails; a lone successful attempt is implied.
-            raw = [(start, end, status, None, False, worker)] if status == COMPLETED else []
-            waits: Sequence[float] = [self.queued[node]]
+            # Attempts are recorded only once one fails; a lone successful attempt is implied
+            # (made directly: most tasks of a large run take this way).
+            attempts = (
+                [
+                    TaskAttemptStatistics(
+                        spec.task_id,
+                        1,
+                        spec.retry,
+                        start + queued,
+                        end,
+                        max(end - start - queued, 0.0),
+                        status,
+                        will_retry=False,
+                        worker=worker,
+                        queued_duration=queued,
+                    )
+                ]
+                if status == COMPLETED
+                else []
+            )
         else:
-            waits = self.waits.get(node, ())  # one per attempt for tasks with gates, else none
+            attempts = self._attempts(spec, raw, self.waits.get(node, ()))
+        error = self.errors.get(node)
+        return TaskExecutionStatistics(
+            task_name=spec.task_id,
+            stage_id=self.plan.graph.levels[owner],
+            start_time=start,
+            end_time=end,
+            duration=max(end - start - queued, 0.0),
+            status=status,
+            error_message=message(error) if error is not None else self.skip_reasons.get(node),
+            retry=spec.retry,
+            attempt_count=len(attempts),
+            attempt_statistics=attempts,
+            exception=error,
+            queued_duration=queued,
+            worker=worker,
+        )
+
+    @staticmethod
+    def _attempts(
+        spec: TaskSpec, raw: Sequence[Attempt], waits: Sequence[float]
+    ) -> list[TaskAttemptStatistics]:
+        """The statistics of recorded attempts; ``waits`` has one per attempt with gates."""
         waits = [*waits, *[0.0] * (len(raw) - len(waits))][: len(raw)]
-        attempts = [
+        return [
             # The body began once the wait was over: start and duration are the body's.
             TaskAttemptStatistics(
                 task_name=spec.task_id,
@@ -135,22 +175,6 @@ class RunRecord(_Deferred):
                 zip(raw, waits, strict=True), 1
             )
         ]
-        error = self.errors.get(node)
-        return TaskExecutionStatistics(
-            task_name=spec.task_id,
-            stage_id=self.plan.graph.levels[owner],
-            start_time=start,
-            end_time=end,
-            duration=max(end - start - self.queued[node], 0.0),
-            status=status,
-            error_message=message(error) if error is not None else self.skip_reasons.get(node),
-            retry=spec.retry,
-            attempt_count=len(attempts),
-            attempt_statistics=attempts,
-            exception=error,
-            queued_duration=self.queued[node],
-            worker=worker,
-        )
 
     def retry_notes(self) -> list[str]:
         """The run's retries, worded as astrum 0.1.2 put them in ``error_summary``.
