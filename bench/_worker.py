@@ -4,10 +4,14 @@ Run by the harness in a fresh subprocess (often another virtual environment)::
 
     python bench/_worker.py IMPL[,IMPL...] WORKLOAD SIZE REPEATS [--loop uvloop] [--memory]
 
-Inputs are prepared once, untimed. Each repeat then times the build and the
-run separately, in wall-clock and in process CPU time. Several implementations
-(comma-separated) alternate repeat by repeat in this one process and the JSON
-maps each to its samples, so that ratios can pair them. ``--memory`` instead
+Inputs are prepared once, untimed, and each implementation first builds and
+runs a 10-task version of the workload, untimed: what a process pays once
+(modules an implementation imports on first use, first-call caches) is not a
+per-task cost (``bench_often.py`` measures import and a first run apart).
+Each repeat then times the build and the run separately, in wall-clock and in
+process CPU time. Several implementations (comma-separated) alternate repeat
+by repeat in this one process and the JSON maps each to its samples, so that
+ratios can pair them. ``--memory`` instead
 does one build and run and reports how much the peak RSS grew past the RSS
 with the inputs ready.
 """
@@ -47,9 +51,17 @@ async def finish(result: Any) -> Any:
     return await result if inspect.isawaitable(result) else result
 
 
+async def warm_up(impl: Any, workload_name: str, size: int) -> None:
+    """One untimed build and run of a 10-task version of the workload (sized ones only)."""
+    if size:
+        small = make(workload_name, min(size, 10))
+        impl.check(small, await finish(impl.run(impl.build(impl.prepare(small)))))
+
+
 async def measure(impl: Any, workload_name: str, size: int, repeats: int, memory: bool) -> Any:
     workload = make(workload_name, size)
     prepared = impl.prepare(workload)
+    await warm_up(impl, workload_name, size)
     if memory:
         gc.collect()
         before = current_rss()
@@ -72,6 +84,8 @@ async def measure_paired(
     """
     workload = make(workload_name, size)
     prepared = {name: impl.prepare(workload) for name, impl in impls.items()}
+    for impl in impls.values():
+        await warm_up(impl, workload_name, size)
     samples: dict[str, dict[str, list[float]]] = {
         name: {"build": [], "run": [], "build_cpu": [], "run_cpu": []} for name in impls
     }

@@ -245,9 +245,26 @@ _PROBE = (
     "print(json.dumps([spent, len(sys.modules), [m for m in {optional!r} if m in sys.modules]]))"
 )
 
+# Importing, then running one one-task workflow: what a process pays before its first
+# result, modules imported on first use included.
+_FIRST_RUN = {
+    "asyncio": (
+        "import time; began = time.perf_counter(); import asyncio\n"
+        "async def one() -> int: return 1\n"
+        "asyncio.run(one()); print(time.perf_counter() - began)"
+    ),
+    "astrum": (
+        "import time; began = time.perf_counter(); import asyncio, astrum\n"
+        "flow = astrum.SchedulerRegistry('first')\n"
+        "@flow.task()\nasync def one() -> int: return 1\n"
+        "asyncio.run(flow.run()); print(time.perf_counter() - began)"
+    ),
+}
+
 
 def startup(rounds: int = 15) -> dict[str, Any]:
-    """``python -c "import X"``: process wall time, import time, module count, optional ones.
+    """``python -c "import X"``: process wall time, import time, module count, optional ones;
+    and the time from the import to the first result of a one-task workflow.
 
     With bytecode caches, as an installed package has them: a first untimed import
     writes them even where ``PYTHONDONTWRITEBYTECODE`` is set (then every import
@@ -273,10 +290,19 @@ def startup(rounds: int = 15) -> dict[str, Any]:
             entry["import"].append(spent)
             entry["modules"].append(modules)
             entry["optional"] = optional
+            done = subprocess.run(
+                [sys.executable, "-c", _FIRST_RUN[module]],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=env,
+            )
+            entry.setdefault("first_run", []).append(float(done.stdout))
     return {
         module: {
             "wall_ms": statistics.median(entry["wall"]) * 1e3,
             "import_ms": statistics.median(entry["import"]) * 1e3,
+            "first_run_ms": statistics.median(entry["first_run"]) * 1e3,
             "modules": statistics.median(entry["modules"]),
             "optional": entry["optional"],
         }
