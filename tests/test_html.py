@@ -22,7 +22,8 @@ from astrum import (
     SchedulerRegistry,
     SqliteStore,
 )
-from astrum._views._html import BAR_LIMIT, DAG_LIMIT, load_page, page_data, render_page
+from astrum._views._html import BAR_LIMIT, DAG_LIMIT, render_page
+from astrum._views._page_data import load_page, page_data
 from sample_workflows import completed_report, failed_report
 from strategies import Dag, failing_dags
 from test_cli import GOOD, astrum, write

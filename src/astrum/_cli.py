@@ -340,7 +340,8 @@ def _cache(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from astrum._views._html import load_page, render_page
+    from astrum._views._html import render_page
+    from astrum._views._page_data import load_page
     from astrum.cache import SqliteStore
 
     if not Path(args.store).is_file():

@@ -248,7 +248,7 @@ class RunCache:
         save = getattr(self._store, "save_report", None)  # optional for a store
         if not self._record or save is None:
             return
-        from astrum._views._html import stored_page
+        from astrum._views._page_data import stored_page
 
         try:
             await save(self._run_id, stored_page(report))

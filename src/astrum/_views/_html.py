@@ -1,10 +1,11 @@
 """A run as one self-contained HTML page: header, DAG, Gantt timeline, task table.
 
 The page is drawn in two steps so a recorded run can be drawn again later
-without its report: :func:`page_data` turns a report into plain JSON-ready
-data (what a store keeps), and :func:`render_page` turns that data into HTML
-with inline CSS, SVG and a few lines of script for the tooltips. Nothing is
-fetched from the network, so the file works from ``file://``.
+without its report: :func:`~astrum._views._page_data.page_data` turns a report
+into plain JSON-ready data (what a store keeps), and :func:`render_page` here
+turns that data into HTML with inline SVG, the stylesheet and tooltip script
+of :mod:`astrum._views._page_assets`. Nothing is fetched from the network, so
+the file works from ``file://``.
 
 Large runs: the timeline draws one bar per task up to :data:`BAR_LIMIT` tasks;
 past that it draws one row per level (or per group of mapped instances
@@ -18,46 +19,45 @@ up to :data:`TABLE_LIMIT`, and past that only the unsuccessful and the slowest.
 from __future__ import annotations
 
 import html
-import json
 import math
 import os
 import re
 import time
-import traceback
-import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from astrum._views._summary import critical_path, seconds, status_counts
+from astrum._views._page_assets import CSS, SCRIPT
+from astrum._views._page_data import (
+    A_END,
+    A_ERROR,
+    A_START,
+    A_STATUS,
+    ATTEMPTS,
+    END,
+    ERROR,
+    LEVEL,
+    NAME,
+    QUEUED,
+    START,
+    STATUS,
+    TRACE,
+    WORKER,
+    levels_of,
+    page_data,
+)
+from astrum._views._summary import seconds
 from astrum._views._trace import assign_lanes
 
 if TYPE_CHECKING:
     from astrum._records import ReportData
 
-__all__ = [
-    "BAR_LIMIT",
-    "DAG_LIMIT",
-    "FAILED_BARS",
-    "TABLE_LIMIT",
-    "load_page",
-    "page_data",
-    "render_page",
-    "stored_page",
-    "to_html",
-]
+__all__ = ["BAR_LIMIT", "DAG_LIMIT", "FAILED_BARS", "TABLE_LIMIT", "render_page", "to_html"]
 
 BAR_LIMIT = 2_500
 DAG_LIMIT = 300
 TABLE_LIMIT = 2_500
 FAILED_BARS = 500
 _SLOWEST_ROWS = 200
-_TRACEBACK_CHARS = 6_000
-_FORMAT = 1
-
-# Columns of one task in the page data, in this order.
-_NAME, _LEVEL, _STATUS, _START, _END, _QUEUED, _ATTEMPTS, _ERROR, _TRACE, _WORKER = range(10)
-# Columns of one attempt: start, end, status, error message.
-_A_START, _A_END, _A_STATUS, _A_ERROR = range(4)
 
 _MAPPED = re.compile(r"^(.*)\[\d+\]$")
 
@@ -70,104 +70,6 @@ def to_html(report: ReportData, path: str | os.PathLike[str] | None = None) -> s
     return page
 
 
-# -- data -----------------------------------------------------------------------------------
-
-
-def page_data(report: ReportData) -> dict[str, Any]:
-    """Everything the page shows, as JSON-ready data (times in seconds from the run's start)."""
-    origin = report.total_start_time + report.planning_duration
-    dependencies = report.original_tasks
-    stats = report.task_statistics
-    known = {s.task_name for s in stats}
-    levels = _levels(dependencies)
-    tasks: list[list[Any]] = []
-    for s in stats:
-        attempts = [
-            [_r(a.start_time - origin), _r(a.end_time - origin), a.status, a.error_message]
-            for a in s.attempt_statistics
-        ]
-        tasks.append(
-            [
-                s.task_name,
-                s.stage_id,
-                s.status,
-                _r(s.start_time - origin),
-                _r(s.end_time - origin),
-                _r(s.queued_duration),
-                attempts,
-                s.error_message,
-                _traceback(s.exception),
-                s.worker,
-            ]
-        )
-    # Tasks the run never reached still belong in the graph and the table.
-    tasks += [
-        [name, levels.get(name, 0), "not started", None, None, 0.0, [], None, None, None]
-        for name in dependencies
-        if name not in known
-    ]
-    return {
-        "format": _FORMAT,
-        "run_id": report.run_id,
-        "state": str(report.execution_state),
-        "started": report.total_start_time,
-        "duration": report.total_duration,
-        "planning": report.planning_duration,
-        "execution": report.execution_duration,
-        "total_tasks": report.total_tasks,
-        "counts": status_counts(report),
-        "errors": list(report.error_summary),
-        "critical": [s.task_name for s in critical_path(report)],
-        "dependencies": dependencies,
-        "edge_labels": report.edge_labels,
-        "tasks": tasks,
-    }
-
-
-def _r(value: float) -> float:
-    return round(value, 6)
-
-
-def _traceback(error: BaseException | None) -> str | None:
-    if error is None:
-        return None
-    text = "".join(traceback.format_exception(error))
-    if len(text) > _TRACEBACK_CHARS:  # the end of a traceback says the most
-        text = "…\n" + text[-_TRACEBACK_CHARS:]
-    return text
-
-
-def _levels(dependencies: dict[str, list[str]]) -> dict[str, int]:
-    """The level of each task: the length of the longest path to it from a root."""
-    level: dict[str, int] = {}
-    for name in _topological(dependencies):
-        level[name] = 1 + max((level[d] for d in dependencies[name] if d in level), default=-1)
-    return level
-
-
-def _topological(dependencies: dict[str, list[str]]) -> list[str]:
-    waiting = dict.fromkeys(dependencies, 0)
-    users: dict[str, list[str]] = {name: [] for name in dependencies}
-    for name, deps in dependencies.items():
-        for dep in deps:
-            if dep in users:
-                waiting[name] += 1
-                users[dep].append(name)
-    ready = [name for name, n in waiting.items() if not n]
-    order = []
-    while ready:
-        name = ready.pop()
-        order.append(name)
-        for user in users[name]:
-            waiting[user] -= 1
-            if not waiting[user]:
-                ready.append(user)
-    return order
-
-
-# -- page -----------------------------------------------------------------------------------
-
-
 def render_page(data: dict[str, Any]) -> str:
     """The HTML page of ``data`` as made by :func:`page_data`."""
     tasks: list[list[Any]] = data["tasks"]
@@ -176,7 +78,7 @@ def render_page(data: dict[str, Any]) -> str:
     parts = [
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<title>{_e(title)}</title><style>{CSS}</style></head><body>",
         _header(data),
         "<section><h2>Graph</h2>",
         _dag(data, tasks, critical),
@@ -185,7 +87,7 @@ def render_page(data: dict[str, Any]) -> str:
         "</section><section><h2>Tasks</h2>",
         _table(tasks, critical),
         "</section><div id='tip' role='tooltip'></div>",
-        f"<script>{_SCRIPT}</script></body></html>\n",
+        f"<script>{SCRIPT}</script></body></html>\n",
     ]
     return "".join(parts)
 
@@ -227,11 +129,11 @@ _NODE_W, _NODE_H, _COL_W, _ROW_H = 150, 26, 210, 38
 
 def _dag(data: dict[str, Any], tasks: list[list[Any]], critical: set[str]) -> str:
     dependencies: dict[str, list[str]] = data["dependencies"]
-    status = {t[_NAME]: t[_STATUS] for t in tasks}
-    times = {t[_NAME]: (t[_START], t[_END]) for t in tasks if t[_START] is not None}
+    status = {t[NAME]: t[STATUS] for t in tasks}
+    times = {t[NAME]: (t[START], t[END]) for t in tasks if t[START] is not None}
     if not dependencies:
         return "<p class='note'>No tasks.</p>"
-    levels = _levels(dependencies)
+    levels = levels_of(dependencies)
     if len(dependencies) > DAG_LIMIT:
         return _level_summary(levels, status)
     columns: dict[int, list[str]] = {}
@@ -351,10 +253,10 @@ class _Scale:
 
 
 def _timeline(data: dict[str, Any], tasks: list[list[Any]], critical: set[str]) -> str:
-    ran = [t for t in tasks if t[_START] is not None]
+    ran = [t for t in tasks if t[START] is not None]
     if not ran:
         return "<p class='note'>No task started.</p>"
-    scale = _Scale(max(data["execution"], *(t[_END] for t in ran)))
+    scale = _Scale(max(data["execution"], *(t[END] for t in ran)))
     if len(ran) > BAR_LIMIT:
         rows, note = _aggregated_rows(ran, critical, scale)
     else:
@@ -424,13 +326,13 @@ def _task_rows(ran: list[list[Any]], critical: set[str], scale: _Scale) -> list[
     groups: dict[str, list[list[Any]]] = {}
     order: list[tuple[float, str, list[Any] | None]] = []
     for task in ran:
-        group = _group_of(task[_NAME])
+        group = _group_of(task[NAME])
         if group is None:
-            order.append((task[_START], task[_NAME], task))
+            order.append((task[START], task[NAME], task))
         else:
             if group not in groups:
                 groups[group] = []
-                order.append((task[_START], group, None))
+                order.append((task[START], group, None))
             groups[group].append(task)
     rows = []
     for _, name, single in sorted(order, key=lambda item: (item[0], item[1])):
@@ -438,9 +340,9 @@ def _task_rows(ran: list[list[Any]], critical: set[str], scale: _Scale) -> list[
         if len(members) == 1:
             rows.append(_task_row(members[0], critical, scale))
             continue
-        start = min(t[_START] for t in members)
-        end = max(t[_END] for t in members)
-        failed = sum(1 for t in members if t[_STATUS] == "failed")
+        start = min(t[START] for t in members)
+        end = max(t[END] for t in members)
+        failed = sum(1 for t in members if t[STATUS] == "failed")
         tip = f"{name}[…]: {len(members)} mapped instances\n{_ms(start)} → {_ms(end)}" + (
             f"\n{failed} failed" if failed else ""
         )
@@ -450,7 +352,7 @@ def _task_rows(ran: list[list[Any]], critical: set[str], scale: _Scale) -> list[
             f"width='{scale.w(start, end):.1f}' height='{_BAR_H - 4}' data-tip='{_e(tip)}'/>"
         )
         rows.append((1, header))
-        lanes = assign_lanes((t[_START], t[_END]) for t in members)
+        lanes = assign_lanes((t[START], t[END]) for t in members)
         drawn = "".join(
             _bars(task, critical, scale, lane * _LANE_H)
             for task, lane in zip(members, lanes, strict=True)
@@ -460,7 +362,7 @@ def _task_rows(ran: list[list[Any]], critical: set[str], scale: _Scale) -> list[
 
 
 def _task_row(task: list[Any], critical: set[str], scale: _Scale) -> tuple[int, str]:
-    name = task[_NAME]
+    name = task[NAME]
     return 1, _label(name, hot=name in critical) + _bars(task, critical, scale, 0)
 
 
@@ -471,19 +373,19 @@ def _label(name: str, *, hot: bool) -> str:
 
 def _bars(task: list[Any], critical: set[str], scale: _Scale, dy: float) -> str:
     """The bars of one task at ``dy`` below its row: queued time, then each attempt."""
-    name, status, start, end = task[_NAME], task[_STATUS], task[_START], task[_END]
+    name, status, start, end = task[NAME], task[STATUS], task[START], task[END]
     top = f"{2 + dy:g}"
     hot = " hot" if name in critical else ""
     if status == "skipped":
         x = scale.x(start)
-        tip = f"{name}: skipped at {_ms(start)}" + (f"\n{task[_ERROR]}" if task[_ERROR] else "")
+        tip = f"{name}: skipped at {_ms(start)}" + (f"\n{task[ERROR]}" if task[ERROR] else "")
         return (
             f"<rect class='bar skipped' data-task='{_e(name)}' data-status='skipped' "
             f"x='{x - 4:.1f}' y='{top}' width='8' height='{_BAR_H}' "
             f"data-tip='{_e(tip)}'/>"
         )
     out = []
-    queued = task[_QUEUED]
+    queued = task[QUEUED]
     body_start = start
     if queued > 0:
         out.append(
@@ -493,22 +395,22 @@ def _bars(task: list[Any], critical: set[str], scale: _Scale, dy: float) -> str:
             f"data-tip='{_e(f'{name}: queued {_ms(queued)}')}'/>"
         )
         body_start = start + queued
-    attempts = task[_ATTEMPTS] or [[body_start, end, status, task[_ERROR]]]
+    attempts = task[ATTEMPTS] or [[body_start, end, status, task[ERROR]]]
     total = len(attempts)
     for number, attempt in enumerate(attempts, 1):
-        a_start = max(attempt[_A_START], body_start) if number == 1 else attempt[_A_START]
-        a_end = max(attempt[_A_END], a_start)
-        a_status = attempt[_A_STATUS]
+        a_start = max(attempt[A_START], body_start) if number == 1 else attempt[A_START]
+        a_end = max(attempt[A_END], a_start)
+        a_status = attempt[A_STATUS]
         lines = [
             f"{name}" + (f" attempt {number}/{total}" if total > 1 else ""),
             f"{a_status}: {_ms(a_start)} → {_ms(a_end)} ({_ms(a_end - a_start)})",
         ]
         if number == 1 and queued > 0:
             lines.append(f"queued {_ms(queued)} before")
-        if attempt[_A_ERROR]:
-            lines.append(_short(str(attempt[_A_ERROR]), 300))
-        if task[_WORKER]:
-            lines.append(f"on {task[_WORKER]}")
+        if attempt[A_ERROR]:
+            lines.append(_short(str(attempt[A_ERROR]), 300))
+        if task[WORKER]:
+            lines.append(f"on {task[WORKER]}")
         out.append(
             f"<rect class='bar {_css(a_status)}{hot}' data-task='{_e(name)}' "
             f"data-status='{_e(a_status)}' data-attempt='{number}' x='{scale.x(a_start):.1f}' "
@@ -525,20 +427,20 @@ def _aggregated_rows(
     buckets = 200
     groups: dict[str, list[list[Any]]] = {}
     for task in ran:
-        group = _group_of(task[_NAME])
-        key = f"{group}[…]" if group is not None else f"level {task[_LEVEL]}"
+        group = _group_of(task[NAME])
+        key = f"{group}[…]" if group is not None else f"level {task[LEVEL]}"
         groups.setdefault(key, []).append(task)
     width = scale.span / buckets
     rows: list[tuple[int, str]] = []
-    for key, members in sorted(groups.items(), key=lambda kv: min(t[_START] for t in kv[1])):
+    for key, members in sorted(groups.items(), key=lambda kv: min(t[START] for t in kv[1])):
         running = [0.0] * buckets
         for task in members:
-            first = min(int(task[_START] / width), buckets - 1)
-            last = min(int(task[_END] / width), buckets - 1)
+            first = min(int(task[START] / width), buckets - 1)
+            last = min(int(task[END] / width), buckets - 1)
             for b in range(first, last + 1):
                 running[b] += 1
         peak = max(running) or 1.0
-        failed = sum(1 for t in members if t[_STATUS] in ("failed", "cancelled"))
+        failed = sum(1 for t in members if t[STATUS] in ("failed", "cancelled"))
         kind = "failed" if failed else "completed"
         cells = []
         for b, n in enumerate(running):
@@ -558,8 +460,8 @@ def _aggregated_rows(
             f"data-tip='{_e(tip)}'/>"
         )
         rows.append((1, label + "".join(cells) + hit))
-    shown = [t for t in ran if t[_NAME] in critical]
-    shown += [t for t in ran if t[_STATUS] in ("failed", "cancelled") and t[_NAME] not in critical][
+    shown = [t for t in ran if t[NAME] in critical]
+    shown += [t for t in ran if t[STATUS] in ("failed", "cancelled") and t[NAME] not in critical][
         :FAILED_BARS
     ]
     rows += [_task_row(task, critical, scale) for task in shown]
@@ -579,10 +481,10 @@ def _table(tasks: list[list[Any]], critical: set[str]) -> str:
     rows = tasks
     note = ""
     if len(tasks) > TABLE_LIMIT:
-        unsuccessful = [t for t in tasks if t[_STATUS] not in ("completed", "cached")]
+        unsuccessful = [t for t in tasks if t[STATUS] not in ("completed", "cached")]
         slowest = sorted(
-            (t for t in tasks if t[_STATUS] in ("completed", "cached")),
-            key=lambda t: -(t[_END] - t[_START]),
+            (t for t in tasks if t[STATUS] in ("completed", "cached")),
+            key=lambda t: -(t[END] - t[START]),
         )[:_SLOWEST_ROWS]
         rows = unsuccessful[:TABLE_LIMIT] + slowest
         note = (
@@ -590,7 +492,7 @@ def _table(tasks: list[list[Any]], critical: set[str]) -> str:
             f"{min(len(unsuccessful), TABLE_LIMIT)} that did not complete and the "
             f"{len(slowest)} slowest that did.</p>"
         )
-    body = "".join(_table_row(t, t[_NAME] in critical) for t in rows)
+    body = "".join(_table_row(t, t[NAME] in critical) for t in rows)
     return (
         f"{note}<div class='scroll tall'><table id='tasks'><thead><tr><th>task</th>"
         "<th>status</th><th>level</th><th>start</th><th>duration</th><th>queued</th>"
@@ -600,113 +502,28 @@ def _table(tasks: list[list[Any]], critical: set[str]) -> str:
 
 
 def _table_row(task: list[Any], hot: bool) -> str:
-    start, end = task[_START], task[_END]
+    start, end = task[START], task[END]
     ran = start is not None
-    error = task[_ERROR]
+    error = task[ERROR]
     cell = ""
-    if error or task[_TRACE]:
+    if error or task[TRACE]:
         first = _short(str(error or "").splitlines()[0] if error else "traceback", 120)
-        detail = task[_TRACE] or str(error)
-        attempts = task[_ATTEMPTS]
+        detail = task[TRACE] or str(error)
+        attempts = task[ATTEMPTS]
         earlier = "".join(
-            f"attempt {n}: {a[_A_STATUS]} — {a[_A_ERROR]}\n"
+            f"attempt {n}: {a[A_STATUS]} — {a[A_ERROR]}\n"
             for n, a in enumerate(attempts, 1)
-            if a[_A_ERROR] and n < len(attempts)
+            if a[A_ERROR] and n < len(attempts)
         )
         cell = (
             f"<details><summary>{_e(first)}</summary><pre>{_e(earlier)}{_e(detail)}</pre></details>"
         )
     return (
-        f"<tr class='{_css(task[_STATUS])}{' hot' if hot else ''}'>"
-        f"<td>{_e(task[_NAME])}</td><td><span class='pill {_css(task[_STATUS])}'>"
-        f"{_e(task[_STATUS])}</span></td><td>{task[_LEVEL]}</td>"
+        f"<tr class='{_css(task[STATUS])}{' hot' if hot else ''}'>"
+        f"<td>{_e(task[NAME])}</td><td><span class='pill {_css(task[STATUS])}'>"
+        f"{_e(task[STATUS])}</span></td><td>{task[LEVEL]}</td>"
         f"<td>{_ms(start) if ran else ''}</td><td>{_ms(end - start) if ran else ''}</td>"
-        f"<td>{_ms(task[_QUEUED]) if task[_QUEUED] else ''}</td>"
-        f"<td>{len(task[_ATTEMPTS]) or (1 if task[_STATUS] == 'completed' else '')}</td>"
-        f"<td>{_e(task[_WORKER] or '')}</td><td>{cell}</td></tr>"
+        f"<td>{_ms(task[QUEUED]) if task[QUEUED] else ''}</td>"
+        f"<td>{len(task[ATTEMPTS]) or (1 if task[STATUS] == 'completed' else '')}</td>"
+        f"<td>{_e(task[WORKER] or '')}</td><td>{cell}</td></tr>"
     )
-
-
-def stored_page(report: ReportData) -> bytes:
-    """The page data of ``report`` as compressed JSON: what a store keeps of a recorded run."""
-    raw = json.dumps(page_data(report), separators=(",", ":"), default=repr)
-    return zlib.compress(raw.encode(), 6)
-
-
-def load_page(payload: bytes) -> dict[str, Any]:
-    """The page data that :func:`stored_page` made; ValueError when it is not that."""
-    try:
-        data: dict[str, Any] = json.loads(zlib.decompress(payload))
-    except (zlib.error, ValueError) as exc:
-        raise ValueError(f"The stored report cannot be read ({exc}).") from exc
-    if not isinstance(data, dict) or data.get("format") != _FORMAT:
-        raise ValueError("The stored report was written by another version of astrum.")
-    return data
-
-
-_CSS = """
-:root{--ok:#2e9d5b;--fail:#d64545;--cancel:#8e63b5;--skip:#a8a8a8;--cache:#4f86e0;
---queue:#f1c46b;--hot:#e0a100;--ink:#1d2330;--muted:#6b7280;--line:#d9dde5}
-*{box-sizing:border-box}body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;
-color:var(--ink);margin:0;padding:16px 24px;background:#fafbfc}
-h1{font-size:20px;margin:0 0 8px}h2{font-size:16px;margin:18px 0 6px}
-header dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:0}
-header dt{color:var(--muted)}header dd{margin:0}
-.state{padding:1px 8px;border-radius:10px;color:#fff;background:var(--muted)}
-.state.completed{background:var(--ok)}.state.failed{background:var(--fail)}
-.state.cancelled{background:var(--cancel)}
-.errors{color:var(--fail);margin:8px 0 0;padding-left:18px}
-section{background:#fff;border:1px solid var(--line);border-radius:8px;padding:8px 12px;
-margin-top:14px}
-.scroll{overflow:auto;max-width:100%}.scroll.tall{max-height:70vh}
-.note{color:var(--muted);margin:4px 0}
-svg text{font-size:11px;fill:var(--ink)}
-.node rect{fill:#fff;stroke:#9aa3b2;stroke-width:1.2}
-.node.hot rect{stroke:var(--hot);stroke-width:3}
-.node.completed rect{fill:#d7f0e0}.node.failed rect{fill:#f8d4d4}
-.node.cancelled rect{fill:#e7dcf2}.node.skipped rect{fill:#eee}.node.cached rect{fill:#dbe7fb}
-.node.not-started rect{stroke-dasharray:4 3}
-.edge{fill:none;stroke:#aab2c0;stroke-width:1.2}.edge.hot{stroke:var(--hot);stroke-width:2.5}
-.edge-label{font-size:9.5px;fill:var(--muted);text-anchor:middle}
-.tick{stroke:#eef0f4}.tick-label{fill:var(--muted);font-size:10px}
-.row-label{text-anchor:end}.row-label.hot{font-weight:600;fill:#9a6b00}
-.bar{stroke:none}.bar.completed{fill:var(--ok)}.bar.failed{fill:var(--fail)}
-.bar.cancelled{fill:var(--cancel)}.bar.skipped{fill:var(--skip)}.bar.cached{fill:var(--cache)}
-.bar.queued{fill:var(--queue)}.bar.hot{stroke:var(--hot);stroke-width:2}
-.group{fill:#c9ced8}.density.completed{fill:var(--ok)}.density.failed{fill:var(--fail)}
-.hit{fill:transparent}
-.legend{color:var(--muted);font-size:12px}.key{display:inline-block;width:12px;height:10px;
-margin:0 4px 0 10px;border-radius:2px;background:var(--ok)}
-.key.queued{background:var(--queue)}.key.failed{background:var(--fail)}
-.key.cancelled{background:var(--cancel)}.key.skipped{background:var(--skip)}
-.key.cached{background:var(--cache)}.key.hot{background:#fff;border:2px solid var(--hot)}
-table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:3px 8px;
-border-bottom:1px solid #eef0f4;vertical-align:top;white-space:nowrap}
-td:last-child{white-space:normal}th{position:sticky;top:0;background:#fff}
-tr.hot td:first-child{font-weight:600}
-.pill{padding:0 6px;border-radius:8px;background:#eee}.pill.completed{background:#d7f0e0}
-.pill.failed{background:#f8d4d4}.pill.cancelled{background:#e7dcf2}.pill.cached{background:#dbe7fb}
-details pre{white-space:pre-wrap;font-size:12px;background:#f6f7f9;padding:6px;margin:4px 0}
-summary{cursor:pointer;color:var(--fail)}
-.levels{display:flex;flex-wrap:wrap;gap:8px}.level{border:1px solid var(--line);
-border-radius:6px;padding:4px 8px;min-width:130px}
-.mix{display:flex;height:8px;margin-top:4px;border-radius:3px;overflow:hidden}
-.mix span{background:var(--ok)}.mix .failed{background:var(--fail)}
-.mix .cancelled{background:var(--cancel)}.mix .skipped{background:var(--skip)}
-.mix .cached{background:var(--cache)}.mix .not-started{background:#e5e7eb}
-#tip{position:fixed;display:none;pointer-events:none;background:#1d2330;color:#fff;
-padding:5px 8px;border-radius:5px;font-size:12px;white-space:pre-line;max-width:420px;z-index:9}
-"""
-
-# Tooltips for anything carrying data-tip; the page reads fine without it.
-_SCRIPT = """
-(function(){var tip=document.getElementById('tip');
-function show(e){var t=e.target.closest?e.target.closest('[data-tip]'):null;
-if(!t){tip.style.display='none';return;}tip.textContent=t.getAttribute('data-tip');
-tip.style.display='block';var x=e.clientX+14,y=e.clientY+14;
-if(x+tip.offsetWidth>innerWidth)x=e.clientX-tip.offsetWidth-8;
-if(y+tip.offsetHeight>innerHeight)y=e.clientY-tip.offsetHeight-8;
-tip.style.left=x+'px';tip.style.top=y+'px';}
-document.addEventListener('mouseover',show);document.addEventListener('mousemove',show);
-})();
-"""
