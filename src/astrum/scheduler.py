@@ -163,7 +163,8 @@ class DynamicScheduler:
             dynamic=dynamic,
         )
         # The run machinery is imported by the first scheduler, not by ``import astrum``.
-        from astrum._run._run import Run, RunSettings
+        from astrum._run._run import Run
+        from astrum._run._settings import RunSettings
 
         self._run_class: type[Run] = Run
         if dynamic is not None:

@@ -32,20 +32,11 @@ from typing import Any
 from astrum._build._markers import NO_DEFAULT
 from astrum._build._plan import ASYNC_PRODUCER, MAPPED, PLAIN, Binding, Dynamic, Plan, TaskSpec
 from astrum._errors import Skip
+from astrum._run._arguments import located
+from astrum._run._attempt import timed_out
 from astrum._run._report import describe
-from astrum._run._run import (
-    CACHED,
-    CANCELLED,
-    COMPLETED,
-    FAILED,
-    RUNNING,
-    SKIPPED,
-    Run,
-    RunSettings,
-    _located,
-    _timed_out,
-    logger,
-)
+from astrum._run._run import CACHED, CANCELLED, COMPLETED, FAILED, RUNNING, SKIPPED, Run, logger
+from astrum._run._settings import RunSettings
 
 __all__ = ["DynamicRun", "MapError"]
 
@@ -193,7 +184,7 @@ class DynamicRun(Run):
                 except TimeoutError as exc:
                     if not deadline.expired():
                         raise  # the generator raised TimeoutError itself
-                    raise _timed_out(spec, timeout, 1) from exc
+                    raise timed_out(spec, timeout, 1) from exc
         except BaseException as exc:  # noqa: BLE001 - sorted out by _ended_badly
             self._ended_badly(node, spec, exc)
             return
@@ -513,7 +504,7 @@ class DynamicRun(Run):
             binding = spec.bindings[position]
             value = state.elements[j][index]
             if streamed and binding.locator is not None:
-                value = _located(spec, binding, value)
+                value = located(spec, binding, value)
             if binding.positional:
                 elements[position] = value
             else:
@@ -719,7 +710,7 @@ class DynamicRun(Run):
                 for slot in state.slots
                 if slot != -1 and self.status[slot] in (COMPLETED, CACHED)
             ]
-            return done if binding.locator is None else _located(spec, binding, done)
+            return done if binding.locator is None else located(spec, binding, done)
         return mode.default  # a skipped source with a default: the only other way here
 
 
@@ -749,7 +740,7 @@ def _tolerates(spec: TaskSpec, source: int, *, skipped: bool) -> bool:
 def _elements(spec: TaskSpec, binding: Binding, value: Any) -> list[Any]:
     """The elements of a plain task's value (after the locator) that a map runs over."""
     if binding.locator is not None:
-        value = _located(spec, binding, value)
+        value = located(spec, binding, value)
     try:
         return list(value)
     except TypeError:
