@@ -162,9 +162,9 @@ class DynamicScheduler:
             inputs=_input_uses(specs),
             dynamic=dynamic,
         )
-        # The run machinery is imported by the first scheduler, not by ``import astrum``.
-        from astrum._run._run import Run
-        from astrum._run._settings import RunSettings
+        # The run machinery is imported by the first scheduler, not by ``import astrum``
+        # (one import statement: each one costs every scheduler built).
+        from astrum._run._run import Run, RunSettings
 
         self._run_class: type[Run] = Run
         if dynamic is not None:

@@ -16,9 +16,8 @@ from typing import Any
 
 from astrum._build._plan import TaskSpec
 from astrum._errors import Skip
-from astrum._records import StageStatus
 from astrum._run._report import Attempt
-from astrum._run._state import RunState
+from astrum._run._state import CANCELLED, COMPLETED, FAILED, SKIPPED, RunState
 
 __all__ = [
     "attempt_completed",
@@ -33,10 +32,6 @@ __all__ = [
     "traced_call",
 ]
 
-COMPLETED = StageStatus.COMPLETED
-FAILED = StageStatus.FAILED
-CANCELLED = StageStatus.CANCELLED
-SKIPPED = StageStatus.SKIPPED
 _NO_GATES: tuple[asyncio.Semaphore, ...] = ()  # what most attempts hold: nothing
 
 

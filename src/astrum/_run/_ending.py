@@ -12,9 +12,9 @@ import asyncio
 import logging
 from typing import Any
 
-from astrum._records import ExecutionState, StageStatus
+from astrum._records import ExecutionState
 from astrum._run._report import RunRecord, describe
-from astrum._run._state import RunState
+from astrum._run._state import CACHED, CANCELLED, COMPLETED, FAILED, RunState
 from astrum._views._summary import plural
 from astrum.models import ExecutionReport
 
@@ -22,10 +22,6 @@ __all__ = ["report", "wind_down"]
 
 logger = logging.getLogger("astrum")
 
-COMPLETED = StageStatus.COMPLETED
-FAILED = StageStatus.FAILED
-CANCELLED = StageStatus.CANCELLED
-CACHED = StageStatus.CACHED
 RUN_COMPLETED = ExecutionState.COMPLETED
 RUN_FAILED = ExecutionState.FAILED
 RUN_CANCELLED = ExecutionState.CANCELLED

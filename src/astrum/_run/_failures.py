@@ -12,17 +12,13 @@ import asyncio
 import logging
 
 from astrum._errors import Skip
-from astrum._records import StageStatus
 from astrum._run._report import describe
-from astrum._run._state import RunState
+from astrum._run._state import FAILED, SKIPPED, RunState
 from astrum._views._summary import abbreviated, plural
 
 __all__ = ["cancelled_by_run", "fail", "raised_skip", "skip_downstream"]
 
 logger = logging.getLogger("astrum")
-
-FAILED = StageStatus.FAILED
-SKIPPED = StageStatus.SKIPPED
 
 
 def cancelled_by_run(run: RunState, error: BaseException) -> bool:

@@ -15,10 +15,10 @@ from typing import Any
 
 from astrum._build._plan import Binding, TaskSpec
 from astrum._errors import Skip
-from astrum._records import StageStatus
 from astrum._run._arguments import located
 from astrum._run._mapstate import DynamicState, MapError, MapState
 from astrum._run._report import describe
+from astrum._run._state import CACHED, CANCELLED, COMPLETED, FAILED, RUNNING, SKIPPED
 
 __all__ = [
     "activate",
@@ -40,12 +40,6 @@ __all__ = [
 
 logger = logging.getLogger("astrum")
 
-COMPLETED = StageStatus.COMPLETED
-FAILED = StageStatus.FAILED
-CANCELLED = StageStatus.CANCELLED
-SKIPPED = StageStatus.SKIPPED
-RUNNING = StageStatus.RUNNING
-CACHED = StageStatus.CACHED
 _MISSING: Any = object()  # an element that has not arrived yet
 
 

@@ -1,7 +1,10 @@
 """One run of a plan with maps, generators or defaults (see :mod:`astrum._build._dynamic`).
 
 :class:`DynamicRun` extends :class:`~astrum._run._run.Run`; a plan without any of
-these runs on the plain class and pays nothing for them.
+these runs on the plain class and pays nothing for them. This module holds
+how it starts and completes tasks and resolves defaults; instances of a map
+are in :mod:`astrum._run._instances`, streams from generators in
+:mod:`astrum._run._streams`.
 
 A mapped task's instances are records of the same per-run lists as the
 plan's tasks, numbered after them, so retries, timeouts, pools, the cache,
@@ -33,8 +36,9 @@ from astrum._run import _instances as instances
 from astrum._run import _streams as streams
 from astrum._run._arguments import located
 from astrum._run._mapstate import MapError, MapState
-from astrum._run._run import CACHED, CANCELLED, COMPLETED, RUNNING, SKIPPED, Run
+from astrum._run._run import Run
 from astrum._run._settings import RunSettings
+from astrum._run._state import CACHED, CANCELLED, COMPLETED, RUNNING, SKIPPED
 
 __all__ = ["DynamicRun", "MapError"]
 

@@ -5,6 +5,12 @@ timings, attempts. Each task is one asyncio task that starts the moment its
 last dependency completes (no stage barriers) and, when it finishes, starts
 the dependents it was the last one to wait for. Nothing here writes to the
 plan, the registry or module globals.
+
+This module holds the state, the start, the per-task coroutine and settling;
+the rest of ``Run``'s methods live with their concern and are bound in its
+class body: a task's arguments (``_arguments``), one attempt with its gates,
+timeout and retries (``_attempt``), failing and skipping (``_failures``), the
+wind-down and the report (``_ending``).
 """
 
 from __future__ import annotations
@@ -18,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 from astrum._build._plan import Plan, TaskSpec
 from astrum._errors import Skip
-from astrum._records import StageStatus
 from astrum._run import _arguments as arguing
 from astrum._run import _attempt as attempting
 from astrum._run import _ending as ending
@@ -28,6 +33,7 @@ from astrum._run._executors import ASYNC_ONLY, BodyRunner
 from astrum._run._inputs import check_inputs, needed_with_overrides
 from astrum._run._report import Attempt
 from astrum._run._settings import Listener, RunSettings
+from astrum._run._state import CACHED, CANCELLED, COMPLETED, RUNNING
 from astrum.events import Event, EventKind
 from astrum.executors import DaskExecutor
 from astrum.models import ExecutionReport
@@ -35,16 +41,10 @@ from astrum.models import ExecutionReport
 if TYPE_CHECKING:
     from astrum._run._otel import RunTracing
 
-__all__ = ["CACHED", "CANCELLED", "COMPLETED", "FAILED", "RUNNING", "SKIPPED", "Run"]
+# RunSettings is re-exported so a scheduler imports the run machinery in one statement.
+__all__ = ["Run", "RunSettings"]
 
 logger = logging.getLogger("astrum")
-
-COMPLETED = StageStatus.COMPLETED
-FAILED = StageStatus.FAILED
-CANCELLED = StageStatus.CANCELLED
-SKIPPED = StageStatus.SKIPPED
-RUNNING = StageStatus.RUNNING
-CACHED = StageStatus.CACHED
 
 _NO_POOLS: dict[str, asyncio.Semaphore] = {}  # what most runs have; never written to
 _NO_CLUSTERS: frozenset[DaskExecutor] = frozenset()

@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from astrum._build._plan import Binding, Plan, TaskSpec
+from astrum._errors import Skip
+from astrum._records import StageStatus
 from astrum._run._executors import BodyRunner
 from astrum._run._report import Attempt
 from astrum._run._settings import RunSettings
@@ -21,7 +23,15 @@ from astrum.events import EventKind
 if TYPE_CHECKING:
     from astrum._run._otel import RunTracing
 
-__all__ = ["RunState"]
+__all__ = ["CACHED", "CANCELLED", "COMPLETED", "FAILED", "RUNNING", "SKIPPED", "RunState"]
+
+# Shorthands of the statuses a run writes, one global load each.
+COMPLETED = StageStatus.COMPLETED
+FAILED = StageStatus.FAILED
+CANCELLED = StageStatus.CANCELLED
+SKIPPED = StageStatus.SKIPPED
+RUNNING = StageStatus.RUNNING
+CACHED = StageStatus.CACHED
 
 
 class RunState(Protocol):
@@ -117,3 +127,15 @@ class RunState(Protocol):
     def _attempt_completed(self, node: int, spec: TaskSpec, began: float) -> None: ...
 
     def _record_attempt(self, node: int, attempt: Attempt) -> None: ...
+
+    def _arguments(self, spec: TaskSpec) -> tuple[list[Any], dict[str, Any]] | None: ...
+
+    def _provided(self, spec: TaskSpec) -> Awaitable[tuple[list[Any], dict[str, Any]]]: ...
+
+    def _retries(
+        self, node: int, spec: TaskSpec, args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> Awaitable[Any]: ...
+
+    def _fail(self, node: int, error: BaseException) -> None: ...
+
+    def _skipped(self, node: int, name: str, skip: Skip) -> None: ...

@@ -14,14 +14,12 @@ from typing import Any
 
 from astrum._build._plan import ASYNC_PRODUCER, TaskSpec
 from astrum._errors import Skip
-from astrum._records import StageStatus
 from astrum._run._attempt import timed_out
 from astrum._run._mapstate import DynamicState
+from astrum._run._state import CANCELLED, RUNNING
 
 __all__ = ["ended_badly", "fatal_or_error", "produce", "stream", "stream_async", "stream_sync"]
 
-RUNNING = StageStatus.RUNNING
-CANCELLED = StageStatus.CANCELLED
 _END: Any = object()  # a sync generator is exhausted
 
 
