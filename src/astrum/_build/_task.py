@@ -51,7 +51,10 @@ class RegisteredTask(_Room):
     @property
     def declared(self) -> Declared:
         """What the function says by itself, read once; see :class:`_Room`."""
-        found: Declared | None = getattr(self, "_declared", None)  # None after unpickling too
+        try:
+            found = self._declared
+        except AttributeError:  # unpickled: the slot is empty
+            found = None
         if found is None:
             found = declared(self.task_id, self.function)
             _set_declared(self, found)  # frozen: written past __setattr__, once
