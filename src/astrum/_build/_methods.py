@@ -66,9 +66,13 @@ def resolve_functions(
     local_classes = _LocalClasses()
     for task_id, entry in tasks.items():
         function = entry.function
-        if type(function) is types.FunctionType and "." not in function.__qualname__:
-            result[task_id] = function  # defined at the top of a module: most tasks
-            continue
+        if type(function) is types.FunctionType:
+            qualname = function.__qualname__
+            # At the top of a module (most tasks), or right inside a function (tasks a
+            # factory makes): no class body, so no method; _class_scope says the same.
+            if "." not in qualname or qualname.rpartition(".")[0].endswith(".<locals>"):
+                result[task_id] = function
+                continue
         scope = _class_scope(function)
         if scope is None:
             result[task_id] = function
