@@ -95,9 +95,11 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
     if not raw:
         return _declared((is_async, names, required, raw, *_NOTHING))
     returns = None
-    inputs: list[Edge] = []
-    outputs: list[Edge] = []
-    run_inputs: list[Edge] = []
+    # Tuples grown by one, not lists made into tuples: most functions have one relation
+    # or none, and a tuple of one is a single allocation.
+    inputs: tuple[Edge, ...] = ()
+    outputs: tuple[Edge, ...] = ()
+    run_inputs: tuple[Edge, ...] = ()
     maps = False
     for name, written in raw.items():
         hint = written
@@ -129,14 +131,14 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
                 # A mistake, or one this cannot judge: the build explains it.
                 return _unread(is_async, names, required)
             if name == "return":
-                outputs.append(edge)
+                outputs += (edge,)
             else:
-                inputs.append(edge)
+                inputs += (edge,)
                 mode = edge.mode
                 if mode is not None and mode.each:
                     maps = True
         if marks_input and name != "return":
-            run_inputs.extend(run_input_edges(task_id, name, hint))
+            run_inputs += tuple(run_input_edges(task_id, name, hint))
     if len(inputs) == 1:
         sources: tuple[str, ...] = (inputs[0].source,)  # type: ignore[assignment]  # F(...) names one
     else:
@@ -147,10 +149,10 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
             names,
             required,
             raw,
-            tuple(inputs),
+            inputs,
             sources,
-            tuple(outputs),
-            tuple(run_inputs),
+            outputs,
+            run_inputs,
             returns,
             maps,
         )
