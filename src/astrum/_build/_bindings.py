@@ -125,8 +125,11 @@ def _bind_plain(
         position = 0 if names and target == names[0] else _position(names, target)
         if position is None or required > 1 or (required and position):
             return None
+        name = names[position]
         if types is not None:
-            types.check_edge(task_id, function, names[position], edge)
+            types.check_edge(task_id, function, name, edge)
+        if position < required:  # no default to look up
+            return (_binding(name, edge, index, False),)
         return (_plain_binding(function, names, required, position, edge, index),)
     fed: dict[int, Edge] = {}
     for edge in edges:

@@ -189,15 +189,18 @@ def _marker_edge(task_id: str, name: str, marker: From | To, hint: Any) -> Edge 
     """The edge of an ``F`` on parameter ``name`` or a ``T`` on the return (``name`` is
     ``"return"``) that names another task by id with valid locators; None for anything
     else. ``hint`` is the annotation without its markers."""
-    if not (isinstance(marker.task, str) and marker.task != task_id):
+    source = marker.task
+    if not (isinstance(source, str) and source != task_id):
         return None  # a function (the build finds its task), or a mistake
     if isinstance(marker, From):
         locator = marker.locator
         if name == "return" or not (locator is None or type(locator) in _LOCATORS):
             return None
-        plain = type(marker) is From and marker.default is NO_DEFAULT and not marker.partial
-        mode = None if plain else marker_mode(marker)  # the call only for the rare kinds
-        return _edge((task_id, name, marker.task, None, locator, hint, None, None, mode))
+        if type(marker) is From and marker.default is NO_DEFAULT and not marker.partial:
+            mode = None  # a plain F(...): most relations
+        else:
+            mode = marker_mode(marker)
+        return _edge((task_id, name, source, None, locator, hint, None, None, mode))
     if name != "return" or not (_locator(marker.local) and _locator(marker.target)):
         return None
     return _edge((marker.task, marker.target, task_id, None, marker.local, None, hint, None, None))
