@@ -37,8 +37,8 @@ BUILD_BUDGET = 540  # 341-448, the plan's derived fields (roots, counts, task na
 # Registering a task writes a record down (255 steps with depends_on, 237 with a Ref
 # annotation: the record is filled by astrum's own code, where the dataclass __init__ it
 # replaced ran uncounted, in more time); the first build reads what each function declares
-# into its record (697 and 1,032 with the build itself), later builds take it from there
-# (458 and 730).
+# into its record (697 and 1,019 with the build itself), later builds take it from there
+# (458 and 720).
 REGISTRATION_BUDGET = 280
 REGISTRY_FIRST_BUILD_BUDGET = 870
 REGISTRY_VALUE_FIRST_BUILD_BUDGET = 1_290
