@@ -184,3 +184,42 @@ def test_plain_binding_agrees_with_the_general_path(
         assert plain is None
     else:
         assert plain == (_bindings(params, general_bound, index) if general_bound else ())
+
+
+@pytest.mark.parametrize("way", ["plain", "task factory", "debug"])
+async def test_tasks_are_made_alike_with_or_without_the_loops_create_task(way: str) -> None:
+    """Each task runs in an asyncio task named after it, whoever makes it (factory, debug)."""
+    loop = asyncio.get_running_loop()
+    made: list[Any] = []
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        made.append(coro)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    seen: dict[str, str] = {}
+    registry = SchedulerRegistry(f"made-{way}-{uuid.uuid4().hex}")
+
+    def record(task_id: str) -> Any:
+        async def body() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            seen[task_id] = task.get_name()
+
+        return body
+
+    registry.task("first")(record("first"))
+    registry.task("second", depends_on=["first"])(record("second"))
+    debug = loop.get_debug()
+    if way == "task factory":
+        loop.set_task_factory(factory)
+    elif way == "debug":
+        loop.set_debug(True)
+    try:
+        report = await registry.run()
+    finally:
+        loop.set_task_factory(None)
+        loop.set_debug(debug)
+    assert report.execution_state == "completed"
+    assert seen == {"first": "astrum:first", "second": "astrum:second"}
+    if way == "task factory":
+        assert len(made) >= 2  # the factory made the tasks' asyncio tasks

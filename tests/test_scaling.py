@@ -50,7 +50,7 @@ REGISTRY_VALUE_BUILD_BUDGET = 900
 REGISTRATION_OBJECTS = 1
 BUILD_OBJECTS = 2
 VALUE_BUILD_OBJECTS = 6
-RUN_BUDGET = 330  # 188-223; passing a value along a chain: 257
+RUN_BUDGET = 320  # 185-215; passing a value along a chain: 249
 # A whole registry.run() of one task, beyond the per-task steps: plan lookup, the run's
 # state, its start and wind-down, the report. 923 steps (1,350 before the report was
 # made lazily and the per-run work moved into the plan).

@@ -19,8 +19,8 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from astrum._build._plan import Plan, TaskSpec
 from astrum._errors import Skip
@@ -48,6 +48,8 @@ logger = logging.getLogger("astrum")
 
 _NO_POOLS: dict[str, asyncio.Semaphore] = {}  # what most runs have; never written to
 _NO_CLUSTERS: frozenset[DaskExecutor] = frozenset()
+# The keyword arguments of most tasks: one empty dict, only ever read (typed so).
+_NO_KWARGS: Mapping[str, Any] = {}
 
 
 class Run:
@@ -119,6 +121,9 @@ class Run:
                 check_types=settings.check_input_types,
             )
         self._loop: asyncio.AbstractEventLoop
+        # Makes a task's asyncio task: asyncio.Task itself, or the loop's create_task (see
+        # _task_maker). Chosen when the run starts.
+        self._new_task: _TaskMaker
         self._clock: Callable[[], float]  # the loop's time() (see _clock_of)
         self._finished: asyncio.Future[None]
         self._body: BodyRunner
@@ -131,9 +136,13 @@ class Run:
             self._tracing = RunTracing(settings.tracer, self.run_id)
             # Chosen once here, so a run without tracing does no work for it per task.
             self._call = self._traced_call  # type: ignore[method-assign]
-        # Whether attempts of tasks with ``plan.direct`` set are awaited as they are, without
-        # ``_call``: nothing to acquire, trace or time out. Set when the run starts.
-        self._direct = False
+        # Whether the successor loop of _task may start tasks as Run._launch does, itself:
+        # not when a subclass (DynamicRun) launches some kinds of task its own way.
+        self._launch_inline = type(self)._launch is Run._launch
+        # Which tasks' first attempts are awaited as they are, without ``_call``: those
+        # with ``plan.direct`` set when the run has nothing to acquire or trace (set when the
+        # run starts), else none.
+        self._direct_nodes: Sequence[bool]
 
     # -- clock -------------------------------------------------------------------
 
@@ -148,6 +157,7 @@ class Run:
         """Run every task once its dependencies completed; return the report."""
         loop = self._loop = asyncio.get_running_loop()
         clock = self._clock = _clock_of(loop)
+        self._new_task = _task_maker(loop)
         self._epoch = time.time() - clock()
         self._finished = loop.create_future()
         if self._cache is not None:
@@ -157,7 +167,8 @@ class Run:
             self._limit = asyncio.Semaphore(settings.concurrency_limit)
         if settings.pools:
             self._pools = {tag: asyncio.Semaphore(size) for tag, size in settings.pools.items()}
-        self._direct = not self._pools and self._limit is None and self._tracing is None
+        direct = not self._pools and self._limit is None and self._tracing is None
+        self._direct_nodes = self.plan.direct if direct else (False,) * len(self.plan.direct)
         sync_specs = self.plan.sync_specs
         self._body = (
             BodyRunner(
@@ -235,7 +246,7 @@ class Run:
                 self._launch(node)
 
     def _launch(self, node: int) -> None:
-        task = self._loop.create_task(self._task(node), name=self.plan.names[node])
+        task = self._new_task(self._task(node), loop=self._loop, name=self.plan.names[node])
         self._running[node] = task
         if node in self._tail_nodes:
             self._tails[self.plan.ids[node]] = task
@@ -259,19 +270,18 @@ class Run:
                 if spec.bindings:
                     args, kwargs = self._arguments(spec) or await self._provided(spec)
                 else:
-                    args, kwargs = (), {}
+                    args, kwargs = (), _NO_KWARGS
                 cache = self._cache
-                hit = False
                 if cache is not None:
                     # After the arguments are known (they are part of the key), before any attempt.
                     hit, value = await cache.lookup(node, spec, args, kwargs)
-                if hit:
-                    outcome = CACHED
-                else:
+                    if hit:
+                        outcome = CACHED
+                if outcome is COMPLETED:  # not found in the cache
                     # The first attempt is awaited here, not in a coroutine of its own:
                     # most tasks make no other, and a coroutine each adds up.
                     try:
-                        if self._direct and self.plan.direct[node] and not self._halted:
+                        if self._direct_nodes[node] and not self._halted:
                             value = await spec.function(*args, **kwargs)  # what _call would do
                         else:
                             value = await self._call(node, spec, args, kwargs, 1)
@@ -328,7 +338,15 @@ class Run:
             for succ in self._succs[node]:
                 waiting[succ] -= 1
                 if not waiting[succ] and status[succ] is None:
-                    self._launch(succ)
+                    if self._launch_inline:  # _launch(succ), inlined: a call a task saved
+                        task = self._new_task(
+                            self._task(succ), loop=self._loop, name=self.plan.names[succ]
+                        )
+                        self._running[succ] = task
+                        if succ in self._tail_nodes:
+                            self._tails[self.plan.ids[succ]] = task
+                    else:
+                        self._launch(succ)
         return value
 
     # -- outcomes ----------------------------------------------------------------
@@ -417,6 +435,33 @@ def _clock_of(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
     if getattr(clock, "__func__", None) is asyncio.BaseEventLoop.time:
         return time.monotonic
     return clock
+
+
+class _TaskMaker(Protocol):
+    def __call__(
+        self, coro: Coroutine[Any, Any, Any], *, loop: asyncio.AbstractEventLoop, name: str
+    ) -> asyncio.Task[Any]: ...
+
+
+def _task_maker(loop: asyncio.AbstractEventLoop) -> _TaskMaker:
+    """``asyncio.Task`` itself when that is all the loop's ``create_task`` would make: no
+    task factory, no debug mode, the method asyncio's own. That saves two Python calls a
+    task. Any other loop (uvloop, one with a task factory) makes its tasks itself; a task
+    factory set while a run is going applies from the next run."""
+    create = getattr(loop.create_task, "__func__", None)
+    if (
+        create is asyncio.BaseEventLoop.create_task
+        and loop.get_task_factory() is None
+        and not loop.get_debug()
+    ):
+        return asyncio.Task
+    return _created_by_loop
+
+
+def _created_by_loop(
+    coro: Coroutine[Any, Any, Any], *, loop: asyncio.AbstractEventLoop, name: str
+) -> asyncio.Task[Any]:
+    return loop.create_task(coro, name=name)
 
 
 async def _guarded(result: Awaitable[Any], listener: Listener) -> None:
