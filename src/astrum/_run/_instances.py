@@ -173,8 +173,8 @@ def instance(run: DynamicState, state: MapState, index: int) -> None:
         return
     spec = _instance_spec(state.spec, index)
     slot = run._new_slot(state, index, spec)
-    task = run._loop.create_task(
-        run._run_instance(state, index, slot, spec), name=f"astrum:{spec.task_id}"
+    task = run._new_task(
+        run._run_instance(state, index, slot, spec), loop=run._loop, name=f"astrum:{spec.task_id}"
     )
     run._running[slot] = task
 
@@ -200,13 +200,15 @@ def instances_of(run: DynamicState, state: MapState, items: list[Any]) -> None:
     node, spec = state.node, state.spec
     task_id, function, is_async, retry, options = spec[:5]
     instances, running = run._instances, run._running
-    create, start = run._loop.create_task, run._run_instance
+    create, start, loop = run._new_task, run._run_instance, run._loop
     for index in range(count):
         name = f"{task_id}[{index}]"
         instance = TaskSpec(name, function, is_async, retry, options)
         instances.append((node, index, instance))
         slot = first + index
-        running[slot] = create(start(state, index, slot, instance), name=f"astrum:{name}")
+        running[slot] = create(
+            start(state, index, slot, instance), loop=loop, name=f"astrum:{name}"
+        )
 
 
 def new_slot(run: DynamicState, state: MapState, index: int, spec: TaskSpec) -> int:

@@ -65,6 +65,8 @@ class RunState(Protocol):
     _pools: dict[str, asyncio.Semaphore]
     _inputs: Mapping[str, Any]
     _loop: asyncio.AbstractEventLoop
+    _new_task: Callable[..., asyncio.Task[Any]]
+    """Makes a task's asyncio task (``coro, *, loop, name``); see ``Run``."""
     _clock: Callable[[], float]
     _epoch: float
     _finished: asyncio.Future[None]
