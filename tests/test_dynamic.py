@@ -1155,3 +1155,28 @@ async def test_a_partly_skipped_map_stays_on_the_critical_path() -> None:
     assert "Critical path" in report.summary()
     assert "docs -> size -> largest" in report.summary()
     assert report.statistics_for("size").error_message == "1 of its 3 instances was skipped."
+
+
+async def test_a_bracketed_task_id_does_not_confuse_the_critical_path() -> None:
+    """A task whose own id has brackets is not taken for an instance of another task."""
+    flow = SchedulerRegistry("brackets")
+
+    @flow.task(task_id="load[raw]")
+    async def load() -> list[int]:
+        return [1, 2]
+
+    @flow.task(task_id="load")
+    async def late_skip() -> int:
+        await asyncio.sleep(0.01)  # ends after load[raw]: the later dependency
+        raise Skip("not today")
+
+    @flow.task()
+    async def total(
+        values: Ref[list[int], F("load[raw]")], extra: Ref[int, F("load", default=0)]
+    ) -> int:
+        return sum(values) + extra
+
+    report = await flow.run()
+    assert report.result("total") == 3
+    path = next(line for line in report.summary().splitlines() if "Critical path" in line)
+    assert path.endswith("load[raw] -> total")  # the skipped 'load' never ran

@@ -92,8 +92,13 @@ def critical_path(report: ReportData) -> list[TaskExecutionStatistics]:
     instances ran counts as run even when the map as a whole ended skipped.
     """
     rows = report.task_statistics
+    tasks = report.original_tasks
+    # An instance is a row that is not a task of the workflow (as status_counts tells them
+    # apart); its map's id is its name without the last "[i]", whatever brackets the id has.
     mapped = {
-        s.task_name.partition("[")[0] for s in rows if "[" in s.task_name and s.status != "skipped"
+        s.task_name.rpartition("[")[0]
+        for s in rows
+        if s.task_name not in tasks and s.status != "skipped"
     }
     ran = {s.task_name: s for s in rows if s.status != "skipped" or s.task_name in mapped}
     if not ran:
