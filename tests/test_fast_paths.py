@@ -222,4 +222,4 @@ async def test_tasks_are_made_alike_with_or_without_the_loops_create_task(way: s
     assert report.execution_state == "completed"
     assert seen == {"first": "astrum:first", "second": "astrum:second"}
     if way == "task factory":
-        assert len(made) >= 2  # the factory made the tasks' asyncio tasks
+        assert made  # the factory made the asyncio task (one: second goes on in first's)

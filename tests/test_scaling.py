@@ -162,6 +162,13 @@ def _scheduler_inputs(
     return [(task_id, _noop) for task_id in deps], list(orders.values())
 
 
+@pytest.fixture(autouse=True)
+def _hand_off_whatever_the_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tracing slows every body down; a body counts as quick however long it takes here, so
+    that which tasks go on in their predecessor's asyncio task does not depend on the load."""
+    monkeypatch.setattr("astrum._run._run._QUICK", float("inf"))
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _first_use_imports_done() -> None:
     """One workflow built and run before any count: what the first scheduler imports (the
@@ -338,8 +345,9 @@ async def test_report_statistics_grow_linearly(shape: str) -> None:
     _assert_linear(found, STATISTICS_BUDGET, f"Reading the statistics of a {shape} DAG")
 
 
-async def test_a_run_creates_one_asyncio_task_per_task() -> None:
-    """A run starts one asyncio task per task and a fixed few of its own: no polling."""
+async def test_a_run_creates_at_most_one_asyncio_task_per_task() -> None:
+    """A run starts at most one asyncio task per task and a fixed few of its own: no
+    polling (a task may go on in its predecessor's, see test_handoff.py)."""
     loop = asyncio.get_running_loop()
     created: dict[int, int] = {}
 
@@ -356,5 +364,5 @@ async def test_a_run_creates_one_asyncio_task_per_task() -> None:
         finally:
             loop.set_task_factory(None)
         assert report.execution_state == "completed"
-    assert created[400] - created[100] == 300
+    assert 0 < created[400] - created[100] <= 300
     assert created[100] - 100 <= 2  # closing the run's executors, say

@@ -1,0 +1,171 @@
+"""A completed task hands its asyncio task on to a successor it made ready.
+
+A chain then runs in one asyncio task instead of one per link. These tests
+pin down what must not change for a body (its task's name, its context,
+cancellation) and the bounds that keep the event loop free for other work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from astrum import AstrumConfig, SchedulerRegistry
+from astrum._run import _run
+
+_seen: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("seen", default=())
+
+
+def _registry() -> SchedulerRegistry:
+    return SchedulerRegistry(f"handoff-{uuid.uuid4().hex}")
+
+
+def _chain(registry: SchedulerRegistry, n: int, body: Any) -> None:
+    for i in range(n):
+        registry.task(f"t{i}", depends_on=[f"t{i - 1}"] if i else [])(body(f"t{i}"))
+
+
+async def _count_tasks_made(registry: SchedulerRegistry, **run: Any) -> tuple[Any, int]:
+    loop = asyncio.get_running_loop()
+    made = 0
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        nonlocal made
+        made += 1
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    loop.set_task_factory(factory)
+    try:
+        report = await registry.run(**run)
+    finally:
+        loop.set_task_factory(None)
+    return report, made
+
+
+def _noop(task_id: str) -> Any:
+    async def body() -> None:
+        return None
+
+    return body
+
+
+@pytest.mark.looptime
+async def test_a_chain_runs_in_one_asyncio_task_per_hundred_links() -> None:
+    """A chain of quick tasks makes one asyncio task per _IN_A_ROW links, not one a link."""
+    registry = _registry()
+    _chain(registry, 250, _noop)
+    report, made = await _count_tasks_made(registry)
+    assert report.execution_state == "completed"
+    assert made == 3
+
+
+async def test_a_slow_task_gives_each_successor_a_new_asyncio_task() -> None:
+    """A body that kept the loop busy longer than _QUICK does not hand its task on."""
+    registry = _registry()
+
+    def blocking(task_id: str) -> Any:
+        async def body() -> None:
+            until = time.perf_counter() + 2 * _run._QUICK
+            while time.perf_counter() < until:  # CPU-bound work: holds the event loop
+                pass
+
+        return body
+
+    _chain(registry, 5, blocking)
+    report, made = await _count_tasks_made(registry)
+    assert report.execution_state == "completed"
+    assert made == 5
+
+
+async def test_other_work_runs_while_a_long_chain_runs() -> None:
+    """The event loop runs other coroutines at least every _IN_A_ROW links of a chain."""
+    registry = _registry()
+    _chain(registry, 1_000, _noop)
+    ticks = 0
+    stop = False
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not stop:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticking = asyncio.create_task(ticker())
+    report = await registry.run()
+    stop = True
+    await ticking
+    assert report.execution_state == "completed"
+    assert ticks >= 1_000 // _run._IN_A_ROW
+
+
+async def test_each_body_runs_in_a_task_named_after_it() -> None:
+    """current_task() inside a body is named astrum:<task id>, also when it went on."""
+    registry = _registry()
+    names: dict[str, str] = {}
+
+    def naming(task_id: str) -> Any:
+        async def body() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            names[task_id] = task.get_name()
+
+        return body
+
+    _chain(registry, 4, naming)
+    report = await registry.run()
+    assert report.execution_state == "completed"
+    assert names == {f"t{i}": f"astrum:t{i}" for i in range(4)}
+
+
+async def test_context_flows_down_the_chain_and_not_across() -> None:
+    """A context variable set by a task is seen by its successors and not by its siblings,
+    whether a successor went on in its asyncio task or got a new one."""
+    registry = _registry()
+    seen: dict[str, tuple[str, ...]] = {}
+
+    def marking(task_id: str) -> Any:
+        async def body() -> None:
+            seen[task_id] = _seen.get()
+            _seen.set((*_seen.get(), task_id))
+
+        return body
+
+    registry.task("root")(marking("root"))
+    registry.task("left", depends_on=["root"])(marking("left"))
+    registry.task("right", depends_on=["root"])(marking("right"))
+    registry.task("after_left", depends_on=["left"])(marking("after_left"))
+    registry.task("after_right", depends_on=["right"])(marking("after_right"))
+    report = await registry.run()
+    assert report.execution_state == "completed"
+    assert seen == {
+        "root": (),
+        "left": ("root",),
+        "right": ("root",),
+        "after_left": ("root", "left"),
+        "after_right": ("root", "right"),
+    }
+
+
+@pytest.mark.looptime
+async def test_a_task_that_went_on_is_cancelled_with_the_run() -> None:
+    """A run timeout cancels a body running in its predecessor's asyncio task."""
+    registry = _registry()
+
+    @registry.task()
+    async def first() -> int:
+        return 1
+
+    @registry.task(depends_on=["first"])
+    async def second() -> None:
+        await asyncio.sleep(10)
+
+    report = await registry.run(config=AstrumConfig(run_timeout=1))
+    statuses = {s.task_name: s.status for s in report.task_statistics}
+    assert report.execution_state == "cancelled"
+    assert statuses == {"first": "completed", "second": "cancelled"}
+    assert asyncio.all_tasks() == {asyncio.current_task()}
