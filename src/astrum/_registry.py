@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import itertools
 import logging
 import threading
 import time
@@ -166,6 +167,10 @@ class SchedulerRegistry:
         self._lock = threading.Lock()
         remember(self)
         self._plans: dict[Hashable, DynamicScheduler] = {}
+        self._changes = itertools.count()
+        self._version = next(self._changes)
+        """Changes with every change to the tasks; a plan is kept only if it did not change
+        while the plan was built."""
         """Schedulers ``run()`` built from the current tasks, by targets and config; emptied
         by every change to the tasks. Build output only: a run never writes here."""
 
@@ -188,25 +193,32 @@ class SchedulerRegistry:
         """
         if type(task_id) is not str and task_id is not None and _is_function(task_id):
             return self.task(**options)(task_id)
-        entry_options, retry = _task_options(options)
-        dependencies = _task_ids(options.get("depends_on"), "depends_on")
-        data = options.get("data")
-
-        def decorator(function: _F) -> _F:
-            self._register(function, task_id, dependencies, data, retry, entry_options)
-            return function
-
-        return decorator
+        if options.keys() <= _PLAIN_KEYWORDS:  # _task_options's usual answer, without a call
+            entry_options, retry = DEFAULT_OPTIONS, options.get("retry", 0)
+        else:
+            entry_options, retry = _task_options(options)
+        # A partial of the plain function, not a closure: one object to make rather than a
+        # function, its cells and a bound method, for every task of a workflow.
+        return functools.partial(
+            _record,
+            self,
+            task_id,
+            _task_ids(options.get("depends_on"), "depends_on"),
+            options.get("data"),
+            retry,
+            entry_options,
+        )
 
     def _register(
         self,
-        obj: object,
         task_id: str | None,
         depends_on: tuple[str, ...],
         data: TaskData | None,
         retry: int,
         options: TaskOptions,
-    ) -> None:
+        obj: _F,
+    ) -> _F:
+        """Record ``obj`` as a task (the decorator's work); ``obj`` is returned unchanged."""
         if type(obj) is FunctionType:  # most tasks: none of the checks below can fail
             function: Any = obj
         else:
@@ -231,29 +243,40 @@ class SchedulerRegistry:
         if options is not DEFAULT_OPTIONS:  # the defaults are valid
             options.validate(name)
         entry = record(name, function, depends_on, retry, data, options)
+        # setdefault is one atomic step, so concurrent registrations need no lock unless the
+        # id is taken; the version tells a build running meanwhile that its plan is stale.
+        known = self._tasks.setdefault(name, entry)
+        if known is not entry:
+            self._replace(entry, known)
+        self._version = next(self._changes)
+        if self._plans:
+            self._plans = {}
+        return obj
+
+    def _replace(self, entry: RegisteredTask, known: RegisteredTask) -> None:
+        """Put ``entry`` in place of ``known``, the task registered with its id before, if it is
+        the same function defined again; two different functions under one id are an error."""
+        name = entry.task_id
         with self._lock:
-            known = self._tasks.get(name)
-            if known is not None and not _redefines(function, known.function):
+            if not _redefines(entry.function, known.function):
                 raise TaskRegistrationError(
                     f"Task '{name}' is already registered in namespace '{self.name}'; "
                     "give one of them another task_id, or call clear() on the registry "
                     "(clear_registry() for a namespace) to start again."
                 )
             self._tasks[name] = entry
-            if self._plans:
-                self._plans = {}
-        if known is not None:
-            logger.info(
-                "Task '%s' in namespace '%s' was defined again; the new definition replaces "
-                "the old one.",
-                name,
-                self.name,
-            )
+        logger.info(
+            "Task '%s' in namespace '%s' was defined again; the new definition replaces "
+            "the old one.",
+            name,
+            self.name,
+        )
 
     def _swap(self, entry: RegisteredTask) -> None:
         """Put ``entry`` in place of the task with its id (for ``astrum.testing.patch``)."""
         with self._lock:
             self._tasks[entry.task_id] = entry
+            self._version = next(self._changes)
             self._plans = {}
 
     def get_task(self, task_id: str) -> RegisteredTask:
@@ -272,6 +295,7 @@ class SchedulerRegistry:
     def clear(self) -> None:
         with self._lock:
             self._tasks.clear()
+            self._version = next(self._changes)
             self._plans = {}
 
     # -- building ----------------------------------------------------------------
@@ -381,6 +405,7 @@ class SchedulerRegistry:
     ) -> DynamicScheduler:
         """The scheduler for these targets and config: the cached one, or a new build."""
         key = _plan_key(target_tasks, config)
+        version = self._version
         plans = self._plans
         if key is not None:
             scheduler = plans.get(key)
@@ -389,9 +414,9 @@ class SchedulerRegistry:
         scheduler = self.build_scheduler(target_tasks, config=config)
         if key is not None:
             with self._lock:
-                # Kept only if no task changed since ``plans`` was read: the build may have
-                # seen the change or not, and a change empties ``self._plans``.
-                if self._plans is plans:
+                # Kept only if no task changed since the version was read: the build may
+                # have seen the change or not.
+                if self._version == version and self._plans is plans:
                     if len(plans) >= _MAX_PLANS:
                         plans.clear()  # many configs in turn: start over rather than grow
                     plans[key] = scheduler
@@ -479,13 +504,13 @@ class _Build:
             self.relations, functions, tasks, config, self.annotations, graph.index
         )
         specs = []
+        bare, binding_of = self.relations.bare, bindings.get
         for task_id in graph.ids:
             function, entry = functions[task_id], tasks[task_id]
-            is_async = (
-                entry.declared.is_async
-                if function is entry.function
-                else is_async_callable(function)
-            )
+            if function is not entry.function or task_id in bare:  # bare: never read
+                is_async = is_async_callable(function)
+            else:
+                is_async = entry.declared.is_async
             specs.append(
                 _spec(
                     (
@@ -494,7 +519,7 @@ class _Build:
                         is_async,
                         entry.retry,
                         entry.options,
-                        bindings.get(task_id, ()),
+                        binding_of(task_id, ()),
                     )
                 )
             )
@@ -521,6 +546,9 @@ def _redefines(new: Callable[..., Any], old: Callable[..., Any]) -> bool:
         and getattr(new, "__module__", None) == getattr(old, "__module__", None)
     )
 
+
+_record = SchedulerRegistry._register
+"""What ``@registry.task(...)`` returns is a partial of this, with the registry first."""
 
 _MAX_PLANS = 16
 """Plans a registry keeps for run(): one per target set and config in use."""

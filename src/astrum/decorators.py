@@ -180,10 +180,9 @@ def task(
         # The namespace is resolved here, when the decorator is applied.
         registry = _HUB.get(namespace)
         dependencies = _task_ids(options.get("depends_on"), "depends_on")
-        registry._register(
-            function, task_id, dependencies, options.get("data"), retry, entry_options
+        return registry._register(
+            task_id, dependencies, options.get("data"), retry, entry_options, function
         )
-        return function
 
     return decorator
 
