@@ -53,7 +53,7 @@ def bind_relations(
     ``skip_type_check``. Every problem comes in one TaskRegistrationError.
     """
     problems: list[str] = []
-    by_receiver, by_input = relations.edges, relations.inputs
+    by_receiver, by_input, bare_tasks = relations.edges, relations.inputs, relations.bare
     unbound: set[str] = set()  # tasks whose data comes from outside the selection
     if not config.auto_sync_dependencies:
         for task_id in functions:
@@ -76,6 +76,8 @@ def bind_relations(
         edges: Sequence[Edge] = by_receiver.get(task_id, ())
         if task_id in by_input:
             edges = [*edges, *by_input[task_id]]
+        elif not edges and task_id in bare_tasks:
+            continue  # no parameter to feed, none fed: most tasks without data
         entry = tasks[task_id]
         declared = entry.declared
         plain = None

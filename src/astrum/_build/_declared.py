@@ -26,7 +26,7 @@ from astrum._build._plan import from_fields, is_async_callable
 from astrum._build._typecheck import evaluate_now
 from astrum._build._markers import NO_DEFAULT, From, Input, To
 
-__all__ = ["ANNOTATED", "Declared", "declared", "foreign", "run_input_edges"]
+__all__ = ["ANNOTATED", "Declared", "bare", "declared", "foreign", "run_input_edges"]
 
 ANNOTATED: type[Any] = type(Annotated[int, 0])  # what Ref[...] makes
 _LOCATORS = (str, int)
@@ -156,6 +156,34 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
             returns,
             maps,
         )
+    )
+
+
+def bare(function: Callable[..., Any]) -> bool:
+    """Whether ``function`` is a plain function that takes no parameters and whose
+    annotations (a return type at most) declare no relation.
+
+    Most tasks of a ``depends_on`` workflow are such functions. A build needs
+    nothing of them but whether they are coroutine functions, so it skips
+    reading them (:func:`declared`) and binding them altogether.
+    """
+    if type(function) is not FunctionType:
+        return False
+    code = function.__code__
+    if code.co_argcount or code.co_kwonlyargcount or code.co_flags & _UNUSUAL_PARAMETERS:
+        return False
+    raw = function.__annotations__
+    if raw:
+        if len(raw) > 1:
+            return False
+        returns = raw.get("return", _ABSENT)
+        # A string may name an alias of Ref[...]: declared() evaluates it.
+        if returns is _ABSENT or isinstance(returns, ANNOTATED | str):
+            return False
+    # What inspect.signature would follow instead of the code: the general path reads it.
+    return (
+        getattr(function, "__wrapped__", _ABSENT) is _ABSENT
+        and getattr(function, "__signature__", _ABSENT) is _ABSENT
     )
 
 

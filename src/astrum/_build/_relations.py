@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from types import FunctionType
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
-from astrum._build._declared import ANNOTATED, foreign, run_input_edges
+from astrum._build._declared import ANNOTATED, bare, foreign, run_input_edges
 from astrum._build._edges import Edge, input_edge, marker_mode, output_edge
 from astrum._build._elsewhere import registries_holding
 from astrum._build._methods import plain_function
@@ -60,6 +60,8 @@ class Relations(NamedTuple):
     """The tasks each task takes data from, which it must therefore wait for."""
     mapped: Collection[str] = frozenset()
     """The tasks with an ``Each(...)`` parameter."""
+    bare: Collection[str] = frozenset()
+    """The tasks whose function is :func:`bare`: nothing to read, nothing to bind."""
 
 
 def relations_for(
@@ -76,12 +78,15 @@ def relations_for(
     if annotations is None:
         annotations = annotations_for(tasks)
     reader = _AnnotationReader(tasks, config, annotations)
+    bare_tasks = set()
     for task_id, entry in tasks.items():
-        if not reader.read_declared(task_id, entry):
+        if entry.data is None and bare(entry.function):
+            bare_tasks.add(task_id)
+        elif not reader.read_declared(task_id, entry):
             reader.read(task_id, entry.function, entry.data)
     if reader.problems:
         raise TaskRegistrationError(summary(reader.problems))
-    return Relations(reader.edges, reader.inputs, reader.sources, reader.mapped)
+    return Relations(reader.edges, reader.inputs, reader.sources, reader.mapped, bare_tasks)
 
 
 def input_edges(task_id: str, function: Callable[..., Any], annotations: Annotations) -> list[Edge]:
