@@ -75,6 +75,26 @@ async def test_registering_a_task_invalidates_the_plan(registry: SchedulerRegist
     assert report.task_return_set["late"] == "here"
 
 
+async def test_a_task_registered_during_a_build_is_in_the_next_run(
+    registry: SchedulerRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan built while a task was registered (from another thread, say) is not kept."""
+    _two_tasks(registry)
+    real = _Registry.build_scheduler
+
+    def registering_meanwhile(self: _Registry, *args: Any, **kwargs: Any) -> Any:
+        scheduler = real(self, *args, **kwargs)  # built without "late"
+        if "late" not in self.get_all_tasks():
+            self.task("late")(lambda: "here")
+        return scheduler
+
+    monkeypatch.setattr(_Registry, "build_scheduler", registering_meanwhile)
+    first = await registry.run()
+    assert "late" not in first.task_return_set
+    second = await registry.run()
+    assert second.task_return_set["late"] == "here"
+
+
 async def test_clearing_invalidates_the_plan(registry: SchedulerRegistry) -> None:
     """After clear() a run sees only what was registered since, never the old plan."""
     _two_tasks(registry)
