@@ -19,7 +19,10 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+import types
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
+from contextvars import Context, copy_context
 from typing import TYPE_CHECKING, Any, Protocol
 
 from astrum._build._plan import Plan, TaskSpec
@@ -48,10 +51,10 @@ logger = logging.getLogger("astrum")
 
 _NO_POOLS: dict[str, asyncio.Semaphore] = {}  # what most runs have; never written to
 _NO_CLUSTERS: frozenset[DaskExecutor] = frozenset()
-# An asyncio task goes on with a successor (see Run._task) while it has run fewer than
+# A worker (Run._work) goes on with the next ready task while it has run fewer than
 # _IN_A_ROW tasks and the one that just ended took less than _QUICK seconds, so that it
 # keeps the event loop at most about _IN_A_ROW * _QUICK seconds (25 ms) before the loop
-# runs anything else; a slower task's successors each get a new asyncio task, as before.
+# runs anything else.
 _IN_A_ROW = 100
 _QUICK = 0.00025
 # The keyword arguments of most tasks: one empty dict, only ever read (typed so).
@@ -96,6 +99,8 @@ class Run:
         self._errors: dict[int, BaseException] = {}
         self._skip_reason: dict[int, str] = {}
         self._running: dict[int, asyncio.Task[Any]] = {}
+        # Tasks ready to run, with the context they were made ready in (see _work).
+        self._ready: deque[tuple[int, Context]] = deque()
         # (map node, element, spec) of each instance of a map, numbered after the plan's nodes.
         self._instances: list[tuple[int, int, TaskSpec]] = []
         self._tails: dict[str, asyncio.Task[Any]] = {}
@@ -244,139 +249,177 @@ class Run:
         """Start every task that waits for nothing (or whose value is given)."""
         needed = self._needed
         if needed is None:
-            for node in self.plan.roots:
+            roots: Sequence[int] = self.plan.roots
+        else:
+            preds = self.plan.graph.preds
+            roots = [
+                node
+                for node in range(len(preds))
+                if needed[node] and (not preds[node] or node in self._overrides)
+            ]
+        ready, tails, context = self._ready, self._tail_nodes, copy_context()
+        for node in roots:
+            if node in tails:
                 self._launch(node)
-            return
-        for node, preds in enumerate(self.plan.graph.preds):
-            if needed[node] and (not preds or node in self._overrides):
-                self._launch(node)
+            else:
+                ready.append((node, context))
+        if ready:
+            self._spawn()
 
     def _launch(self, node: int) -> None:
+        """Start ``node`` in an asyncio task of its own (a tail task, which outlives the run)."""
         task = self._new_task(self._task(node), loop=self._loop, name=self.plan.names[node])
         self._running[node] = task
         if node in self._tail_nodes:
             self._tails[self.plan.ids[node]] = task
 
+    # -- workers -----------------------------------------------------------------
+    # A ready task waits in self._ready, with the context it was made ready in, until a
+    # worker runs it: an asyncio task that runs ready tasks one after another, each in a
+    # copy of that context, named after the one it runs. The body of a task that never
+    # waits (most steps of a pipeline, every no-op) then costs no asyncio task and no turn
+    # of the event loop. When a task does wait, its worker stays with it to its end, as an
+    # asyncio task of its own would, and a new worker takes the queue, so no ready task
+    # waits for another's body. A worker hands the queue on (see _QUICK) after _IN_A_ROW
+    # tasks or a slow one, so that the loop can run other work.
+
+    def _spawn(self) -> None:
+        """Start a worker on the first ready task."""
+        node, context = self._ready.popleft()
+        task = self._new_task(
+            self._work(node, context), loop=self._loop, name=self.plan.names[node]
+        )
+        self._running[node] = task
+
+    async def _work(self, node: int, parent: Context) -> None:
+        ready, running, names = self._ready, self._running, self.plan.names
+        me = running[node]  # this worker: _spawn put it there
+        in_a_row = 1
+        while True:
+            context = parent.copy()  # what an asyncio task of its own would have had
+            task = self._task(node)
+            try:
+                waits_for = context.run(task.send, None)
+            except StopIteration:
+                pass  # done without waiting: most tasks
+            except BaseException as exc:  # _task records what its body raises: a bug here
+                self._stop_on(exc)
+                raise
+            else:
+                if ready and not self._stopping:
+                    self._spawn()  # the queue must not wait for this body
+                await _go_on(task, context, waits_for)
+            if not ready or self._stopping:
+                return
+            if in_a_row == _IN_A_ROW or self._end[node] - self._start[node] >= _QUICK:
+                self._spawn()
+                return
+            in_a_row += 1
+            node, parent = ready.popleft()
+            running[node] = me
+            me.set_name(names[node])
+
+    def _stop_on(self, exc: BaseException) -> None:
+        """End the run with ``exc``, raised where nothing should raise: nothing may hang."""
+        if self._fatal is None:
+            self._fatal = exc
+        if not self._finished.done():
+            self._finished.set_result(None)
+
     # -- one task ----------------------------------------------------------------
 
     async def _task(self, node: int) -> Any:
-        # A task that completes hands its asyncio task on to one successor it made ready,
-        # as a worker thread takes the next job: a chain runs in one asyncio task rather
-        # than one per link. Bodies still run one at a time in it, each to its end, so
-        # what a body sees (its context, current_task() named after it, timeouts,
-        # cancellation) is as in a task of its own. The hand-off is bounded (see _QUICK)
-        # so that a chain cannot keep other work waiting.
-        in_a_row = 1
-        while True:
-            spec = self._specs[node]
-            self.status[node] = RUNNING
-            self._start[node] = began = self._clock() + self._epoch
-            if self._listening:
-                self._emit("task_started", spec.task_id, attempt=1)
-            outcome = COMPLETED
-            try:
-                if node in self._overrides:
-                    value = self._overrides[node]
-                    self._attempts[node] = []  # it was never called
+        spec = self._specs[node]
+        self.status[node] = RUNNING
+        self._start[node] = began = self._clock() + self._epoch
+        if self._listening:
+            self._emit("task_started", spec.task_id, attempt=1)
+        outcome = COMPLETED
+        try:
+            if node in self._overrides:
+                value = self._overrides[node]
+                self._attempts[node] = []  # it was never called
+            else:
+                args: Sequence[Any]
+                kwargs: Mapping[str, Any]
+                if spec.bindings:
+                    args, kwargs = self._arguments(spec) or await self._provided(spec)
                 else:
-                    args: Sequence[Any]
-                    kwargs: Mapping[str, Any]
-                    if spec.bindings:
-                        args, kwargs = self._arguments(spec) or await self._provided(spec)
-                    else:
-                        args, kwargs = (), _NO_KWARGS
-                    cache = self._cache
-                    if cache is not None:
-                        # After the arguments are known (they are part of the key), before
-                        # any attempt.
-                        hit, value = await cache.lookup(node, spec, args, kwargs)
-                        if hit:
-                            outcome = CACHED
-                    if outcome is COMPLETED:  # not found in the cache
-                        # The first attempt is awaited here, not in a coroutine of its own:
-                        # most tasks make no other, and a coroutine each adds up.
-                        try:
-                            if self._direct_nodes[node] and not self._halted:
-                                value = await spec.function(*args, **kwargs)  # what _call would do
-                            else:
-                                value = await self._call(node, spec, args, kwargs, 1)
-                        except BaseException as exc:
-                            if not self._attempt_failed(node, spec, 1, began, exc):
-                                raise
-                            retry = True
+                    args, kwargs = (), _NO_KWARGS
+                cache = self._cache
+                if cache is not None:
+                    # After the arguments are known (they are part of the key), before
+                    # any attempt.
+                    hit, value = await cache.lookup(node, spec, args, kwargs)
+                    if hit:
+                        outcome = CACHED
+                if outcome is COMPLETED:  # not found in the cache
+                    # The first attempt is awaited here, not in a coroutine of its own:
+                    # most tasks make no other, and a coroutine each adds up.
+                    try:
+                        if self._direct_nodes[node] and not self._halted:
+                            value = await spec.function(*args, **kwargs)  # what _call would do
                         else:
-                            retry = False  # a first attempt that succeeds is never recorded
-                        if retry:  # awaited outside the except block: no implicit chaining
-                            value = await self._retries(node, spec, args, kwargs)
-                        if cache is not None:
-                            await cache.save(node, spec, value)
-            except asyncio.CancelledError as exc:
-                if self._cancelled_by_run(exc):
-                    self._settle(node, CANCELLED)
-                    if self._listening:
-                        self._emit("task_cancelled", spec.task_id)
-                    return None
-                error: BaseException = RuntimeError(
-                    f"Task '{spec.task_id}' raised CancelledError although the run did not cancel "
-                    "it; raise an ordinary exception to fail a task."
-                )
-                self._fail(node, error)
+                            value = await self._call(node, spec, args, kwargs, 1)
+                    except BaseException as exc:
+                        if not self._attempt_failed(node, spec, 1, began, exc):
+                            raise
+                        retry = True
+                    else:
+                        retry = False  # a first attempt that succeeds is never recorded
+                    if retry:  # awaited outside the except block: no implicit chaining
+                        value = await self._retries(node, spec, args, kwargs)
+                    if cache is not None:
+                        await cache.save(node, spec, value)
+        except asyncio.CancelledError as exc:
+            if self._cancelled_by_run(exc):
+                self._settle(node, CANCELLED)
+                if self._listening:
+                    self._emit("task_cancelled", spec.task_id)
                 return None
-            except BaseException as exc:  # recorded; execute() re-raises fatal ones
-                if isinstance(exc, Skip):
-                    self._skipped(node, spec.task_id, exc)
-                    return None
-                if not isinstance(exc, Exception) and self._fatal is None:
-                    self._fatal = exc
-                self._fail(node, exc)
-                if node in self._tail_nodes and (isinstance(exc, Exception) or self._reported):
-                    # Whoever awaits the tail task sees its error; a KeyboardInterrupt after
-                    # the report has no run left to stop, so asyncio's own handling applies.
-                    raise
+            error: BaseException = RuntimeError(
+                f"Task '{spec.task_id}' raised CancelledError although the run did not cancel "
+                "it; raise an ordinary exception to fail a task."
+            )
+            self._fail(node, error)
+            return None
+        except BaseException as exc:  # recorded; execute() re-raises fatal ones
+            if isinstance(exc, Skip):
+                self._skipped(node, spec.task_id, exc)
                 return None
-            self.values[node] = value
-            status = self.status
-            # _settle(node, outcome), inlined: this is the path every task that returns takes.
-            status[node] = outcome
-            self._end[node] = ended = self._clock() + self._epoch
-            mine = self._running.pop(node, None)  # this asyncio task
-            if self._cache is not None:
-                self._cache.release(node)
-            if node not in self._tail_nodes:
-                self._to_settle -= 1
-                if not self._to_settle and not self._finished.done():
-                    self._finished.set_result(None)
-            if self._listening:
-                self._emit(
-                    "task_completed" if outcome is COMPLETED else "task_cached", spec.task_id
-                )
-            if self._stopping:
-                return value
+            if not isinstance(exc, Exception) and self._fatal is None:
+                self._fatal = exc
+            self._fail(node, exc)
+            if node in self._tail_nodes and (isinstance(exc, Exception) or self._reported):
+                # Whoever awaits the tail task sees its error; a KeyboardInterrupt after
+                # the report has no run left to stop, so asyncio's own handling applies.
+                raise
+            return None
+        self.values[node] = value
+        status = self.status
+        # _settle(node, outcome), inlined: this is the path every task that returns takes.
+        status[node] = outcome
+        self._end[node] = self._clock() + self._epoch
+        self._running.pop(node, None)
+        if self._cache is not None:
+            self._cache.release(node)
+        if node not in self._tail_nodes:
+            self._to_settle -= 1
+            if not self._to_settle and not self._finished.done():
+                self._finished.set_result(None)
+        if self._listening:
+            self._emit("task_completed" if outcome is COMPLETED else "task_cached", spec.task_id)
+        if not self._stopping:
             waiting = self._waiting
-            handed = -1  # the successor this asyncio task goes on with, if any
             for succ in self._succs[node]:
                 waiting[succ] -= 1
                 if not waiting[succ] and status[succ] is None:
-                    if not self._launch_inline:
-                        self._launch(succ)  # a subclass starts some kinds of task its own way
-                    elif handed < 0 and mine is not None and succ not in self._tail_nodes:
-                        handed = succ  # a tail task keeps an asyncio task of its own
-                    else:  # _launch(succ), inlined: a call a task saved
-                        task = self._new_task(
-                            self._task(succ), loop=self._loop, name=self.plan.names[succ]
-                        )
-                        self._running[succ] = task
-                        if succ in self._tail_nodes:
-                            self._tails[self.plan.ids[succ]] = task
-            if handed < 0 or mine is None:  # (mine is never None when handed is set)
-                return value
-            if in_a_row == _IN_A_ROW or ended - began >= _QUICK:
-                self._launch(handed)
-                return value
-            in_a_row += 1
-            node = handed
-            self._running[node] = mine
-            mine.set_name(self.plan.names[node])
+                    if self._launch_inline and succ not in self._tail_nodes:
+                        # Ready: a worker (_work) runs it, in a copy of this task's context.
+                        self._ready.append((succ, copy_context()))
+                    else:  # a tail task, or a subclass's kind of task: its own asyncio task
+                        self._launch(succ)
+        return value
 
     # -- outcomes ----------------------------------------------------------------
 
@@ -491,6 +534,35 @@ def _created_by_loop(
     coro: Coroutine[Any, Any, Any], *, loop: asyncio.AbstractEventLoop, name: str
 ) -> asyncio.Task[Any]:
     return loop.create_task(coro, name=name)
+
+
+@types.coroutine
+def _go_on(
+    coro: Coroutine[Any, Any, Any], context: Context, waits_for: Any
+) -> Generator[Any, None, Any]:
+    """Await ``coro``, whose first step ran already and yielded ``waits_for``, running each
+    later step in ``context`` (what the event loop would do for an asyncio task of its own).
+
+    The asyncio task awaiting this sees what ``coro`` yields, and throws into it what it
+    would throw into ``coro`` (a cancellation).
+    """
+    send, throw = coro.send, coro.throw
+    while True:
+        try:
+            yield waits_for
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:  # noqa: BLE001 - passed on to the coroutine
+            try:
+                waits_for = context.run(throw, exc)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                waits_for = context.run(send, None)
+            except StopIteration as done:
+                return done.value
 
 
 async def _guarded(result: Awaitable[Any], listener: Listener) -> None:
