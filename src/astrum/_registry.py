@@ -17,12 +17,13 @@ import threading
 import time
 from collections.abc import Callable, Collection, Coroutine, Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from inspect import CO_COROUTINE
 from types import FunctionType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar, Unpack, overload
 
 from astrum._build._bindings import bind_relations
 from astrum._build._elsewhere import remember
-from astrum._build._graph import make_graph
+from astrum._build._graph import Graph, make_graph
 from astrum._build._methods import resolve_functions
 from astrum._build._plan import (
     DEFAULT_OPTIONS,
@@ -305,7 +306,7 @@ class SchedulerRegistry:
     ) -> list[TaskOrder]:
         """Fresh, validated task orders for the targets and everything upstream of them."""
         build = self._build(target_tasks, config or AstrumConfig())
-        make_graph(build.ids, build.deps)  # validates: a cycle raises here, as on every build
+        build.graph()  # validates: a cycle raises here, as on every build
         return build.task_orders()
 
     def build_tasks(
@@ -313,6 +314,8 @@ class SchedulerRegistry:
     ) -> list[tuple[str, Callable[..., Any]]]:
         """``(task_id, function)`` pairs for the selected tasks; the functions are not called."""
         build = self._build(target_tasks, AstrumConfig(skip_type_check=True))
+        if target_tasks is None:
+            self._check_dependencies(build.tasks)  # (a build of a scheduler leaves it to the graph)
         return list(build.functions().items())
 
     def build_scheduler(
@@ -428,6 +431,23 @@ class SchedulerRegistry:
         annotations = annotations_for(tasks)  # one reader, so each function is read once
         relations = relations_for(tasks, config, annotations)
         data_deps = relations.sources if config.auto_sync_dependencies else {}
+        if target_tasks is not None:
+            # Every task is checked, selected or not; a build of all of them has the graph
+            # check the dependencies as it numbers them (see _Build.graph).
+            self._check_dependencies(tasks)
+        ids = self._select(tasks, target_tasks, data_deps)
+        deps: list[Collection[str]]
+        if not data_deps and target_tasks is None:  # a depends_on workflow: the records say it
+            deps = [entry.depends_on for entry in tasks.values()]
+        else:
+            deps = []
+            for task_id in ids:
+                depends_on, sources = tasks[task_id].depends_on, data_deps.get(task_id)
+                deps.append(_dependencies(depends_on, sources) if sources else depends_on)
+        return _Build(self, tasks, ids, deps, config, annotations, relations, began)
+
+    def _check_dependencies(self, tasks: Mapping[str, RegisteredTask]) -> None:
+        """Raise for the first ``depends_on`` that names no task of ``tasks``."""
         for entry in tasks.values():
             for dep in entry.depends_on:
                 if dep not in tasks:
@@ -435,12 +455,6 @@ class SchedulerRegistry:
                         f"Task '{entry.task_id}' depends on '{dep}', which is not registered "
                         f"in namespace '{self.name}'{did_you_mean(dep, tasks)}"
                     )
-        ids = self._select(tasks, target_tasks, data_deps)
-        deps: list[Collection[str]] = []
-        for task_id in ids:
-            depends_on, sources = tasks[task_id].depends_on, data_deps.get(task_id)
-            deps.append(_dependencies(depends_on, sources) if sources else depends_on)
-        return _Build(tasks, ids, deps, config, annotations, relations, began)
 
     def _select(
         self,
@@ -474,6 +488,7 @@ class _Build:
     The selection is closed upstream, so every dependency of a selected task is selected.
     """
 
+    registry: SchedulerRegistry
     tasks: Mapping[str, RegisteredTask]
     ids: list[str]
     deps: list[Collection[str]]
@@ -481,6 +496,14 @@ class _Build:
     annotations: Annotations
     relations: Relations
     began: float
+
+    def graph(self) -> Graph:
+        """The selected tasks, numbered; an unknown dependency is reported by name."""
+        try:
+            return make_graph(self.ids, self.deps)
+        except KeyError:  # a dependency that is not a task
+            self.registry._check_dependencies(self.tasks)
+            raise
 
     def functions(self) -> dict[str, Callable[..., Any]]:
         """The callables the selected tasks run, methods bound to their instances."""
@@ -497,35 +520,43 @@ class _Build:
 
         Registration checked each entry's options and retry count already.
         """
-        graph = make_graph(self.ids, self.deps)
+        graph = self.graph()
         functions = self.functions()
         tasks, config = self.tasks, self.config
         bindings = bind_relations(
             self.relations, functions, tasks, config, self.annotations, graph.index
         )
         specs = []
+        unusual = []  # the tasks that are not bare or have options: see _planned
         bare, binding_of = self.relations.bare, bindings.get
-        for task_id in graph.ids:
+        for node, task_id in enumerate(graph.ids):
             function, entry = functions[task_id], tasks[task_id]
-            if function is not entry.function or task_id in bare:  # bare: never read
-                is_async = is_async_callable(function)
-            else:
-                is_async = entry.declared.is_async
-            specs.append(
-                _spec(
-                    (
-                        task_id,
-                        function,
-                        is_async,
-                        entry.retry,
-                        entry.options,
-                        binding_of(task_id, ()),
-                    )
+            options = entry.options
+            if task_id in bare and function is entry.function:  # never read: no need
+                is_async = bool(function.__code__.co_flags & CO_COROUTINE) or is_async_callable(
+                    function
                 )
+                if options is not DEFAULT_OPTIONS:
+                    unusual.append(node)
+            else:
+                is_async = (
+                    entry.declared.is_async
+                    if function is entry.function
+                    else is_async_callable(function)
+                )
+                unusual.append(node)
+            specs.append(
+                _spec((task_id, function, is_async, entry.retry, options, binding_of(task_id, ())))
             )
         ids, deps = self.ids, self.deps  # only these: the scheduler must not keep the build
         return DynamicScheduler._planned(
-            graph, specs, config, concurrency_context, lambda: _task_orders(ids, deps), self.began
+            graph,
+            specs,
+            config,
+            concurrency_context,
+            lambda: _task_orders(ids, deps),
+            self.began,
+            unusual,
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -128,15 +128,18 @@ class DynamicScheduler:
         concurrency_context: asyncio.Semaphore | None,
         task_order: Callable[[], list[TaskOrder]],
         began: float,
+        unusual: Sequence[int],
     ) -> DynamicScheduler:
         """A scheduler for a graph and specs that a registry built and checked itself.
 
         ``task_order`` makes the :attr:`task_order` list when someone first asks
-        for it: a registry's build has no use for TaskOrder objects.
+        for it: a registry's build has no use for TaskOrder objects. ``unusual``
+        are the only tasks that may take run-time inputs, use a cache or make the
+        plan dynamic (the others are bare functions with the default options).
         """
         scheduler = cls.__new__(cls)
         scheduler._task_order = task_order
-        scheduler._finish(graph, specs, config, None, concurrency_context, began)
+        scheduler._finish(graph, specs, config, None, concurrency_context, began, unusual)
         return scheduler
 
     def _finish(
@@ -147,19 +150,29 @@ class DynamicScheduler:
         ignore_tail_task: Sequence[str] | None,
         concurrency_context: asyncio.Semaphore | None,
         began: float,
+        unusual: Sequence[int] | None = None,
     ) -> None:
-        """The checks and settings common to every way of making a scheduler."""
+        """The checks and settings common to every way of making a scheduler.
+
+        ``unusual`` (see :meth:`_planned`) spares looking at every task; None: look.
+        """
         self.config = config
         _check_pools(config.pools, specs)
         tail_ids = list(config.ignore_tail_task if ignore_tail_task is None else ignore_tail_task)
         tails = frozenset(_check_tail(task_id, graph.index, graph.succs) for task_id in tail_ids)
-        dynamic = dynamic_of(graph, specs, tails)
+        dynamic = dynamic_of(graph, specs, tails, unusual)
+        if unusual is not None:
+            specs_to_check: Sequence[TaskSpec] = [specs[node] for node in unusual]
+            uses = _input_uses(specs, unusual)
+        else:
+            specs_to_check = specs
+            uses = _input_uses(specs, range(len(specs)))
         self._plan = Plan(
             graph=graph,
             specs=tuple(specs),
             tails=tails,
             planning_duration=time.perf_counter() - began,
-            inputs=_input_uses(specs),
+            inputs=uses,
             dynamic=dynamic,
         )
         # The run machinery is imported by the first scheduler, not by ``import astrum``
@@ -172,7 +185,7 @@ class DynamicScheduler:
 
             self._run_class = DynamicRun
         store = config.store
-        if store is None and any(spec.options.cache is not None for spec in specs):
+        if store is None and any(spec.options.cache is not None for spec in specs_to_check):
             store = default_store()
         listeners = config.on_event
         if listeners is None:
@@ -348,10 +361,12 @@ def _check_retry(task_id: str, retry: object) -> None:
         )
 
 
-def _input_uses(specs: Sequence[TaskSpec]) -> dict[str, tuple[tuple[int, Binding], ...]]:
+def _input_uses(
+    specs: Sequence[TaskSpec], nodes: Iterable[int]
+) -> dict[str, tuple[tuple[int, Binding], ...]]:
     uses: dict[str, list[tuple[int, Binding]]] = {}
-    for node, spec in enumerate(specs):
-        for binding in spec.bindings:
+    for node in nodes:
+        for binding in specs[node].bindings:
             if binding.input_name is not None:
                 uses.setdefault(binding.input_name, []).append((node, binding))
     return {name: tuple(found) for name, found in uses.items()}

@@ -34,6 +34,7 @@ _MARKERS = (From, To)
 _OURS = (From, To, Input, tuple, list, dict, str, int)  # markers, and relations written otherwise
 _UNUSUAL_PARAMETERS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
 _COROUTINE = inspect.CO_COROUTINE
+_NOT_BARE = _UNUSUAL_PARAMETERS | inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
 _ABSENT: Any = object()
 
 
@@ -160,17 +161,17 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
 
 
 def bare(function: Callable[..., Any]) -> bool:
-    """Whether ``function`` is a plain function that takes no parameters and whose
-    annotations (a return type at most) declare no relation.
+    """Whether ``function`` is a plain function, not a generator, that takes no parameters
+    and whose annotations (a return type at most) declare no relation.
 
     Most tasks of a ``depends_on`` workflow are such functions. A build needs
     nothing of them but whether they are coroutine functions, so it skips
-    reading them (:func:`declared`) and binding them altogether.
+    reading them (:func:`declared`), binding them and looking for maps in them.
     """
     if type(function) is not FunctionType:
         return False
     code = function.__code__
-    if code.co_argcount or code.co_kwonlyargcount or code.co_flags & _UNUSUAL_PARAMETERS:
+    if code.co_argcount or code.co_kwonlyargcount or code.co_flags & _NOT_BARE:
         return False
     raw = function.__annotations__
     if raw:

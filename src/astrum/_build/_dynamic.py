@@ -14,7 +14,7 @@ has ``Plan.dynamic is None`` and runs the plain way, paying nothing for it.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from types import FunctionType
 
@@ -36,12 +36,22 @@ __all__ = ["dynamic_of"]
 _GENERATORS = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
 
 
-def dynamic_of(graph: Graph, specs: Sequence[TaskSpec], tails: Collection[int]) -> Dynamic | None:
-    """The dynamic side of a plan, checked; None when it has no map, generator or default."""
+def dynamic_of(
+    graph: Graph,
+    specs: Sequence[TaskSpec],
+    tails: Collection[int],
+    nodes: Iterable[int] | None = None,
+) -> Dynamic | None:
+    """The dynamic side of a plan, checked; None when it has no map, generator or default.
+
+    ``nodes`` are the only tasks that may be mapped, generators or take defaults, when
+    the caller knows (None: any task may).
+    """
     # Plain loops, no generator expressions: this runs for every task of every build.
     kinds = [PLAIN] * len(specs)
     special = False
-    for node, (_, function, _, _, _, bindings) in enumerate(specs):
+    for node in range(len(specs)) if nodes is None else nodes:
+        _, function, _, _, _, bindings = specs[node]
         for binding in bindings:
             mode = binding.mode
             if mode is not None:
