@@ -1,8 +1,9 @@
-"""A completed task hands its asyncio task on to a successor it made ready.
+"""Workers: asyncio tasks that run ready tasks one after another (Run._work).
 
-A chain then runs in one asyncio task instead of one per link. These tests
-pin down what must not change for a body (its task's name, its context,
-cancellation) and the bounds that keep the event loop free for other work.
+A task whose body never waits then costs no asyncio task of its own. These
+tests pin down what must not change for a body (the name of the asyncio task
+it runs in, its context, cancellation, when it starts) and the bounds that
+keep the event loop free for other work.
 """
 
 from __future__ import annotations
@@ -168,4 +169,105 @@ async def test_a_task_that_went_on_is_cancelled_with_the_run() -> None:
     statuses = {s.task_name: s.status for s in report.task_statistics}
     assert report.execution_state == "cancelled"
     assert statuses == {"first": "completed", "second": "cancelled"}
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+@pytest.mark.looptime
+async def test_independent_quick_tasks_share_workers() -> None:
+    """250 quick tasks without dependencies run in three asyncio tasks, not 250."""
+    registry = _registry()
+    for i in range(250):
+        registry.task(f"t{i}")(_noop(f"t{i}"))
+    report, made = await _count_tasks_made(registry)
+    assert report.execution_state == "completed"
+    assert made == 3
+
+
+@pytest.mark.looptime
+async def test_a_waiting_task_does_not_hold_up_the_others() -> None:
+    """Tasks ready at once all start at once, even behind one that waits (virtual time)."""
+    registry = _registry()
+    loop = asyncio.get_running_loop()
+    started: dict[str, float] = {}
+
+    def waiting(task_id: str) -> Any:
+        async def body() -> None:
+            started[task_id] = loop.time()
+            await asyncio.sleep(5)
+
+        return body
+
+    registry.task("root")(_noop("root"))
+    for name in ("a", "b", "c"):
+        registry.task(name, depends_on=["root"])(waiting(name))
+    registry.task("end", depends_on=["a", "b", "c"])(_noop("end"))
+    report = await registry.run()
+    assert report.execution_state == "completed"
+    assert started["a"] == started["b"] == started["c"]
+    assert report.total_duration == pytest.approx(5, abs=0.01)
+
+
+async def test_independent_tasks_do_not_see_each_others_context() -> None:
+    """A context variable set by one task is not seen by a task that merely ran after it in
+    the same worker."""
+    registry = _registry()
+    seen: dict[str, tuple[str, ...]] = {}
+
+    def marking(task_id: str) -> Any:
+        async def body() -> None:
+            seen[task_id] = _seen.get()
+            _seen.set((*_seen.get(), task_id))
+
+        return body
+
+    for name in ("first", "second", "third"):
+        registry.task(name)(marking(name))
+    report = await registry.run()
+    assert report.execution_state == "completed"
+    assert seen == {"first": (), "second": (), "third": ()}
+
+
+async def test_a_task_that_waits_keeps_its_context_across_waits() -> None:
+    """A body that sets a context variable, waits and reads it back finds its own value,
+    while other tasks run in the same worker meanwhile."""
+    registry = _registry()
+    found: dict[str, tuple[str, ...]] = {}
+
+    def setting(task_id: str) -> Any:
+        async def body() -> None:
+            _seen.set((task_id,))
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            found[task_id] = _seen.get()
+
+        return body
+
+    for name in ("a", "b", "c"):
+        registry.task(name)(setting(name))
+    report = await registry.run()
+    assert report.execution_state == "completed"
+    assert found == {"a": ("a",), "b": ("b",), "c": ("c",)}
+
+
+@pytest.mark.looptime
+async def test_a_body_that_cleans_up_after_cancellation_is_waited_for() -> None:
+    """A body that awaits in its cleanup when the run cancels it finishes that cleanup."""
+    registry = _registry()
+    cleaned: list[str] = []
+
+    @registry.task()
+    async def first() -> None:
+        return None
+
+    @registry.task(depends_on=["first"])
+    async def careful() -> None:
+        try:
+            await asyncio.sleep(10)
+        finally:
+            await asyncio.sleep(0.5)
+            cleaned.append("careful")
+
+    report = await registry.run(config=AstrumConfig(run_timeout=1))
+    assert report.execution_state == "cancelled"
+    assert cleaned == ["careful"]
     assert asyncio.all_tasks() == {asyncio.current_task()}
