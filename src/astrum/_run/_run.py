@@ -1,10 +1,11 @@
 """One run of a plan: the only place that touches asyncio.
 
 All mutable state of a run lives in one :class:`Run` object: values, statuses,
-timings, attempts. Each task is one asyncio task that starts the moment its
-last dependency completes (no stage barriers) and, when it finishes, starts
-the dependents it was the last one to wait for. Nothing here writes to the
-plan, the registry or module globals.
+timings, attempts. A task is ready the moment its last dependency completes
+(no stage barriers); workers, asyncio tasks that run ready tasks one after
+another, run it at once (see ``Run._work``), and when it finishes it makes
+ready the dependents it was the last one to wait for. Nothing here writes to
+the plan, the registry or module globals.
 
 This module holds the state, the start, the per-task coroutine and settling;
 the rest of ``Run``'s methods live with their concern and are bound in its
