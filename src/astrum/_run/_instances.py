@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextvars import copy_context
+from functools import partial
 from typing import Any
 
 from astrum._build._plan import Binding, TaskSpec
@@ -173,10 +175,7 @@ def instance(run: DynamicState, state: MapState, index: int) -> None:
         return
     spec = _instance_spec(state.spec, index)
     slot = run._new_slot(state, index, spec)
-    task = run._new_task(
-        run._run_instance(state, index, slot, spec), loop=run._loop, name=f"astrum:{spec.task_id}"
-    )
-    run._running[slot] = task
+    run._enqueue(slot, partial(run._run_instance, state, index, slot, spec), spec.task_id)
 
 
 def instances_of(run: DynamicState, state: MapState, items: list[Any]) -> None:
@@ -199,16 +198,17 @@ def instances_of(run: DynamicState, state: MapState, items: list[Any]) -> None:
     state.started = count
     node, spec = state.node, state.spec
     task_id, function, is_async, retry, options = spec[:5]
-    instances, running = run._instances, run._running
-    create, start, loop = run._new_task, run._run_instance, run._loop
+    instances, ready, start, context = run._instances, run._ready, run._run_instance, copy_context()
     for index in range(count):
         name = f"{task_id}[{index}]"
         instance = TaskSpec(name, function, is_async, retry, options)
         instances.append((node, index, instance))
         slot = first + index
-        running[slot] = create(
-            start(state, index, slot, instance), loop=loop, name=f"astrum:{name}"
+        ready.append(
+            (slot, context, partial(start, state, index, slot, instance), f"astrum:{name}")
         )
+    if count and not run._active and not run._stopping:
+        run._spawn()  # (when a worker runs this, it takes the queue itself)
 
 
 def new_slot(run: DynamicState, state: MapState, index: int, spec: TaskSpec) -> int:
@@ -235,7 +235,7 @@ async def run_instance(
     run: DynamicState, state: MapState, index: int, slot: int, spec: TaskSpec
 ) -> None:
     run.status[slot] = RUNNING
-    run._start[slot] = run._now()
+    run._start[slot] = began = run._clock() + run._epoch  # run._now(), without a call
     if run.settings.listeners:
         run._emit("task_started", spec.task_id, attempt=1)
     outcome = COMPLETED
@@ -250,16 +250,19 @@ async def run_instance(
         if hit:
             outcome = CACHED
         else:
-            began = run._start[slot]
             try:
-                value = await run._call(slot, spec, args, kwargs, 1)
+                if run._direct_nodes[state.node] and not run._halted:
+                    value = await spec.function(*args, **kwargs)  # what _call would do
+                else:
+                    value = await run._call(slot, spec, args, kwargs, 1)
             except BaseException as exc:
                 if not run._attempt_failed(slot, spec, 1, began, exc):
                     raise
                 retry = True
             else:
-                retry = False
-                run._attempt_completed(slot, spec, began)
+                retry = False  # a first attempt that succeeds is recorded only after failures
+                if run._attempts[slot] is not None:
+                    run._attempt_completed(slot, spec, began)
             if retry:
                 value = await run._retries(slot, spec, args, kwargs)
             if cache is not None:
@@ -350,7 +353,7 @@ def instance_ended_badly(
 def settle_instance(run: DynamicState, state: MapState, index: int, slot: int, status: str) -> None:
     del index
     run.status[slot] = status
-    run._end[slot] = run._now()
+    run._end[slot] = run._clock() + run._epoch
     run._running.pop(slot, None)
     state.settled += 1
     if run._cache is not None:

@@ -82,14 +82,14 @@ class DynamicRun(Run):
         for node in range(len(self.plan.specs)):
             if needed is None:
                 if not waiting[node]:
-                    self._launch(node)
+                    self._make_ready(node)
             elif needed[node] and (not waiting[node] or node in overrides):
-                self._launch(node)
+                self._make_ready(node)
 
-    def _launch(self, node: int) -> None:
+    def _make_ready(self, node: int) -> None:
         kind = self._dynamic.kinds[node]
         if kind == PLAIN:
-            super()._launch(node)
+            super()._make_ready(node)
         elif node in self._overrides:
             self._given(node, self._overrides[node])
         elif kind == MAPPED:
@@ -140,7 +140,7 @@ class DynamicRun(Run):
                 continue
             waiting[succ] -= 1
             if not waiting[succ] and status[succ] is None:
-                self._launch(succ)
+                self._make_ready(succ)
 
     def _also_waits(self, consumer: int, source: int) -> bool:
         """Whether ``consumer`` takes ``source`` by a plain binding as well as by ``Each``."""
@@ -175,7 +175,7 @@ class DynamicRun(Run):
                 if _tolerates(specs[succ], node, skipped=skipped):
                     self._waiting[succ] -= 1
                     if not self._waiting[succ]:
-                        self._launch(succ)
+                        self._make_ready(succ)
                     continue
                 self._start[succ] = self._now()
                 self._skip_reason[succ] = f"Skipped because upstream task '{ids[node]}' {verb}."

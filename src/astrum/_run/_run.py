@@ -45,6 +45,9 @@ from astrum.models import ExecutionReport
 if TYPE_CHECKING:
     from astrum._run._otel import RunTracing
 
+Maker = Callable[[], Coroutine[Any, Any, Any]]
+"""Makes the coroutine that runs a queued instance of a map (see Run._enqueue)."""
+
 # RunSettings is re-exported so a scheduler imports the run machinery in one statement.
 __all__ = ["Run", "RunSettings"]
 
@@ -101,7 +104,8 @@ class Run:
         self._skip_reason: dict[int, str] = {}
         self._running: dict[int, asyncio.Task[Any]] = {}
         # Tasks ready to run, with the context they were made ready in (see _work).
-        self._ready: deque[tuple[int, Context]] = deque()
+        self._ready: deque[tuple[int, Context, Maker | None, str | None]] = deque()
+        self._active = 0
         # (map node, element, spec) of each instance of a map, numbered after the plan's nodes.
         self._instances: list[tuple[int, int, TaskSpec]] = []
         self._tails: dict[str, asyncio.Task[Any]] = {}
@@ -148,9 +152,9 @@ class Run:
             self._tracing = RunTracing(settings.tracer, self.run_id)
             # Chosen once here, so a run without tracing does no work for it per task.
             self._call = self._traced_call  # type: ignore[method-assign]
-        # Whether the successor loop of _task may start tasks as Run._launch does, itself:
-        # not when a subclass (DynamicRun) launches some kinds of task its own way.
-        self._launch_inline = type(self)._launch is Run._launch
+        # Whether the successor loop of _task may queue tasks as Run._make_ready does,
+        # itself: not when a subclass (DynamicRun) starts some kinds of task its own way.
+        self._launch_inline = type(self)._make_ready is Run._make_ready
         # Which tasks' first attempts are awaited as they are, without ``_call``: those
         # with ``plan.direct`` set when the run has nothing to acquire or trace (set when the
         # run starts), else none.
@@ -263,9 +267,16 @@ class Run:
             if node in tails:
                 self._launch(node)
             else:
-                ready.append((node, context))
+                ready.append((node, context, None, None))
         if ready:
             self._spawn()
+
+    def _make_ready(self, node: int) -> None:
+        """``node`` may start: a worker runs it (a tail task gets an asyncio task of its own)."""
+        if node in self._tail_nodes:
+            self._launch(node)
+        else:
+            self._enqueue(node, None, None)
 
     def _launch(self, node: int) -> None:
         """Start ``node`` in an asyncio task of its own (a tail task, which outlives the run)."""
@@ -280,45 +291,64 @@ class Run:
     # copy of that context, named after the one it runs. The body of a task that never
     # waits (most steps of a pipeline, every no-op) then costs no asyncio task and no turn
     # of the event loop. When a task does wait, its worker stays with it to its end, as an
-    # asyncio task of its own would, and a new worker takes the queue, so no ready task
-    # waits for another's body. A worker hands the queue on (see _QUICK) after _IN_A_ROW
-    # tasks or a slow one, so that the loop can run other work.
+    # asyncio task of its own would, and if no other worker is about to take the queue, a
+    # new one does, so no ready task waits for another's body. A worker hands the queue
+    # on (see _QUICK) after _IN_A_ROW tasks or a slow one, so that the loop can run other
+    # work. self._active counts the workers not waiting in a body.
+
+    def _enqueue(self, slot: int, make: Maker | None, name: str | None) -> None:
+        """Queue ``slot`` for a worker, which runs ``make()`` (``_task(slot)`` if None) in
+        an asyncio task named ``astrum:<name>`` (the plan's name for the task if None); start
+        a worker if none is about to take the queue."""
+        self._ready.append((slot, copy_context(), make, None if name is None else f"astrum:{name}"))
+        if not self._active and not self._stopping:
+            self._spawn()
 
     def _spawn(self) -> None:
         """Start a worker on the first ready task."""
-        node, context = self._ready.popleft()
+        slot, context, make, name = self._ready.popleft()
         task = self._new_task(
-            self._work(node, context), loop=self._loop, name=self.plan.names[node]
+            self._work(slot, context, make),
+            loop=self._loop,
+            name=self.plan.names[slot] if name is None else name,
         )
-        self._running[node] = task
+        self._running[slot] = task
+        self._active += 1
 
-    async def _work(self, node: int, parent: Context) -> None:
+    async def _work(self, slot: int, parent: Context, make: Maker | None) -> None:
         ready, running, names = self._ready, self._running, self.plan.names
-        me = running[node]  # this worker: _spawn put it there
+        me = running[slot]  # this worker: _spawn put it there
         in_a_row = 1
-        while True:
-            context = parent.copy()  # what an asyncio task of its own would have had
-            task = self._task(node)
-            try:
-                waits_for = context.run(task.send, None)
-            except StopIteration:
-                pass  # done without waiting: most tasks
-            except BaseException as exc:  # _task records what its body raises: a bug here
-                self._stop_on(exc)
-                raise
-            else:
-                if ready and not self._stopping:
-                    self._spawn()  # the queue must not wait for this body
-                await _go_on(task, context, waits_for)
-            if not ready or self._stopping:
-                return
-            if in_a_row == _IN_A_ROW or self._end[node] - self._start[node] >= _QUICK:
-                self._spawn()
-                return
-            in_a_row += 1
-            node, parent = ready.popleft()
-            running[node] = me
-            me.set_name(names[node])
+        try:
+            while True:
+                context = parent.copy()  # what an asyncio task of its own would have had
+                task = self._task(slot) if make is None else make()
+                try:
+                    waits_for = context.run(task.send, None)
+                except StopIteration:
+                    pass  # done without waiting: most tasks
+                except BaseException as exc:  # a task records what its body raises: a bug
+                    self._stop_on(exc)
+                    raise
+                else:
+                    self._active -= 1
+                    if ready and not self._active and not self._stopping:
+                        self._spawn()  # the queue must not wait for this body
+                    try:
+                        await _go_on(task, context, waits_for)
+                    finally:
+                        self._active += 1
+                if not ready or self._stopping:
+                    return
+                if in_a_row == _IN_A_ROW or self._end[slot] - self._start[slot] >= _QUICK:
+                    self._spawn()
+                    return
+                in_a_row += 1
+                slot, parent, make, name = ready.popleft()
+                running[slot] = me
+                me.set_name(names[slot] if name is None else name)
+        finally:
+            self._active -= 1
 
     def _stop_on(self, exc: BaseException) -> None:
         """End the run with ``exc``, raised where nothing should raise: nothing may hang."""
@@ -416,10 +446,11 @@ class Run:
                 waiting[succ] -= 1
                 if not waiting[succ] and status[succ] is None:
                     if self._launch_inline and succ not in self._tail_nodes:
-                        # Ready: a worker (_work) runs it, in a copy of this task's context.
-                        self._ready.append((succ, copy_context()))
-                    else:  # a tail task, or a subclass's kind of task: its own asyncio task
-                        self._launch(succ)
+                        # _make_ready(succ), inlined: this runs in a worker, which will
+                        # take it from the queue.
+                        self._ready.append((succ, copy_context(), None, None))
+                    else:  # a tail task, or a subclass's kind of task
+                        self._make_ready(succ)
         return value
 
     # -- outcomes ----------------------------------------------------------------

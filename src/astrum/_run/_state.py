@@ -9,7 +9,9 @@ none of them imports ``_run`` back. The fields are documented on ``Run``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from contextvars import Context
 from typing import TYPE_CHECKING, Any, Protocol
 
 from astrum._build._plan import Binding, Plan, TaskSpec
@@ -67,6 +69,10 @@ class RunState(Protocol):
     _loop: asyncio.AbstractEventLoop
     _new_task: Callable[..., asyncio.Task[Any]]
     """Makes a task's asyncio task (``coro, *, loop, name``); see ``Run``."""
+    _ready: deque[tuple[int, Context, Callable[[], Coroutine[Any, Any, Any]] | None, str | None]]
+    """Tasks waiting for a worker; see ``Run._work``."""
+    _active: int
+    _direct_nodes: Sequence[bool]
     _clock: Callable[[], float]
     _epoch: float
     _finished: asyncio.Future[None]
@@ -88,6 +94,12 @@ class RunState(Protocol):
     ) -> None: ...
 
     def _settle(self, node: int, status: str) -> None: ...
+
+    def _spawn(self) -> None: ...
+
+    def _enqueue(
+        self, slot: int, make: Callable[[], Coroutine[Any, Any, Any]] | None, name: str | None
+    ) -> None: ...
 
     def _name_of(self, node: int) -> str: ...
 
