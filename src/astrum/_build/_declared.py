@@ -102,6 +102,24 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
     run_inputs: tuple[Edge, ...] = ()
     maps = False
     for name, written in raw.items():
+        if type(written) is ANNOTATED and name != "return":
+            # The usual relation, a parameter's Ref[T, F("task")] (or F("task", locator)):
+            # its edge at once, without the general reading below, which a build of
+            # thousands of such tasks would pay for each.
+            metadata = written.__metadata__
+            if len(metadata) == 1:
+                marker = metadata[0]
+                if type(marker) is From and marker.default is NO_DEFAULT and not marker.partial:
+                    source, locator = marker.task, marker.locator
+                    if (
+                        type(source) is str
+                        and source != task_id
+                        and (locator is None or type(locator) in _LOCATORS)
+                    ):
+                        hint = written.__origin__
+                        plain = _edge((task_id, name, source, None, locator, hint, None, None, None))
+                        inputs += (plain,)
+                        continue
         hint = written
         if isinstance(written, str):
             # Postponed evaluation: evaluate now what the module's names allow.

@@ -184,12 +184,28 @@ class TypeChecker:
         self, task_id: str, function: Callable[..., Any], param: str, edge: Edge
     ) -> None:
         """Compare the type ``param`` of ``function`` declares with what ``edge`` brings."""
-        if edge.input_name is not None:
+        _, _, source, provider, locator, expected, model, input_name, mode = edge
+        if input_name is not None:
             return  # checked against the given value when a run starts
-        expected = edge.expected
         if expected is None:
             expected = self.annotations.get(function, param)
-        self._edge(task_id, param, edge, expected if type(expected) is type else strip(expected))
+        if type(expected) is not type:
+            expected = strip(expected)
+        elif provider is None and model is None and mode is None and locator is None:
+            # A plain F("task") on a parameter of a class: most relations. When the task's
+            # function returns that very class, read at registration, and yields nothing,
+            # the types agree: settled here, without the general comparison.
+            entry = self.tasks[source]  # type: ignore[index]  # an edge without provider has one
+            producer = entry.function
+            if (
+                type(producer) is FunctionType
+                and not producer.__code__.co_flags & _GENERATORS
+                and source not in self.mapped
+            ):
+                declared = entry.declared
+                if declared.returns is expected and declared.annotations is producer.__annotations__:
+                    return
+        self._edge(task_id, param, edge, expected)
 
     def _edge(self, task_id: str, param: str, edge: Edge, expected: Any) -> None:
         _, _, source, producer, _, _, model, _, mode = edge  # one step, not one per field
