@@ -117,7 +117,9 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
                         and (locator is None or type(locator) in _LOCATORS)
                     ):
                         hint = written.__origin__
-                        plain = _edge((task_id, name, source, None, locator, hint, None, None, None))
+                        plain = _edge(
+                            (task_id, name, source, None, locator, hint, None, None, None)
+                        )
                         inputs += (plain,)
                         continue
         hint = written

@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
-from types import FunctionType
+from types import FunctionType, MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, get_origin
 
 from astrum._build._markers import NO_DEFAULT, Each, From
@@ -151,6 +151,7 @@ class TypeChecker:
         problems: list[str],
         annotations: Annotations,
         mapped: Collection[str] = (),
+        returns: Mapping[str, Any] = MappingProxyType({}),
     ) -> None:
         self.tasks = tasks
         self.annotations = annotations
@@ -160,6 +161,8 @@ class TypeChecker:
         # What each producer returns, by id(producer): many tasks read the same one.
         self._returns: dict[int, Any] = {}
         self.mapped = mapped
+        # What producers return, where a build read it already (Relations.returns).
+        self.returns = returns
 
     def check(
         self,
@@ -193,18 +196,10 @@ class TypeChecker:
             expected = strip(expected)
         elif provider is None and model is None and mode is None and locator is None:
             # A plain F("task") on a parameter of a class: most relations. When the task's
-            # function returns that very class, read at registration, and yields nothing,
+            # function returns that very class (as registration read it) and is not mapped,
             # the types agree: settled here, without the general comparison.
-            entry = self.tasks[source]  # type: ignore[index]  # an edge without provider has one
-            producer = entry.function
-            if (
-                type(producer) is FunctionType
-                and not producer.__code__.co_flags & _GENERATORS
-                and source not in self.mapped
-            ):
-                declared = entry.declared
-                if declared.returns is expected and declared.annotations is producer.__annotations__:
-                    return
+            if self.returns.get(source) is expected and source not in self.mapped:  # type: ignore[arg-type]  # an edge without provider has a source
+                return
         self._edge(task_id, param, edge, expected)
 
     def _edge(self, task_id: str, param: str, edge: Edge, expected: Any) -> None:

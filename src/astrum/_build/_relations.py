@@ -9,9 +9,10 @@ thousands of annotated tasks goes straight from annotations to edges.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from types import FunctionType
+from types import FunctionType, MappingProxyType
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 from astrum._build._declared import ANNOTATED, foreign, run_input_edges
@@ -39,6 +40,7 @@ logger = logging.getLogger("astrum")
 
 Locator = str | int | None
 _MARKERS = (From, To)
+_GENERATORS = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
 
 
 def summary(problems: Sequence[str]) -> str:
@@ -60,6 +62,10 @@ class Relations(NamedTuple):
     """The tasks each task takes data from, which it must therefore wait for."""
     mapped: Collection[str] = frozenset()
     """The tasks with an ``Each(...)`` parameter."""
+    returns: Mapping[str, Any] = MappingProxyType({})
+    """What a task's function returns, as registration read its annotations (unchanged
+    since), for the tasks whose functions are not generators; the type checker asks
+    about the others."""
 
 
 def relations_for(
@@ -81,7 +87,7 @@ def relations_for(
             reader.read(task_id, entry.function, entry.data)
     if reader.problems:
         raise TaskRegistrationError(summary(reader.problems))
-    return Relations(reader.edges, reader.inputs, reader.sources, reader.mapped)
+    return Relations(reader.edges, reader.inputs, reader.sources, reader.mapped, reader.returns)
 
 
 def input_edges(task_id: str, function: Callable[..., Any], annotations: Annotations) -> list[Edge]:
@@ -130,6 +136,7 @@ class _AnnotationReader:
         self.inputs: dict[str, Sequence[Edge]] = {}
         self.sources: dict[str, Collection[str]] = {}
         self.mapped: set[str] = set()
+        self.returns: dict[str, Any] = {}
         self._owners: dict[int, list[str]] | None = None
 
     def read_declared(self, task_id: str, entry: RegisteredTask) -> bool:
@@ -139,13 +146,17 @@ class _AnnotationReader:
         registration could not judge, a task it names is missing, or the
         annotations were replaced since.
         """
-        _, _, _, raw, inputs, sources, outputs, run_inputs, _, maps = entry.declared
+        _, _, _, raw, inputs, sources, outputs, run_inputs, returns, maps = entry.declared
         if raw is None or entry.data is not None:
             return False
-        if raw is not getattr(entry.function, "__annotations__", None):
+        function = entry.function
+        if raw is not getattr(function, "__annotations__", None):
             return False
         if not raw:
             return True  # no annotations, so no relations
+        if returns is not None and not function.__code__.co_flags & _GENERATORS:
+            # Kept for the type checker, which compares it with what each consumer expects.
+            self.returns[task_id] = returns
         tasks = self.tasks
         for source in sources:
             if source not in tasks:
