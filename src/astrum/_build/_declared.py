@@ -75,7 +75,7 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
         return _declared((is_async_callable(function), None, 0, None, *_NOTHING))
     code = function.__code__
     flags = code.co_flags
-    is_async = bool(flags & _COROUTINE) or is_async_callable(function)
+    is_async = True if flags & _COROUTINE else is_async_callable(function)  # no bool() call
     if (
         not flags & _UNUSUAL_PARAMETERS
         and not code.co_kwonlyargcount

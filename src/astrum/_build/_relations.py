@@ -161,11 +161,17 @@ class _AnnotationReader:
         for source in sources:
             if source not in tasks:
                 return False
-        for edge in outputs:
-            if edge.receiver not in tasks:
-                return False
+        if outputs:
+            for edge in outputs:
+                if edge.receiver not in tasks:
+                    return False
         if inputs:
-            self._add_many(task_id, inputs, sources)
+            if task_id in self.edges:  # a T(...) of a task read before sends it data too
+                for edge in inputs:
+                    self._add(edge)
+            else:  # its first edges: registration's tuples, shared, not copied
+                self.edges[task_id] = inputs
+                self.sources[task_id] = sources
             if maps:
                 self.mapped.add(task_id)
         if run_inputs:
@@ -173,16 +179,6 @@ class _AnnotationReader:
         for edge in outputs:
             self._add(edge)
         return True
-
-    def _add_many(self, receiver: str, edges: tuple[Edge, ...], sources: tuple[str, ...]) -> None:
-        """Add one task's own input edges; shared, not copied, when they are its first."""
-        known = self.edges.get(receiver)
-        if known is None:
-            self.edges[receiver] = edges
-            self.sources[receiver] = sources
-            return
-        for edge in edges:
-            self._add(edge)
 
     def read(self, task_id: str, function: Callable[..., Any], data: TaskData | None) -> None:
         """Note the edges of one task, in the order its merged TaskData used to list them."""
