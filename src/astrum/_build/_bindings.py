@@ -80,12 +80,13 @@ def bind_relations(
             edges = [*edges, *by_input[task_id]]
         entry = tasks[task_id]
         declared = entry.declared
-        names, required = declared.names, declared.required
         plain = None
-        if names is not None and function is entry.function:
-            if not edges and not required:
+        if declared.names is not None and function is entry.function:
+            if not edges and not declared.required:
                 continue  # nothing to bind and nothing missing: most tasks without data
-            plain = _bind_plain(task_id, function, names, required, edges, index, types)
+            plain = _bind_plain(
+                task_id, function, declared.names, declared.required, edges, index, types
+            )
         if plain is not None:
             if plain:
                 result[task_id] = plain

@@ -102,7 +102,7 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
     run_inputs: tuple[Edge, ...] = ()
     maps = False
     for name, written in raw.items():
-        if type(written) is ANNOTATED and name != "return":
+        if name != "return" and type(written) is ANNOTATED:
             # The usual relation, a parameter's Ref[T, F("task")] (or F("task", locator)):
             # its edge at once, without the general reading below, which a build of
             # thousands of such tasks would pay for each.

@@ -41,6 +41,7 @@ logger = logging.getLogger("astrum")
 Locator = str | int | None
 _MARKERS = (From, To)
 _GENERATORS = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
+_NONE = type(None)
 
 
 def summary(problems: Sequence[str]) -> str:
@@ -154,17 +155,22 @@ class _AnnotationReader:
             return False
         if not raw:
             return True  # no annotations, so no relations
-        if returns is not None and not function.__code__.co_flags & _GENERATORS:
+        if (
+            returns is not None
+            and returns is not _NONE  # "-> None": a task whose value nothing takes, usually
+            and not function.__code__.co_flags & _GENERATORS
+        ):
             # Kept for the type checker, which compares it with what each consumer expects.
             self.returns[task_id] = returns
+        if not (inputs or outputs or run_inputs):
+            return True  # a return annotation alone: no relations
         tasks = self.tasks
         for source in sources:
             if source not in tasks:
                 return False
-        if outputs:
-            for edge in outputs:
-                if edge.receiver not in tasks:
-                    return False
+        for edge in outputs:
+            if edge.receiver not in tasks:
+                return False
         if inputs:
             if task_id in self.edges:  # a T(...) of a task read before sends it data too
                 for edge in inputs:
