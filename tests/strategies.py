@@ -517,7 +517,8 @@ def container_inputs(draw: st.DrawFn) -> ContainerInput:
     if kind == "tuple":
         return ContainerInput(tuple[element, ...], tuple(items), wrong_at)  # type: ignore[valid-type]  # a runtime type
     if kind == "set":
-        # A set's order is its own: only whether something is wrong can be asserted.
-        return ContainerInput(set[element], set(items), wrong_at)  # type: ignore[valid-type]  # a runtime type
+        # A set's order is its own (a str's place changes with the hash seed): only whether
+        # something is wrong can be asserted, and only when all its elements are checked.
+        return ContainerInput(set[element], set(items[:20]), wrong_at)  # type: ignore[valid-type]  # a runtime type
     value = {f"k{i}": item for i, item in enumerate(items)}
     return ContainerInput(dict[str, element], value, wrong_at)  # type: ignore[valid-type]  # a runtime type

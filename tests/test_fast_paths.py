@@ -5,20 +5,24 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import typing
 import uuid
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Literal
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _support import register_data_task
-from astrum import AstrumConfig, F, Ref, SchedulerRegistry
+from astrum import AstrumConfig, F, Ref, SchedulerRegistry, TaskRegistrationError
+from astrum._build import _edges
 from astrum._build._bindings import _bind, _bind_plain, _bindings
 from astrum._build._declared import declared
 from astrum._build._edges import Edge
 from astrum._build._methods import parameters
 from astrum._build._plan import DEFAULT_OPTIONS, Binding, TaskSpec, is_async_callable
+from astrum._build._typecheck import compatible
 from strategies import DataDag, data_dags
 
 
@@ -222,4 +226,106 @@ async def test_tasks_are_made_alike_with_or_without_the_loops_create_task(way: s
     assert report.execution_state == "completed"
     assert seen == {"first": "astrum:first", "second": "astrum:second"}
     if way == "task factory":
-        assert made  # the factory made the asyncio task (one: second goes on in first's)
+        assert made  # the factory made the asyncio task (a worker: second runs in first's)
+
+
+# Annotations written the way users write them: some equal but not identical (list[int]
+# twice), some compatible without being equal, some not compatible at all.
+_TYPES: list[Any] = [
+    int,
+    float,
+    str,
+    list[int],
+    list[int],
+    list[str],
+    Sequence[int],
+    int | None,
+    typing.Optional[int],  # noqa: UP045 - typing's own union, as older code writes it
+    typing.List[int],  # noqa: UP006 - typing's own alias, as older code writes it
+    dict[str, int],
+    Literal["a", "b"],
+    Any,
+]
+
+
+def _produce_and_take(produced: Any, expected: Any, *, generator: bool) -> SchedulerRegistry:
+    """A registry of task ``p`` returning ``produced`` and ``c`` taking it as ``expected``."""
+    registry = SchedulerRegistry(f"pair-{uuid.uuid4().hex}")
+
+    async def returns() -> None:
+        return None
+
+    async def yields() -> AsyncIterator[None]:
+        yield None
+
+    async def take(x: Any) -> None:
+        return None
+
+    producer = yields if generator else returns
+    producer.__annotations__ = {"return": AsyncIterator[produced] if generator else produced}
+    take.__annotations__ = {"x": Ref[expected, F("p")], "return": None}
+    registry.task("p")(producer)
+    registry.task("c")(take)
+    return registry
+
+
+def _build_outcome(registry: SchedulerRegistry) -> str:
+    try:
+        registry.build_scheduler()
+    except TaskRegistrationError as error:
+        return str(error)
+    return "built"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    produced=st.sampled_from(_TYPES),
+    expected=st.sampled_from(_TYPES),
+    generator=st.booleans(),
+)
+def test_type_check_shortcuts_agree_with_the_general_comparison(
+    produced: Any, expected: Any, generator: bool
+) -> None:
+    """A producer's return type as registration read it settles the check exactly as the
+    general comparison, which a build uses when the annotations were replaced since."""
+    registry = _produce_and_take(produced, expected, generator=generator)
+    with_shortcuts = _build_outcome(registry)
+    for entry in registry.get_all_tasks().values():
+        # An equal but new dict: registration's reading no longer applies, the build reads.
+        entry.function.__annotations__ = dict(entry.function.__annotations__)
+    assert _build_outcome(registry) == with_shortcuts
+    if with_shortcuts == "built" and not generator:
+        assert compatible(produced, expected)
+
+
+def test_a_build_compares_each_pair_of_types_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chain passing list[int] into Sequence[int] compares that pair once per build, and
+    still reports a mismatch on every edge it occurs."""
+    calls: list[tuple[Any, Any]] = []
+
+    def counted(found: Any, expected: Any) -> bool:
+        calls.append((found, expected))
+        return compatible(found, expected)
+
+    monkeypatch.setattr(_edges, "compatible", counted)
+
+    def chain(produced: Any, expected: Any) -> SchedulerRegistry:
+        registry = SchedulerRegistry(f"pairs-{uuid.uuid4().hex}")
+        for i in range(30):
+
+            async def step(x: Any = None) -> None:
+                return None
+
+            step.__annotations__ = {"return": produced}
+            if i:
+                step.__annotations__["x"] = Ref[expected, F(f"s{i - 1}")]
+            registry.task(f"s{i}")(step)
+        return registry
+
+    chain(list[int], Sequence[int]).build_scheduler()
+    assert len(calls) == 1
+    calls.clear()
+    with pytest.raises(TaskRegistrationError) as caught:
+        chain(list[str], Sequence[int]).build_scheduler()
+    assert len(calls) == 1
+    assert str(caught.value).count("expects Sequence[int], but task 's") == 29

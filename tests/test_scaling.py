@@ -37,13 +37,13 @@ BUILD_BUDGET = 540  # 341-448, the plan's derived fields (roots, counts, task na
 # Registering a task writes a record down (255 steps with depends_on, 237 with a Ref
 # annotation: the record is filled by astrum's own code, where the dataclass __init__ it
 # replaced ran uncounted, in more time); the first build reads what each function declares
-# into its record (697 and 1,019 with the build itself), later builds take it from there
-# (458 and 720).
+# into its record (698 and 898 with the build itself), later builds take it from there
+# (456 and 647).
 REGISTRATION_BUDGET = 280
 REGISTRY_FIRST_BUILD_BUDGET = 870
-REGISTRY_VALUE_FIRST_BUILD_BUDGET = 1_290
+REGISTRY_VALUE_FIRST_BUILD_BUDGET = 1_140
 REGISTRY_BUILD_BUDGET = 575
-REGISTRY_VALUE_BUILD_BUDGET = 900
+REGISTRY_VALUE_BUILD_BUDGET = 810
 # Objects the garbage collector tracks, left per task: registering keeps the record alone;
 # a build adds what each function declares and the task's spec (a value chain: also its
 # relation and its binding, each in a tuple).

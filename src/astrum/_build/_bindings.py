@@ -68,7 +68,9 @@ def bind_relations(
                 unbound.add(task_id)
     types = None
     if not config.skip_type_check:
-        types = TypeChecker(tasks, config, problems, annotations, relations.mapped)
+        types = TypeChecker(
+            tasks, config, problems, annotations, relations.mapped, relations.returns
+        )
     result = {}
     for task_id, function in functions.items():
         if task_id in unbound:

@@ -76,7 +76,7 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
         return _declared((is_async_callable(function), None, 0, None, *_NOTHING))
     code = function.__code__
     flags = code.co_flags
-    is_async = bool(flags & _COROUTINE) or is_async_callable(function)
+    is_async = True if flags & _COROUTINE else is_async_callable(function)  # no bool() call
     if (
         not flags & _UNUSUAL_PARAMETERS
         and not code.co_kwonlyargcount
@@ -103,6 +103,26 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
     run_inputs: tuple[Edge, ...] = ()
     maps = False
     for name, written in raw.items():
+        if name != "return" and type(written) is ANNOTATED:
+            # The usual relation, a parameter's Ref[T, F("task")] (or F("task", locator)):
+            # its edge at once, without the general reading below, which a build of
+            # thousands of such tasks would pay for each.
+            metadata = written.__metadata__
+            if len(metadata) == 1:
+                marker = metadata[0]
+                if type(marker) is From and marker.default is NO_DEFAULT and not marker.partial:
+                    source, locator = marker.task, marker.locator
+                    if (
+                        type(source) is str
+                        and source != task_id
+                        and (locator is None or type(locator) in _LOCATORS)
+                    ):
+                        hint = written.__origin__
+                        plain = _edge(
+                            (task_id, name, source, None, locator, hint, None, None, None)
+                        )
+                        inputs += (plain,)
+                        continue
         hint = written
         if isinstance(written, str):
             # Postponed evaluation: evaluate now what the module's names allow.

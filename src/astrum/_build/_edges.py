@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import inspect
 import logging
+import typing
 from collections.abc import Callable, Collection, Mapping, Sequence
-from types import FunctionType
+from types import FunctionType, GenericAlias, MappingProxyType, UnionType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, get_origin
 
 from astrum._build._markers import NO_DEFAULT, Each, From
@@ -48,6 +49,14 @@ logger = logging.getLogger("astrum")
 Locator = str | int | None
 SKIP_HINT = "or pass AstrumConfig(skip_type_check=True) to skip type checks"
 _GENERATORS = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
+# Parameterized types, which compare equal when written alike (``list[Doc]`` twice);
+# equal types are compatible. Their ``==`` is the standard library's own.
+_GENERICS = (
+    GenericAlias,
+    UnionType,
+    type(typing.List[int]),  # noqa: UP006 - the class of typing's aliases
+    type(typing.Optional[int]),  # noqa: UP007 - the class of typing's unions
+)
 
 
 class Edge(NamedTuple):
@@ -151,6 +160,7 @@ class TypeChecker:
         problems: list[str],
         annotations: Annotations,
         mapped: Collection[str] = (),
+        returns: Mapping[str, Any] = MappingProxyType({}),
     ) -> None:
         self.tasks = tasks
         self.annotations = annotations
@@ -160,6 +170,9 @@ class TypeChecker:
         # What each producer returns, by id(producer): many tasks read the same one.
         self._returns: dict[int, Any] = {}
         self.mapped = mapped
+        # What producers return, where a build read it already (Relations.returns).
+        self.returns = returns
+        self._verdicts: dict[tuple[Any, Any], bool] = {}
 
     def check(
         self,
@@ -184,12 +197,27 @@ class TypeChecker:
         self, task_id: str, function: Callable[..., Any], param: str, edge: Edge
     ) -> None:
         """Compare the type ``param`` of ``function`` declares with what ``edge`` brings."""
-        if edge.input_name is not None:
+        _, _, source, provider, locator, expected, model, input_name, mode = edge
+        if input_name is not None:
             return  # checked against the given value when a run starts
-        expected = edge.expected
         if expected is None:
             expected = self.annotations.get(function, param)
-        self._edge(task_id, param, edge, expected if type(expected) is type else strip(expected))
+        if type(expected) is not type:
+            expected = strip(expected)
+        if provider is None and model is None and mode is None and locator is None:
+            # A plain F("task"): most relations. When the task's function returns the very
+            # type the parameter expects (as registration read it; a list[Doc] written at
+            # both ends is equal, not identical) and is not mapped, the types agree: settled
+            # here, without the general comparison.
+            returned = self.returns.get(source)  # type: ignore[arg-type]  # F names a task
+            same = returned is expected or (
+                type(returned) in _GENERICS
+                and type(expected) is type(returned)
+                and returned == expected
+            )
+            if same and source not in self.mapped:
+                return
+        self._edge(task_id, param, edge, expected)
 
     def _edge(self, task_id: str, param: str, edge: Edge, expected: Any) -> None:
         _, _, source, producer, _, _, model, _, mode = edge  # one step, not one per field
@@ -265,7 +293,7 @@ class TypeChecker:
                 f"{where} reads {_part(whole, edge.locator)} of {what}, but {what} returns "
                 f"{_name(whole)}, which {problem}; fix the locator or the annotation, {SKIP_HINT}."
             )
-        elif not compatible(found, expected):
+        elif not self._compatible(found, expected):
             if edge.locator is None:
                 gives = f"{what} returns {_name(found)}"
             else:
@@ -288,6 +316,19 @@ class TypeChecker:
                 f"{where} expects {_name(expected)}, but {gives}; change one of the "
                 f"annotations{' or the locator' if edge.locator is not None else ''}, {SKIP_HINT}."
             )
+
+    def _compatible(self, found: Any, expected: Any) -> bool:
+        """``compatible(found, expected)``, worked out once per distinct pair in a build:
+        a workflow passes a few types along many edges, and comparing generic types
+        (``list[Doc]`` into ``Sequence[Doc]``) unpacks both every time."""
+        pair = (found, expected)
+        try:
+            verdict = self._verdicts.get(pair)
+        except TypeError:  # an unhashable annotation (a Literal of a list, say): not kept
+            return compatible(found, expected)
+        if verdict is None:
+            verdict = self._verdicts[pair] = compatible(found, expected)
+        return verdict
 
     def _returned(self, producer: Callable[..., Any]) -> Any:
         """The type ``producer`` returns, as far as its annotation (or source) tells."""

@@ -9,9 +9,10 @@ thousands of annotated tasks goes straight from annotations to edges.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from types import FunctionType
+from types import FunctionType, MappingProxyType
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 from astrum._build._declared import ANNOTATED, bare, foreign, run_input_edges
@@ -39,6 +40,8 @@ logger = logging.getLogger("astrum")
 
 Locator = str | int | None
 _MARKERS = (From, To)
+_GENERATORS = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
+_NONE = type(None)
 
 
 def summary(problems: Sequence[str]) -> str:
@@ -60,6 +63,10 @@ class Relations(NamedTuple):
     """The tasks each task takes data from, which it must therefore wait for."""
     mapped: Collection[str] = frozenset()
     """The tasks with an ``Each(...)`` parameter."""
+    returns: Mapping[str, Any] = MappingProxyType({})
+    """What a task's function returns, as registration read its annotations (unchanged
+    since), for the tasks whose functions are not generators; the type checker asks
+    about the others."""
     bare: Collection[str] = frozenset()
     """The tasks whose function is :func:`bare`: nothing to read, nothing to bind."""
 
@@ -79,14 +86,22 @@ def relations_for(
         annotations = annotations_for(tasks)
     reader = _AnnotationReader(tasks, config, annotations)
     bare_tasks = set()
+    returns = reader.returns
     for task_id, entry in tasks.items():
         if entry.data is None and bare(entry.function):
             bare_tasks.add(task_id)
+            # A bare function's return annotation is a type as written, neither a string
+            # nor a marker: what read_declared would keep for the type checker.
+            returned = entry.function.__annotations__.get("return")
+            if returned is not None and returned is not _NONE:
+                returns[task_id] = returned
         elif not reader.read_declared(task_id, entry):
             reader.read(task_id, entry.function, entry.data)
     if reader.problems:
         raise TaskRegistrationError(summary(reader.problems))
-    return Relations(reader.edges, reader.inputs, reader.sources, reader.mapped, bare_tasks)
+    return Relations(
+        reader.edges, reader.inputs, reader.sources, reader.mapped, reader.returns, bare_tasks
+    )
 
 
 def input_edges(task_id: str, function: Callable[..., Any], annotations: Annotations) -> list[Edge]:
@@ -135,6 +150,7 @@ class _AnnotationReader:
         self.inputs: dict[str, Sequence[Edge]] = {}
         self.sources: dict[str, Collection[str]] = {}
         self.mapped: set[str] = set()
+        self.returns: dict[str, Any] = {}
         self._owners: dict[int, list[str]] | None = None
 
     def read_declared(self, task_id: str, entry: RegisteredTask) -> bool:
@@ -144,13 +160,23 @@ class _AnnotationReader:
         registration could not judge, a task it names is missing, or the
         annotations were replaced since.
         """
-        _, _, _, raw, inputs, sources, outputs, run_inputs, _, maps = entry.declared
+        _, _, _, raw, inputs, sources, outputs, run_inputs, returns, maps = entry.declared
         if raw is None or entry.data is not None:
             return False
-        if raw is not getattr(entry.function, "__annotations__", None):
+        function = entry.function
+        if raw is not getattr(function, "__annotations__", None):
             return False
         if not raw:
             return True  # no annotations, so no relations
+        if (
+            returns is not None
+            and returns is not _NONE  # "-> None": a task whose value nothing takes, usually
+            and not function.__code__.co_flags & _GENERATORS
+        ):
+            # Kept for the type checker, which compares it with what each consumer expects.
+            self.returns[task_id] = returns
+        if not (inputs or outputs or run_inputs):
+            return True  # a return annotation alone: no relations
         tasks = self.tasks
         for source in sources:
             if source not in tasks:
@@ -159,7 +185,12 @@ class _AnnotationReader:
             if edge.receiver not in tasks:
                 return False
         if inputs:
-            self._add_many(task_id, inputs, sources)
+            if task_id in self.edges:  # a T(...) of a task read before sends it data too
+                for edge in inputs:
+                    self._add(edge)
+            else:  # its first edges: registration's tuples, shared, not copied
+                self.edges[task_id] = inputs
+                self.sources[task_id] = sources
             if maps:
                 self.mapped.add(task_id)
         if run_inputs:
@@ -167,16 +198,6 @@ class _AnnotationReader:
         for edge in outputs:
             self._add(edge)
         return True
-
-    def _add_many(self, receiver: str, edges: tuple[Edge, ...], sources: tuple[str, ...]) -> None:
-        """Add one task's own input edges; shared, not copied, when they are its first."""
-        known = self.edges.get(receiver)
-        if known is None:
-            self.edges[receiver] = edges
-            self.sources[receiver] = sources
-            return
-        for edge in edges:
-            self._add(edge)
 
     def read(self, task_id: str, function: Callable[..., Any], data: TaskData | None) -> None:
         """Note the edges of one task, in the order its merged TaskData used to list them."""
