@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import astrum
 from _support import register_data_task
 from astrum import AstrumConfig, F, Ref, SchedulerRegistry, TaskRegistrationError
 from astrum._build import _edges
@@ -329,3 +330,69 @@ def test_a_build_compares_each_pair_of_types_once(monkeypatch: pytest.MonkeyPatc
         chain(list[str], Sequence[int]).build_scheduler()
     assert len(calls) == 1
     assert str(caught.value).count("expects Sequence[int], but task 's") == 29
+
+
+# A task of no parameters whose annotations declare no relation is "bare": the build
+# skips reading it. These pin down that such a shortcut never hides a relation or a
+# type mismatch, whether annotations are objects or strings (postponed evaluation).
+
+Sent = typing.Annotated[int, astrum.T("receiver", target="x")]
+
+
+def _bare_registry() -> SchedulerRegistry:
+    return SchedulerRegistry(f"bare-{uuid.uuid4().hex}")
+
+
+def test_a_return_annotation_naming_an_alias_of_a_marker_is_read() -> None:
+    """-> "Sent", where Sent is Annotated[int, T(...)], still sends the value."""
+    registry = _bare_registry()
+
+    async def sender() -> int:
+        return 41
+
+    sender.__annotations__ = {"return": "Sent"}
+    registry.task("sender")(sender)
+
+    @registry.task("receiver")
+    async def receiver(x: int) -> int:
+        return x + 1
+
+    report = registry.run_sync()
+    assert report.task_return_set == {"sender": 41, "receiver": 42}
+
+
+@pytest.mark.parametrize("returns", [int, "int"])
+def test_a_bare_producer_of_the_wrong_type_is_reported(returns: Any) -> None:
+    """A bare producer's return type is checked against its consumer, written as an object
+    or as a string."""
+    registry = _bare_registry()
+
+    async def produce() -> int:
+        return 1
+
+    produce.__annotations__ = {"return": returns}
+    registry.task("produce")(produce)
+
+    @registry.task("consume")
+    async def consume(x: Ref[str, F("produce")]) -> str:
+        return x
+
+    with pytest.raises(TaskRegistrationError, match="expects str"):
+        registry.build_scheduler()
+
+
+@pytest.mark.parametrize("returns", [None, "None", "int", "list[int]", "Unknown"])
+def test_bare_tasks_run_whatever_their_return_annotation(returns: Any) -> None:
+    """Tasks of no parameters run alike with any return annotation, object or string."""
+    registry = _bare_registry()
+
+    async def first() -> None:
+        return None
+
+    def second() -> None:
+        return None
+
+    first.__annotations__ = second.__annotations__ = {"return": returns}
+    registry.task("first")(first)
+    registry.task("second", depends_on=["first"])(second)
+    assert registry.run_sync().execution_state == "completed"

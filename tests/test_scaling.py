@@ -34,15 +34,16 @@ PACKAGE = str(Path(astrum.__file__).parent)
 # Bytecode steps in astrum's own code per added task, with nothing optional configured:
 # about 30% above what Python 3.11 executes today (wide, chain and layered).
 BUILD_BUDGET = 540  # 341-448, the plan's derived fields (roots, counts, task names) included
-# Registering a task writes a record down (255 steps with depends_on, 237 with a Ref
+# Registering a task writes a record down (221 steps with depends_on, 203 with a Ref
 # annotation: the record is filled by astrum's own code, where the dataclass __init__ it
-# replaced ran uncounted, in more time); the first build reads what each function declares
-# into its record (698 and 898 with the build itself), later builds take it from there
-# (456 and 647).
-REGISTRATION_BUDGET = 280
-REGISTRY_FIRST_BUILD_BUDGET = 870
+# replaced ran uncounted, in more time). A first build reads what each function declares
+# into its record (940 steps a task for a value chain; later builds take it from there:
+# 689); a function of no parameters that declares nothing is not read at all (420 steps,
+# first build or not; 697 and 458 before).
+REGISTRATION_BUDGET = 250
+REGISTRY_FIRST_BUILD_BUDGET = 540
 REGISTRY_VALUE_FIRST_BUILD_BUDGET = 1_140
-REGISTRY_BUILD_BUDGET = 575
+REGISTRY_BUILD_BUDGET = 540
 REGISTRY_VALUE_BUILD_BUDGET = 810
 # Objects the garbage collector tracks, left per task: registering keeps the record alone;
 # a build adds what each function declares and the task's spec (a value chain: also its
@@ -50,7 +51,10 @@ REGISTRY_VALUE_BUILD_BUDGET = 810
 REGISTRATION_OBJECTS = 1
 BUILD_OBJECTS = 2
 VALUE_BUILD_OBJECTS = 6
-RUN_BUDGET = 320  # 185-215; passing a value along a chain: 249
+# 242-284 with the worker's share (185-215 before workers, which added these steps and
+# took away an asyncio task, a call_soon and a turn of the loop per task: ~700 calls);
+# passing a value along a chain: 318.
+RUN_BUDGET = 340
 # A whole registry.run() of one task, beyond the per-task steps: plan lookup, the run's
 # state, its start and wind-down, the report. 1,080 steps: 923 before workers (the
 # worker that runs the ready tasks adds ~60 steps and a context copy per run, and saves

@@ -15,6 +15,7 @@ reported.
 
 from __future__ import annotations
 
+import builtins
 import inspect
 from collections.abc import Callable, Mapping
 from types import FunctionType
@@ -198,7 +199,8 @@ def bare(function: Callable[..., Any]) -> bool:
         if len(raw) > 1:
             return False
         returns = raw.get("return", _ABSENT)
-        # A string may name an alias of Ref[...]: declared() evaluates it.
+        if type(returns) is str:  # postponed evaluation (from __future__ import annotations)
+            returns = _named(function, returns)
         if returns is _ABSENT or isinstance(returns, ANNOTATED | str):
             return False
     # What inspect.signature would follow instead of the code: the general path reads it.
@@ -206,6 +208,21 @@ def bare(function: Callable[..., Any]) -> bool:
         getattr(function, "__wrapped__", _ABSENT) is _ABSENT
         and getattr(function, "__signature__", _ABSENT) is _ABSENT
     )
+
+
+def _named(function: FunctionType, written: str) -> Any:
+    """What the return annotation ``written`` (a string) names, when it is a bare name
+    such as ``"None"`` or ``"int"`` found in the function's module or the builtins;
+    ``_ABSENT`` for anything else (``"list[int]"``, an unknown name), which
+    :func:`declared` evaluates."""
+    if written == "None":
+        return None
+    if not written.isidentifier():
+        return _ABSENT
+    found = function.__globals__.get(written, _ABSENT)
+    if found is _ABSENT:
+        found = getattr(builtins, written, _ABSENT)
+    return found
 
 
 def _unread(is_async: bool, names: tuple[str, ...] | None, required: int) -> Declared:

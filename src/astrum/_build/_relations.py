@@ -90,10 +90,10 @@ def relations_for(
     for task_id, entry in tasks.items():
         if entry.data is None and bare(entry.function):
             bare_tasks.add(task_id)
-            # A bare function's return annotation is a type as written, neither a string
-            # nor a marker: what read_declared would keep for the type checker.
+            # A bare function's return annotation is no marker: unless a string (which the
+            # type checker evaluates), what read_declared would keep for the type checker.
             returned = entry.function.__annotations__.get("return")
-            if returned is not None and returned is not _NONE:
+            if returned is not None and returned is not _NONE and type(returned) is not str:
                 returns[task_id] = returned
         elif not reader.read_declared(task_id, entry):
             reader.read(task_id, entry.function, entry.data)
