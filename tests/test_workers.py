@@ -31,7 +31,8 @@ def _chain(registry: SchedulerRegistry, n: int, body: Any) -> None:
         registry.task(f"t{i}", depends_on=[f"t{i - 1}"] if i else [])(body(f"t{i}"))
 
 
-async def _count_tasks_made(registry: SchedulerRegistry, **run: Any) -> tuple[Any, int]:
+async def _tasks_made(registry: SchedulerRegistry) -> int:
+    """How many asyncio tasks a completed run of ``registry`` made."""
     loop = asyncio.get_running_loop()
     made = 0
 
@@ -42,10 +43,24 @@ async def _count_tasks_made(registry: SchedulerRegistry, **run: Any) -> tuple[An
 
     loop.set_task_factory(factory)
     try:
-        report = await registry.run(**run)
+        report = await registry.run()
     finally:
         loop.set_task_factory(None)
-    return report, made
+    assert report.execution_state == "completed"
+    return made
+
+
+def _marking(seen: dict[str, tuple[str, ...]]) -> Any:
+    """Makes bodies that note the context they found in ``seen``, then add their own id."""
+
+    def marking(task_id: str) -> Any:
+        async def body() -> None:
+            seen[task_id] = _seen.get()
+            _seen.set((*_seen.get(), task_id))
+
+        return body
+
+    return marking
 
 
 def _noop(task_id: str) -> Any:
@@ -60,13 +75,11 @@ async def test_a_chain_runs_in_one_asyncio_task_per_hundred_links() -> None:
     """A chain of quick tasks makes one asyncio task per _IN_A_ROW links, not one a link."""
     registry = _registry()
     _chain(registry, 250, _noop)
-    report, made = await _count_tasks_made(registry)
-    assert report.execution_state == "completed"
-    assert made == 3
+    assert await _tasks_made(registry) == 3
 
 
 async def test_a_slow_task_gives_each_successor_a_new_asyncio_task() -> None:
-    """A body that kept the loop busy longer than _QUICK does not hand its task on."""
+    """After a body that kept the loop busy longer than _QUICK, a new worker takes over."""
     registry = _registry()
 
     def blocking(task_id: str) -> Any:
@@ -78,9 +91,7 @@ async def test_a_slow_task_gives_each_successor_a_new_asyncio_task() -> None:
         return body
 
     _chain(registry, 5, blocking)
-    report, made = await _count_tasks_made(registry)
-    assert report.execution_state == "completed"
-    assert made == 5
+    assert await _tasks_made(registry) == 5
 
 
 async def test_other_work_runs_while_a_long_chain_runs() -> None:
@@ -125,17 +136,10 @@ async def test_each_body_runs_in_a_task_named_after_it() -> None:
 
 async def test_context_flows_down_the_chain_and_not_across() -> None:
     """A context variable set by a task is seen by its successors and not by its siblings,
-    whether a successor went on in its asyncio task or got a new one."""
+    whichever worker runs them."""
     registry = _registry()
     seen: dict[str, tuple[str, ...]] = {}
-
-    def marking(task_id: str) -> Any:
-        async def body() -> None:
-            seen[task_id] = _seen.get()
-            _seen.set((*_seen.get(), task_id))
-
-        return body
-
+    marking = _marking(seen)
     registry.task("root")(marking("root"))
     registry.task("left", depends_on=["root"])(marking("left"))
     registry.task("right", depends_on=["root"])(marking("right"))
@@ -178,9 +182,7 @@ async def test_independent_quick_tasks_share_workers() -> None:
     registry = _registry()
     for i in range(250):
         registry.task(f"t{i}")(_noop(f"t{i}"))
-    report, made = await _count_tasks_made(registry)
-    assert report.execution_state == "completed"
-    assert made == 3
+    assert await _tasks_made(registry) == 3
 
 
 @pytest.mark.looptime
@@ -212,14 +214,7 @@ async def test_independent_tasks_do_not_see_each_others_context() -> None:
     the same worker."""
     registry = _registry()
     seen: dict[str, tuple[str, ...]] = {}
-
-    def marking(task_id: str) -> Any:
-        async def body() -> None:
-            seen[task_id] = _seen.get()
-            _seen.set((*_seen.get(), task_id))
-
-        return body
-
+    marking = _marking(seen)
     for name in ("first", "second", "third"):
         registry.task(name)(marking(name))
     report = await registry.run()
