@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import time
 import uuid
 from typing import Any
 
 import pytest
 
-from astrum import AstrumConfig, SchedulerRegistry
+from astrum import AstrumConfig, Each, Ref, SchedulerRegistry
 from astrum._run import _run
 
 _seen: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("seen", default=())
@@ -266,3 +267,67 @@ async def test_a_body_that_cleans_up_after_cancellation_is_waited_for() -> None:
     assert report.execution_state == "cancelled"
     assert cleaned == ["careful"]
     assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+def _map_registry(size: int, body: Any) -> SchedulerRegistry:
+    registry = _registry()
+
+    @registry.task()
+    async def source() -> list[int]:
+        return list(range(size))
+
+    body.__annotations__["x"] = Ref[int, Each("source")]
+    registry.task("each")(body)
+    return registry
+
+
+@pytest.mark.looptime
+async def test_the_instances_of_a_map_share_workers() -> None:
+    """250 quick instances run in a few asyncio tasks, each named after its instance."""
+    names: list[str] = []
+
+    async def each(x: int) -> int:
+        task = asyncio.current_task()
+        assert task is not None
+        names.append(task.get_name())
+        return x
+
+    registry = _map_registry(250, each)
+    assert await _tasks_made(registry) <= 4
+    assert names == [f"astrum:each[{i}]" for i in range(250)]
+
+
+@pytest.mark.looptime
+async def test_a_waiting_instance_does_not_hold_up_the_others() -> None:
+    """Instances that each wait a second all wait at once (virtual time)."""
+
+    async def each(x: int) -> int:
+        await asyncio.sleep(1)
+        return x
+
+    report = await _map_registry(50, each).run()
+    assert report.task_return_set["each"] == list(range(50))
+    assert report.total_duration == pytest.approx(1, abs=0.01)
+
+
+def test_a_large_map_does_not_queue_an_object_per_instance() -> None:
+    """When a map's first instance starts, its elements have cost at most about one tracked
+    object each (its (map, element) record), not a spec, a closure and a queue entry."""
+    found: dict[int, int] = {}
+
+    def counting(size: int) -> Any:
+        async def each(x: int) -> None:
+            if not x:
+                found[size] = len(gc.get_objects())
+
+        return each
+
+    for size in (1_000, 3_000):
+        gc.collect()
+        gc.disable()
+        try:
+            report = _map_registry(size, counting(size)).run_sync()
+        finally:
+            gc.enable()
+        assert report.execution_state == "completed"
+    assert (found[3_000] - found[1_000]) / 2_000 <= 1.5

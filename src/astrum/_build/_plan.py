@@ -162,6 +162,16 @@ class TaskSpec(NamedTuple):
     bindings: tuple[Binding, ...] = ()
 
 
+def instance_spec(spec: TaskSpec, index: int) -> TaskSpec:
+    """The spec of instance ``index`` of the mapped task ``spec``: its name, no bindings.
+
+    Made when needed (an instance starting, a report row), not kept for every instance.
+    """
+    return TaskSpec(
+        f"{spec.task_id}[{index}]", spec.function, spec.is_async, spec.retry, spec.options
+    )
+
+
 # The kinds of node in a plan with maps or generators (see astrum._build._dynamic).
 PLAIN, MAPPED, ASYNC_PRODUCER, SYNC_PRODUCER = 0, 1, 2, 3
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextvars import copy_context
+from collections.abc import Coroutine
+from contextvars import Context, copy_context
 from functools import partial
+from itertools import repeat
 from typing import Any
 
-from astrum._build._plan import Binding, TaskSpec
+from astrum._build._plan import Binding, TaskSpec, instance_spec
 from astrum._errors import Skip
 from astrum._run._arguments import located
 from astrum._run._mapstate import DynamicState, MapError, MapState
@@ -173,9 +175,9 @@ def instance(run: DynamicState, state: MapState, index: int) -> None:
     """Start the instance of element ``index``."""
     if run._halted:
         return
-    spec = _instance_spec(state.spec, index)
-    slot = run._new_slot(state, index, spec)
-    run._enqueue(slot, partial(run._run_instance, state, index, slot, spec), spec.task_id)
+    slot = run._new_slot(state, index)
+    name = f"{state.spec.task_id}[{index}]"
+    run._enqueue(slot, partial(run._run_instance, state, index, slot), name)
 
 
 def instances_of(run: DynamicState, state: MapState, items: list[Any]) -> None:
@@ -196,22 +198,48 @@ def instances_of(run: DynamicState, state: MapState, items: list[Any]) -> None:
     state.slots = list(range(first, first + count))
     state.have = [1] * count
     state.started = count
-    node, spec = state.node, state.spec
-    task_id, function, is_async, retry, options = spec[:5]
-    instances, ready, start, context = run._instances, run._ready, run._run_instance, copy_context()
-    for index in range(count):
-        name = f"{task_id}[{index}]"
-        instance = TaskSpec(name, function, is_async, retry, options)
-        instances.append((node, index, instance))
-        slot = first + index
-        ready.append(
-            (slot, context, partial(start, state, index, slot, instance), f"astrum:{name}")
-        )
-    if count and not run._active and not run._stopping:
-        run._spawn()  # (when a worker runs this, it takes the queue itself)
+    node = state.node
+    run._instances.extend(zip(repeat(node, count), range(count), strict=True))
+    if count:
+        rest = _Rest(run, state, first, count, copy_context())
+        run._ready.append((first, rest.context, rest, f"astrum:{state.spec.task_id}[0]"))
+        if not run._active and not run._stopping:
+            run._spawn()  # (when a worker runs this, it takes the queue itself)
 
 
-def new_slot(run: DynamicState, state: MapState, index: int, spec: TaskSpec) -> int:
+class _Rest:
+    """The instances of a map that no worker took yet, queued as one entry.
+
+    The worker that takes the entry gets the coroutine of the first of them and
+    puts the rest back at the front of the queue, where it (or the next worker)
+    takes them: a map of 100,000 elements queues one object, not 100,000, which
+    keeps the garbage collector's passes few and short.
+    """
+
+    __slots__ = ("context", "count", "first", "next", "prefix", "queue", "start", "state")
+
+    def __init__(
+        self, run: DynamicState, state: MapState, first: int, count: int, context: Context
+    ) -> None:
+        self.state = state
+        self.first = first  # the slot of element 0
+        self.next = 0  # the element whose instance starts next
+        self.count = count
+        self.context = context  # the one they were all made ready in
+        self.prefix = f"astrum:{state.spec.task_id}["  # of each instance's asyncio task name
+        self.queue = run._ready
+        self.start = run._run_instance
+
+    def __call__(self) -> Coroutine[Any, Any, None]:
+        index = self.next
+        self.next = later = index + 1
+        if later < self.count:
+            name = f"{self.prefix}{later}]"
+            self.queue.appendleft((self.first + later, self.context, self, name))
+        return self.start(self.state, index, self.first + index)
+
+
+def new_slot(run: DynamicState, state: MapState, index: int) -> int:
     slot = len(run.status)
     run.values.append(None)
     run.status.append(None)
@@ -219,7 +247,7 @@ def new_slot(run: DynamicState, state: MapState, index: int, spec: TaskSpec) -> 
     run._end.append(0.0)
     run._queued.append(0.0)
     run._attempts.append(None)
-    run._instances.append((state.node, index, spec))
+    run._instances.append((state.node, index))
     if run._cache is not None:
         run._cache.add_slot()
     if len(state.slots) <= index:
@@ -231,19 +259,21 @@ def new_slot(run: DynamicState, state: MapState, index: int, spec: TaskSpec) -> 
     return slot
 
 
-async def run_instance(
-    run: DynamicState, state: MapState, index: int, slot: int, spec: TaskSpec
-) -> None:
+async def run_instance(run: DynamicState, state: MapState, index: int, slot: int) -> None:
+    node, cache, listeners = state.node, run._cache, run.settings.listeners
+    # The instance's own spec (its name) is made only where something reads it: most
+    # instances of a large map run straight through and never need it.
+    spec = instance_spec(state.spec, index) if cache is not None or listeners else None
     run.status[slot] = RUNNING
     run._start[slot] = began = run._clock() + run._epoch  # run._now(), without a call
-    if run.settings.listeners:
+    if spec is not None and listeners:
         run._emit("task_started", spec.task_id, attempt=1)
     outcome = COMPLETED
     try:
         args, kwargs = run._instance_arguments(state, index)
-        cache = run._cache
         hit = False
         if cache is not None:
+            assert spec is not None  # made above for the cache
             hit, value = await cache.lookup(
                 slot, spec, args, kwargs, key_id=state.spec.task_id, preds=run._keyed_by(state)
             )
@@ -251,31 +281,39 @@ async def run_instance(
             outcome = CACHED
         else:
             try:
-                if run._direct_nodes[state.node] and not run._halted:
-                    value = await spec.function(*args, **kwargs)  # what _call would do
+                if run._direct_nodes[node] and not run._halted:
+                    value = await state.spec.function(*args, **kwargs)  # what _call would do
                 else:
+                    spec = spec or instance_spec(state.spec, index)
                     value = await run._call(slot, spec, args, kwargs, 1)
             except BaseException as exc:
+                spec = spec or instance_spec(state.spec, index)
                 if not run._attempt_failed(slot, spec, 1, began, exc):
                     raise
                 retry = True
             else:
                 retry = False  # a first attempt that succeeds is recorded only after failures
                 if run._attempts[slot] is not None:
+                    spec = spec or instance_spec(state.spec, index)
                     run._attempt_completed(slot, spec, began)
             if retry:
+                assert spec is not None  # made when the attempt failed
                 value = await run._retries(slot, spec, args, kwargs)
             if cache is not None:
+                assert spec is not None
                 await cache.save(slot, spec, value)
     except BaseException as exc:  # noqa: BLE001 - recorded; execute() re-raises fatal ones
+        spec = spec or instance_spec(state.spec, index)
         run._instance_ended_badly(state, index, slot, spec, exc)
         return
     run.values[slot] = value
     run._settle_instance(state, index, slot, outcome)
-    if run.settings.listeners:
+    if spec is not None and listeners:
         run._emit("task_completed" if outcome is COMPLETED else "task_cached", spec.task_id)
-    run._element(state.node, index, value)
-    run._maybe_settle(state)
+    if run._dynamic.streams[node]:  # _element, for the maps that take this one's elements
+        run._element(node, index, value)
+    if state.settled >= state.started:  # _maybe_settle's first test, without a call
+        run._maybe_settle(state)
 
 
 def keyed_by(run: DynamicState, state: MapState) -> list[int]:
@@ -370,7 +408,7 @@ def withhold(run: DynamicState, node: int, index: int, name: str) -> None:
             continue  # already withheld through another source
         spec = state.spec
         instance = f"{spec.task_id}[{index}]"
-        slot = run._new_slot(state, index, _instance_spec(spec, index))
+        slot = run._new_slot(state, index)
         run._start[slot] = run._now()
         run._skip_reason[slot] = f"Skipped because upstream instance '{name}' has no value."
         run._settle_instance(state, index, slot, SKIPPED)
@@ -425,13 +463,6 @@ def maybe_settle(run: DynamicState, state: MapState) -> None:
     else:
         run._emit("task_skipped", state.spec.task_id)
     run._skip_downstream(node)
-
-
-def _instance_spec(spec: TaskSpec, index: int) -> TaskSpec:
-    """The spec of instance ``index`` of a mapped task: its name, no bindings."""
-    return TaskSpec(
-        f"{spec.task_id}[{index}]", spec.function, spec.is_async, spec.retry, spec.options
-    )
 
 
 def _elements(spec: TaskSpec, binding: Binding, value: Any) -> list[Any]:

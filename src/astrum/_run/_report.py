@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from astrum._build._plan import Plan, TaskSpec
+from astrum._build._plan import Plan, TaskSpec, instance_spec
 from astrum._records import (
     StageStatus,
     TaskAttemptStatistics,
@@ -56,8 +56,8 @@ class RunRecord(_Deferred):
     skip_reasons: Mapping[int, str]
     workers: Mapping[str, str | None]
     """Where each task's latest attempt ran, for tasks that ran outside the process."""
-    instances: Sequence[tuple[int, int, TaskSpec]] = ()
-    """``(map node, element, spec)`` of each instance of a mapped task; instance k is record
+    instances: Sequence[tuple[int, int]] = ()
+    """``(map node, element)`` of each instance of a mapped task; instance k is record
     ``len(plan.specs) + k``."""
 
     def resolve(self, name: str) -> Any:
@@ -96,8 +96,8 @@ class RunRecord(_Deferred):
         count = len(self.plan.specs)
         if node < count:
             return self.plan.specs[node], node
-        owner, _, spec = self.instances[node - count]
-        return spec, owner
+        owner, index = self.instances[node - count]
+        return instance_spec(self.plan.specs[owner], index), owner
 
     def task_statistics(self) -> list[TaskExecutionStatistics]:
         return [self._task(node) for node in self.settled()]

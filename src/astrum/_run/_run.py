@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, 
 from contextvars import Context, copy_context
 from typing import TYPE_CHECKING, Any, Protocol
 
-from astrum._build._plan import Plan, TaskSpec
+from astrum._build._plan import Plan
 from astrum._errors import Skip
 from astrum._run import _arguments as arguing
 from astrum._run import _attempt as attempting
@@ -106,8 +106,8 @@ class Run:
         # Tasks ready to run, with the context they were made ready in (see _work).
         self._ready: deque[tuple[int, Context, Maker | None, str | None]] = deque()
         self._active = 0
-        # (map node, element, spec) of each instance of a map, numbered after the plan's nodes.
-        self._instances: list[tuple[int, int, TaskSpec]] = []
+        # (map node, element) of each instance of a map, numbered after the plan's nodes.
+        self._instances: list[tuple[int, int]] = []
         self._tails: dict[str, asyncio.Task[Any]] = {}
         self._failures: list[int] = []
         self._to_settle = n - len(plan.tails)
@@ -469,7 +469,10 @@ class Run:
     def _name_of(self, node: int) -> str:
         """The name of a task of the plan, or of an instance of a mapped one."""
         ids = self.plan.ids
-        return ids[node] if node < len(ids) else self._instances[node - len(ids)][2].task_id
+        if node < len(ids):
+            return ids[node]
+        owner, index = self._instances[node - len(ids)]
+        return f"{ids[owner]}[{index}]"
 
     # -- events ------------------------------------------------------------------
 

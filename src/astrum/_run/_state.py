@@ -55,7 +55,7 @@ class RunState(Protocol):
     _errors: dict[int, BaseException]
     _skip_reason: dict[int, str]
     _running: dict[int, asyncio.Task[Any]]
-    _instances: list[tuple[int, int, TaskSpec]]
+    _instances: list[tuple[int, int]]
     _tails: dict[str, asyncio.Task[Any]]
     _failures: list[int]
     _to_settle: int
