@@ -16,9 +16,13 @@ import uuid
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from _support import run_in_new_loop
 from astrum import AstrumConfig, Each, Ref, SchedulerRegistry
 from astrum._run import _run
+from strategies import Dag, ancestors, dags
 
 _seen: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("seen", default=())
 
@@ -331,3 +335,41 @@ def test_a_large_map_does_not_queue_an_object_per_instance() -> None:
             gc.enable()
         assert report.execution_state == "completed"
     assert (found[3_000] - found[1_000]) / 2_000 <= 1.5
+
+
+@settings(max_examples=60, deadline=None)
+@given(dags(max_tasks=12), st.data())
+def test_any_dag_runs_each_task_once_after_its_dependencies_seeing_only_its_ancestors(
+    dag: Dag, data: st.DataObject
+) -> None:
+    """Whatever mix of tasks that never wait, wait a turn of the loop or wait a while: each
+    task runs once, after every task it depends on ended, and the context it finds holds
+    marks of its ancestors only (virtual time)."""
+    deps = dag.deps_of()
+    waits = {task: data.draw(st.sampled_from([None, 0.0, 0.5]), label=task) for task in deps}
+    events: list[tuple[str, str]] = []
+    seen: dict[str, tuple[str, ...]] = {}
+
+    def body(task_id: str) -> Any:
+        async def run() -> None:
+            events.append(("start", task_id))
+            seen[task_id] = _seen.get()
+            _seen.set((*_seen.get(), task_id))
+            wait = waits[task_id]
+            if wait is not None:
+                await asyncio.sleep(wait)
+            events.append(("end", task_id))
+
+        return run
+
+    registry = _registry()
+    for task_id in dag.ids:
+        registry.task(task_id, depends_on=list(deps[task_id]))(body(task_id))
+    report = run_in_new_loop(registry.run, virtual=True)
+    assert report.execution_state == "completed"
+    assert sorted(task for kind, task in events if kind == "start") == sorted(deps)
+    position = {event: index for index, event in enumerate(events)}
+    for task, waited_for in deps.items():
+        for dep in waited_for:
+            assert position[("end", dep)] < position[("start", task)]
+        assert set(seen[task]) <= ancestors(deps, task)
