@@ -373,3 +373,27 @@ def test_any_dag_runs_each_task_once_after_its_dependencies_seeing_only_its_ance
         for dep in waited_for:
             assert position[("end", dep)] < position[("start", task)]
         assert set(seen[task]) <= ancestors(deps, task)
+
+
+@pytest.mark.looptime
+async def test_a_cancel_left_behind_by_a_task_does_not_reach_the_next_one() -> None:
+    """A body that asks for its own asyncio task to be cancelled and returns (a library
+    keeping current_task() to cancel later does the same) ends as it did alone: the task
+    that runs after it is not cancelled."""
+    registry = _registry()
+
+    @registry.task()
+    async def leaves_a_cancel() -> int:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        return 1
+
+    @registry.task(depends_on=["leaves_a_cancel"])
+    async def waits() -> int:
+        await asyncio.sleep(1)
+        return 2
+
+    report = await registry.run()
+    assert report.execution_state == "completed"
+    assert report.task_return_set == {"leaves_a_cancel": 1, "waits": 2}

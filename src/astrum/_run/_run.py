@@ -294,7 +294,9 @@ class Run:
     # asyncio task of its own would, and if no other worker is about to take the queue, a
     # new one does, so no ready task waits for another's body. A worker hands the queue
     # on (see _QUICK) after _IN_A_ROW tasks or a slow one, so that the loop can run other
-    # work. self._active counts the workers not waiting in a body.
+    # work, and at once if a cancellation of it is still owed (a body may cancel the
+    # asyncio task it runs in, or keep it to cancel later, as some libraries do): that
+    # one ends with the worker. self._active counts the workers not waiting in a body.
 
     def _enqueue(self, slot: int, make: Maker | None, name: str | None) -> None:
         """Queue ``slot`` for a worker, which runs ``make()`` (``_task(slot)`` if None) in
@@ -340,7 +342,13 @@ class Run:
                         self._active += 1
                 if not ready or self._stopping:
                     return
-                if in_a_row == _IN_A_ROW or self._end[slot] - self._start[slot] >= _QUICK:
+                if (
+                    in_a_row == _IN_A_ROW
+                    or self._end[slot] - self._start[slot] >= _QUICK
+                    # A cancellation someone asked of this asyncio task while it ran that
+                    # task, and still owed: it must not land in the next one.
+                    or me.cancelling()
+                ):
                     self._spawn()
                     return
                 in_a_row += 1
