@@ -294,9 +294,9 @@ class Run:
     # asyncio task of its own would, and if no other worker is about to take the queue, a
     # new one does, so no ready task waits for another's body. A worker hands the queue
     # on (see _QUICK) after _IN_A_ROW tasks or a slow one, so that the loop can run other
-    # work, and at once if a cancellation of it is still owed (a body may cancel the
-    # asyncio task it runs in, or keep it to cancel later, as some libraries do): that
-    # one ends with the worker. self._active counts the workers not waiting in a body.
+    # work, and at once if a cancellation of it is still owed when a task ends (a body
+    # may cancel the asyncio task it runs in): that cancellation then ends the worker, not
+    # the next task. self._active counts the workers not waiting in a body.
 
     def _enqueue(self, slot: int, make: Maker | None, name: str | None) -> None:
         """Queue ``slot`` for a worker, which runs ``make()`` (``_task(slot)`` if None) in
@@ -318,6 +318,7 @@ class Run:
         self._active += 1
 
     async def _work(self, slot: int, parent: Context, make: Maker | None) -> None:
+        """A worker: run ``slot``, then ready tasks from the queue, as the block above says."""
         ready, running, names = self._ready, self._running, self.plan.names
         me = running[slot]  # this worker: _spawn put it there
         in_a_row = 1
