@@ -521,43 +521,77 @@ class _Build:
         Registration checked each entry's options and retry count already.
         """
         graph = self.graph()
-        functions = self.functions()
-        tasks, config = self.tasks, self.config
-        bindings = bind_relations(
-            self.relations, functions, tasks, config, self.annotations, graph.index
-        )
-        specs = []
+        tasks, config, relations = self.tasks, self.config, self.relations
+        specs: list[TaskSpec | None] = []
+        others: list[int] = []  # the nodes whose spec the general path makes, below
         unusual = []  # the tasks that are not bare or have options: see _planned
-        bare, binding_of = self.relations.bare, bindings.get
+        bare, edges, inputs = relations.bare, relations.edges, relations.inputs
+        # One pass makes the spec of each bare task defined at the top of a module (most
+        # tasks of a depends_on workflow): no instance to bind it to, no parameter, nothing
+        # sent to it, so resolve_functions and bind_relations would give the function
+        # itself and no bindings. The general path below agrees (tests/test_fast_paths.py).
         for node, task_id in enumerate(graph.ids):
-            function, entry = functions[task_id], tasks[task_id]
-            options = entry.options
-            if task_id in bare and function is entry.function:  # never read: no need
+            entry = tasks[task_id]
+            function = entry.function
+            if (
+                task_id in bare
+                and "." not in function.__qualname__
+                and task_id not in edges
+                and task_id not in inputs
+            ):
+                options = entry.options
+                if options is not DEFAULT_OPTIONS:
+                    unusual.append(node)
                 is_async = bool(function.__code__.co_flags & CO_COROUTINE) or is_async_callable(
                     function
                 )
-                if options is not DEFAULT_OPTIONS:
-                    unusual.append(node)
+                specs.append(_spec((task_id, function, is_async, entry.retry, options, ())))
             else:
-                is_async = (
-                    entry.declared.is_async
-                    if function is entry.function
-                    else is_async_callable(function)
-                )
-                unusual.append(node)
-            specs.append(
-                _spec((task_id, function, is_async, entry.retry, options, binding_of(task_id, ())))
-            )
+                others.append(node)
+                specs.append(None)
+        if others:
+            self._general_specs(graph, specs, others)
+            unusual = sorted({*unusual, *others})
         ids, deps = self.ids, self.deps  # only these: the scheduler must not keep the build
         return DynamicScheduler._planned(
             graph,
-            specs,
+            specs,  # type: ignore[arg-type]  # every None was filled in
             config,
             concurrency_context,
             lambda: _task_orders(ids, deps),
             self.began,
             unusual,
         )
+
+    def _general_specs(
+        self, graph: Graph, specs: list[TaskSpec | None], nodes: Sequence[int]
+    ) -> None:
+        """Fill in the specs of ``nodes``: their functions resolved, their relations bound."""
+        tasks, config, ids = self.tasks, self.config, graph.ids
+        # In registration order, as the problems found are listed.
+        chosen = {ids[node] for node in nodes}
+        selected = {task_id: tasks[task_id] for task_id in self.ids if task_id in chosen}
+        functions = resolve_functions(selected, config)
+        bindings = bind_relations(
+            self.relations, functions, tasks, config, self.annotations, graph.index
+        )
+        bare, binding_of = self.relations.bare, bindings.get
+        for node in nodes:
+            task_id = ids[node]
+            function, entry = functions[task_id], tasks[task_id]
+            if task_id in bare and function is entry.function:  # never read: no need
+                is_async = bool(function.__code__.co_flags & CO_COROUTINE) or is_async_callable(
+                    function
+                )
+            else:
+                is_async = (
+                    entry.declared.is_async
+                    if function is entry.function
+                    else is_async_callable(function)
+                )
+            specs[node] = _spec(
+                (task_id, function, is_async, entry.retry, entry.options, binding_of(task_id, ()))
+            )
 
 
 _spec = from_fields(TaskSpec)
