@@ -551,7 +551,8 @@ class _Build:
                 specs.append(None)
         if others:
             self._general_specs(graph, specs, others)
-            unusual = sorted({*unusual, *others})
+            # Both ascending and disjoint: one merge, or no work when no bare task has options.
+            unusual = sorted(unusual + others) if unusual else others
         ids, deps = self.ids, self.deps  # only these: the scheduler must not keep the build
         return DynamicScheduler._planned(
             graph,
@@ -568,10 +569,12 @@ class _Build:
     ) -> None:
         """Fill in the specs of ``nodes``: their functions resolved, their relations bound."""
         tasks, config, ids = self.tasks, self.config, graph.ids
-        # In registration order, as the problems found are listed.
-        chosen = {ids[node] for node in nodes}
-        selected = {task_id: tasks[task_id] for task_id in self.ids if task_id in chosen}
-        functions = resolve_functions(selected, config)
+        if len(nodes) == len(ids):  # every task (a value chain's, say): no subset to make
+            functions = self.functions()
+        else:  # in registration order, in which the problems found are listed
+            chosen = {ids[node] for node in nodes}
+            selected = {task_id: tasks[task_id] for task_id in self.ids if task_id in chosen}
+            functions = resolve_functions(selected, config)
         bindings = bind_relations(
             self.relations, functions, tasks, config, self.annotations, graph.index
         )
