@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar, Unpack, ov
 from astrum._build._bindings import bind_relations
 from astrum._build._elsewhere import remember
 from astrum._build._graph import Graph, make_graph
-from astrum._build._methods import resolve_functions
+from astrum._build._methods import outside_class, resolve_functions
 from astrum._build._plan import (
     DEFAULT_OPTIONS,
     TaskOptions,
@@ -526,29 +526,29 @@ class _Build:
         others: list[int] = []  # the nodes whose spec the general path makes, below
         unusual = []  # the tasks that are not bare or have options: see _planned
         bare, edges, inputs = relations.bare, relations.edges, relations.inputs
-        # One pass makes the spec of each bare task defined at the top of a module (most
-        # tasks of a depends_on workflow): no instance to bind it to, no parameter, nothing
+        # One pass makes the spec of each bare task defined outside a class (most tasks of
+        # a depends_on workflow): no instance to bind it to, no parameter, nothing
         # sent to it, so resolve_functions and bind_relations would give the function
         # itself and no bindings. The general path below agrees (tests/test_fast_paths.py).
         for node, task_id in enumerate(graph.ids):
-            entry = tasks[task_id]
-            function = entry.function
-            if (
-                task_id in bare
-                and "." not in function.__qualname__
-                and task_id not in edges
-                and task_id not in inputs
-            ):
-                options = entry.options
-                if options is not DEFAULT_OPTIONS:
-                    unusual.append(node)
-                is_async = bool(function.__code__.co_flags & CO_COROUTINE) or is_async_callable(
-                    function
-                )
-                specs.append(_spec((task_id, function, is_async, entry.retry, options, ())))
-            else:
-                others.append(node)
-                specs.append(None)
+            if task_id in bare:
+                entry = tasks[task_id]
+                function = entry.function
+                if (
+                    outside_class(function.__qualname__)
+                    and task_id not in edges
+                    and task_id not in inputs
+                ):
+                    options = entry.options
+                    if options is not DEFAULT_OPTIONS:
+                        unusual.append(node)
+                    is_async = bool(function.__code__.co_flags & CO_COROUTINE) or is_async_callable(
+                        function
+                    )
+                    specs.append(_spec((task_id, function, is_async, entry.retry, options, ())))
+                    continue
+            others.append(node)
+            specs.append(None)
         if others:
             self._general_specs(graph, specs, others)
             # Both ascending and disjoint: one merge, or no work when no bare task has options.
