@@ -37,8 +37,8 @@ BUILD_BUDGET = 540  # 341-448, the plan's derived fields (roots, counts, task na
 # Registering a task writes a record down (221 steps with depends_on, 203 with a Ref
 # annotation: the record is filled by astrum's own code, where the dataclass __init__ it
 # replaced ran uncounted, in more time). A first build reads what each function declares
-# into its record (956 steps a task for a value chain; later builds take it from there:
-# 705); a function of no parameters that declares nothing is not read at all, and its spec
+# into its record (935 steps a task for a value chain; later builds take it from there:
+# 684); a function of no parameters that declares nothing is not read at all, and its spec
 # is made in one pass, without resolving or binding it (376 steps, first build or not;
 # 420 before that pass, 697 and 458 before it was not read).
 REGISTRATION_BUDGET = 250

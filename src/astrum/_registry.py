@@ -521,15 +521,40 @@ class _Build:
         Registration checked each entry's options and retry count already.
         """
         graph = self.graph()
-        tasks, config, relations = self.tasks, self.config, self.relations
-        specs: list[TaskSpec | None] = []
-        others: list[int] = []  # the nodes whose spec the general path makes, below
-        unusual = []  # the tasks that are not bare or have options: see _planned
+        if len(self.relations.bare) * 2 >= len(graph):  # mostly bare tasks: see _bare_specs
+            specs, others, unusual = self._bare_specs(graph)
+        else:  # mostly annotated tasks (a value chain): all take the general path at once
+            specs, others = [None] * len(graph), list(range(len(graph)))
+            unusual = others
+        if others:
+            self._general_specs(graph, specs, others)
+            if unusual is not others:  # both ascending and disjoint: one merge
+                unusual = sorted(unusual + others) if unusual else others
+        ids, deps = self.ids, self.deps  # only these: the scheduler must not keep the build
+        return DynamicScheduler._planned(
+            graph,
+            specs,  # type: ignore[arg-type]  # every None was filled in
+            self.config,
+            concurrency_context,
+            lambda: _task_orders(ids, deps),
+            self.began,
+            unusual,
+        )
+
+    def _bare_specs(self, graph: Graph) -> tuple[list[TaskSpec | None], list[int], list[int]]:
+        """The specs of the bare tasks defined outside a class, to which nothing is sent
+        (None for the other tasks); the other nodes; the bare ones with options.
+
+        Most tasks of a depends_on workflow are such: no instance to bind them to, no
+        parameter, nothing to bind, so resolve_functions and bind_relations would give
+        the function itself and no bindings after two more passes over every task. One
+        pass makes their specs instead; the general path agrees (tests/test_fast_paths.py).
+        """
+        tasks, relations = self.tasks, self.relations
         bare, edges, inputs = relations.bare, relations.edges, relations.inputs
-        # One pass makes the spec of each bare task defined outside a class (most tasks of
-        # a depends_on workflow): no instance to bind it to, no parameter, nothing
-        # sent to it, so resolve_functions and bind_relations would give the function
-        # itself and no bindings. The general path below agrees (tests/test_fast_paths.py).
+        specs: list[TaskSpec | None] = []
+        others: list[int] = []
+        with_options = []
         for node, task_id in enumerate(graph.ids):
             if task_id in bare:
                 entry = tasks[task_id]
@@ -541,7 +566,7 @@ class _Build:
                 ):
                     options = entry.options
                     if options is not DEFAULT_OPTIONS:
-                        unusual.append(node)
+                        with_options.append(node)
                     is_async = bool(function.__code__.co_flags & CO_COROUTINE) or is_async_callable(
                         function
                     )
@@ -549,20 +574,7 @@ class _Build:
                     continue
             others.append(node)
             specs.append(None)
-        if others:
-            self._general_specs(graph, specs, others)
-            # Both ascending and disjoint: one merge, or no work when no bare task has options.
-            unusual = sorted(unusual + others) if unusual else others
-        ids, deps = self.ids, self.deps  # only these: the scheduler must not keep the build
-        return DynamicScheduler._planned(
-            graph,
-            specs,  # type: ignore[arg-type]  # every None was filled in
-            config,
-            concurrency_context,
-            lambda: _task_orders(ids, deps),
-            self.began,
-            unusual,
-        )
+        return specs, others, with_options
 
     def _general_specs(
         self, graph: Graph, specs: list[TaskSpec | None], nodes: Sequence[int]
