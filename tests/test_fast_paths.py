@@ -452,3 +452,8 @@ def test_first_pass_specs_agree_with_the_general_path(
     general: list[TaskSpec | None] = [None] * len(planned.specs)
     build._general_specs(planned.graph, general, range(len(general)))
     assert general == list(planned.specs)
+    # The pass itself, whether or not this build took it (it does for mostly bare tasks).
+    made, _, _ = build._bare_specs(planned.graph)
+    assert [spec for spec in made if spec is not None] == [
+        spec for spec, mine in zip(general, made, strict=True) if mine is not None
+    ]
