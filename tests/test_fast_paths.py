@@ -396,3 +396,64 @@ def test_bare_tasks_run_whatever_their_return_annotation(returns: Any) -> None:
     registry.task("first")(first)
     registry.task("second", depends_on=["first"])(second)
     assert registry.run_sync().execution_state == "completed"
+
+
+# A bare task defined at the top of a module gets its spec in the build's first pass, without
+# resolve_functions and bind_relations; any other task takes that general path.
+
+
+def _made_in_a_factory() -> Any:
+    async def made() -> None:
+        return None
+
+    return made
+
+
+class _Holder:
+    @staticmethod
+    async def static() -> None:
+        return None
+
+
+async def _takes(x: int = 0) -> int:
+    return x
+
+
+_KINDS: dict[str, Any] = {
+    "async": _coroutine_function,
+    "sync": _plain_function,
+    "lambda": lambda: None,
+    "factory": _made_in_a_factory(),
+    "static": _Holder.static,
+    "parameter": _takes,
+    "callable": _AsyncCallable(),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    tasks=st.lists(
+        st.tuples(st.sampled_from(sorted(_KINDS)), st.booleans(), st.booleans()),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_first_pass_specs_agree_with_the_general_path(
+    tasks: list[tuple[str, bool, bool]],
+) -> None:
+    """Every spec the build's first pass makes is the one the general path makes."""
+    registry = SchedulerRegistry(f"first-pass-{uuid.uuid4().hex}")
+    for i, (kind, with_options, depends) in enumerate(tasks):
+        options: dict[str, Any] = {"retry": 2, "timeout": 5.0} if with_options else {}
+        depends_on = [f"t{i - 1}"] if depends and i else []
+        registry.task(f"t{i}", depends_on=depends_on, **options)(_KINDS[kind])
+    build = registry._build(None, AstrumConfig())
+    planned = build.scheduler(None).plan
+    general: list[TaskSpec | None] = [None] * len(planned.specs)
+    build._general_specs(planned.graph, general, range(len(general)))
+    assert general == list(planned.specs)
+    # The pass itself, whether or not this build took it (it does for mostly bare tasks).
+    made, _, _ = build._bare_specs(planned.graph)
+    assert [spec for spec in made if spec is not None] == [
+        spec for spec, mine in zip(general, made, strict=True) if mine is not None
+    ]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import random
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from astrum import (
     ExecutionPlanner,
@@ -113,6 +115,20 @@ def test_repeated_dependency_counts_once() -> None:
     graph = make_graph(["a", "b"], [[], ["a", "a"]])
     assert graph.preds == ((), (0,))
     assert graph.succs == ((1,), ())
+
+
+@settings(max_examples=80)
+@given(dags(max_tasks=25), st.randoms(use_true_random=False))
+def test_dependencies_listed_twice_make_the_graph_of_each_listed_once(
+    dag: Dag, rng: random.Random
+) -> None:
+    """Any dependencies named twice, in any order, give the same graph as each named once."""
+    doubled = []
+    for deps in dag.deps:
+        listed = [*deps, *(dep for dep in deps if rng.random() < 0.5)]
+        rng.shuffle(listed)
+        doubled.append(listed)
+    assert make_graph(dag.ids, doubled) == graph_of(dag)
 
 
 def test_empty_graph() -> None:

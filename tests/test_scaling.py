@@ -37,13 +37,14 @@ BUILD_BUDGET = 540  # 341-448, the plan's derived fields (roots, counts, task na
 # Registering a task writes a record down (221 steps with depends_on, 203 with a Ref
 # annotation: the record is filled by astrum's own code, where the dataclass __init__ it
 # replaced ran uncounted, in more time). A first build reads what each function declares
-# into its record (940 steps a task for a value chain; later builds take it from there:
-# 689); a function of no parameters that declares nothing is not read at all (420 steps,
-# first build or not; 697 and 458 before).
+# into its record (935 steps a task for a value chain; later builds take it from there:
+# 684); a function of no parameters that declares nothing is not read at all, and its spec
+# is made in one pass, without resolving or binding it (376 steps, first build or not;
+# 420 before that pass, 697 and 458 before it was not read).
 REGISTRATION_BUDGET = 250
-REGISTRY_FIRST_BUILD_BUDGET = 540
+REGISTRY_FIRST_BUILD_BUDGET = 490
 REGISTRY_VALUE_FIRST_BUILD_BUDGET = 1_140
-REGISTRY_BUILD_BUDGET = 540
+REGISTRY_BUILD_BUDGET = 490
 REGISTRY_VALUE_BUILD_BUDGET = 810
 # Objects the garbage collector tracks, left per task: registering keeps the record alone;
 # a build adds what each function declares and the task's spec (a value chain: also its

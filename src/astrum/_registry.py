@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar, Unpack, ov
 from astrum._build._bindings import bind_relations
 from astrum._build._elsewhere import remember
 from astrum._build._graph import Graph, make_graph
-from astrum._build._methods import resolve_functions
+from astrum._build._methods import outside_class, resolve_functions
 from astrum._build._plan import (
     DEFAULT_OPTIONS,
     TaskOptions,
@@ -521,43 +521,92 @@ class _Build:
         Registration checked each entry's options and retry count already.
         """
         graph = self.graph()
-        functions = self.functions()
-        tasks, config = self.tasks, self.config
+        if len(self.relations.bare) * 2 >= len(graph):  # mostly bare tasks: see _bare_specs
+            specs, others, unusual = self._bare_specs(graph)
+        else:  # mostly annotated tasks (a value chain): all take the general path at once
+            specs, others = [None] * len(graph), list(range(len(graph)))
+            unusual = others
+        if others:
+            self._general_specs(graph, specs, others)
+            if unusual is not others:  # both ascending and disjoint: one merge
+                unusual = sorted(unusual + others) if unusual else others
+        ids, deps = self.ids, self.deps  # only these: the scheduler must not keep the build
+        return DynamicScheduler._planned(
+            graph,
+            specs,  # type: ignore[arg-type]  # every None was filled in
+            self.config,
+            concurrency_context,
+            lambda: _task_orders(ids, deps),
+            self.began,
+            unusual,
+        )
+
+    def _bare_specs(self, graph: Graph) -> tuple[list[TaskSpec | None], list[int], list[int]]:
+        """The specs of the bare tasks defined outside a class, to which nothing is sent
+        (None for the other tasks); the other nodes; the bare ones with options.
+
+        Most tasks of a depends_on workflow are such: no instance to bind them to, no
+        parameter, nothing to bind, so resolve_functions and bind_relations would give
+        the function itself and no bindings after two more passes over every task. One
+        pass makes their specs instead; the general path agrees (tests/test_fast_paths.py).
+        """
+        tasks, relations = self.tasks, self.relations
+        bare, edges, inputs = relations.bare, relations.edges, relations.inputs
+        specs: list[TaskSpec | None] = []
+        others: list[int] = []
+        with_options = []
+        for node, task_id in enumerate(graph.ids):
+            if task_id in bare:
+                entry = tasks[task_id]
+                function = entry.function
+                if (
+                    outside_class(function.__qualname__)
+                    and task_id not in edges
+                    and task_id not in inputs
+                ):
+                    options = entry.options
+                    if options is not DEFAULT_OPTIONS:
+                        with_options.append(node)
+                    is_async = bool(function.__code__.co_flags & CO_COROUTINE) or is_async_callable(
+                        function
+                    )
+                    specs.append(_spec((task_id, function, is_async, entry.retry, options, ())))
+                    continue
+            others.append(node)
+            specs.append(None)
+        return specs, others, with_options
+
+    def _general_specs(
+        self, graph: Graph, specs: list[TaskSpec | None], nodes: Sequence[int]
+    ) -> None:
+        """Fill in the specs of ``nodes``: their functions resolved, their relations bound."""
+        tasks, config, ids = self.tasks, self.config, graph.ids
+        if len(nodes) == len(ids):  # every task (a value chain's, say): no subset to make
+            functions = self.functions()
+        else:  # in registration order, in which the problems found are listed
+            chosen = {ids[node] for node in nodes}
+            selected = {task_id: tasks[task_id] for task_id in self.ids if task_id in chosen}
+            functions = resolve_functions(selected, config)
         bindings = bind_relations(
             self.relations, functions, tasks, config, self.annotations, graph.index
         )
-        specs = []
-        unusual = []  # the tasks that are not bare or have options: see _planned
         bare, binding_of = self.relations.bare, bindings.get
-        for node, task_id in enumerate(graph.ids):
+        for node in nodes:
+            task_id = ids[node]
             function, entry = functions[task_id], tasks[task_id]
-            options = entry.options
             if task_id in bare and function is entry.function:  # never read: no need
                 is_async = bool(function.__code__.co_flags & CO_COROUTINE) or is_async_callable(
                     function
                 )
-                if options is not DEFAULT_OPTIONS:
-                    unusual.append(node)
             else:
                 is_async = (
                     entry.declared.is_async
                     if function is entry.function
                     else is_async_callable(function)
                 )
-                unusual.append(node)
-            specs.append(
-                _spec((task_id, function, is_async, entry.retry, options, binding_of(task_id, ())))
+            specs[node] = _spec(
+                (task_id, function, is_async, entry.retry, entry.options, binding_of(task_id, ()))
             )
-        ids, deps = self.ids, self.deps  # only these: the scheduler must not keep the build
-        return DynamicScheduler._planned(
-            graph,
-            specs,
-            config,
-            concurrency_context,
-            lambda: _task_orders(ids, deps),
-            self.began,
-            unusual,
-        )
 
 
 _spec = from_fields(TaskSpec)

@@ -64,15 +64,16 @@ def make_graph(ids: Sequence[str], deps: Sequence[Collection[str]]) -> Graph:
         if len(node_deps) == 1:  # the usual case, without a map object
             (dep,) = node_deps
             node_preds: tuple[int, ...] = (position_of(dep),)
-        else:  # ascending, each once (a TaskOrder may list one twice)
-            node_preds = tuple(sorted(set(map(position_of, node_deps))))
-        preds.append(node_preds)
+        else:  # ascending; a task listed twice is found below, rarer than a set is dear
+            node_preds = tuple(sorted(map(position_of, node_deps)))
         # The level of each task, while every task comes after what it waits for.
         level = 0
         for pred in node_preds:
             found = later[pred]
             if found is None:
                 later[pred] = (node,)
+            elif found[-1] == node:  # listed twice (a TaskOrder may): keep each once
+                node_preds = tuple(sorted(set(node_preds)))
             elif type(found) is list:
                 found.append(node)
             else:
@@ -83,6 +84,7 @@ def make_graph(ids: Sequence[str], deps: Sequence[Collection[str]]) -> Graph:
                 in_order = False  # the tasks must be numbered anew, below
             elif levels[pred] >= level:
                 level = levels[pred] + 1
+        preds.append(node_preds)
         levels.append(level)
     succs = [() if found is None else tuple(found) for found in later]  # a tuple stays itself
     if in_order:  # usual for registries: registration follows the dependencies

@@ -25,6 +25,7 @@ __all__ = [
     "Param",
     "Registered",
     "named_parameters",
+    "outside_class",
     "parameters",
     "plain_function",
     "resolve_functions",
@@ -52,6 +53,13 @@ def plain_function(function: Any) -> Any:
     return inspect.unwrap(function) if callable(function) else function
 
 
+def outside_class(qualname: str) -> bool:
+    """Whether a plain function of this ``__qualname__`` runs as it is: defined at the top
+    of a module (most tasks) or right inside a function (tasks a factory makes), so in no
+    class body and no method; :func:`_class_scope` says the same, at more cost."""
+    return "." not in qualname or qualname.rpartition(".")[0].endswith(".<locals>")
+
+
 def resolve_functions(
     tasks: Mapping[str, Registered], config: AstrumConfig
 ) -> dict[str, Callable[..., Any]]:
@@ -67,10 +75,7 @@ def resolve_functions(
     for task_id, entry in tasks.items():
         function = entry.function
         if type(function) is types.FunctionType:
-            qualname = function.__qualname__
-            # At the top of a module (most tasks), or right inside a function (tasks a
-            # factory makes): no class body, so no method; _class_scope says the same.
-            if "." not in qualname or qualname.rpartition(".")[0].endswith(".<locals>"):
+            if outside_class(function.__qualname__):
                 result[task_id] = function
                 continue
         scope = _class_scope(function)
