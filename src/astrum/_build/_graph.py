@@ -64,7 +64,7 @@ def make_graph(ids: Sequence[str], deps: Sequence[Collection[str]]) -> Graph:
         if len(node_deps) == 1:  # the usual case, without a map object
             (dep,) = node_deps
             node_preds: tuple[int, ...] = (position_of(dep),)
-        else:  # ascending; a task listed twice is found below, rarer than a set is dear
+        else:  # ascending; a task listed twice is rare, so found below rather than by a set
             node_preds = tuple(sorted(map(position_of, node_deps)))
         # The level of each task, while every task comes after what it waits for.
         level = 0
