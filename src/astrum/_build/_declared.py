@@ -23,7 +23,7 @@ from typing import Annotated, Any, NamedTuple
 
 from astrum._build._edges import Edge, marker_mode
 from astrum._build._methods import named_parameters
-from astrum._build._plan import from_fields, is_async_callable
+from astrum._build._plan import GENERATOR_FLAGS, from_fields, is_async_callable
 from astrum._build._typecheck import evaluate_now
 from astrum._build._markers import NO_DEFAULT, From, Input, To
 
@@ -35,7 +35,7 @@ _MARKERS = (From, To)
 _OURS = (From, To, Input, tuple, list, dict, str, int)  # markers, and relations written otherwise
 _UNUSUAL_PARAMETERS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
 _COROUTINE = inspect.CO_COROUTINE
-_NOT_BARE = _UNUSUAL_PARAMETERS | inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
+_NOT_BARE = _UNUSUAL_PARAMETERS | GENERATOR_FLAGS
 _ABSENT: Any = object()
 
 

@@ -22,6 +22,7 @@ from astrum._errors import TaskRegistrationError
 from astrum._build._graph import Graph
 from astrum._build._plan import (
     ASYNC_PRODUCER,
+    GENERATOR_FLAGS,
     MAPPED,
     PLAIN,
     SYNC_PRODUCER,
@@ -33,7 +34,6 @@ from astrum._build._relations import summary
 
 __all__ = ["dynamic_of"]
 
-_GENERATORS = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
 
 
 def dynamic_of(
@@ -59,7 +59,7 @@ def dynamic_of(
                 if mode.each:
                     kinds[node] = MAPPED
         if type(function) is FunctionType:
-            if not function.__code__.co_flags & _GENERATORS:
+            if not function.__code__.co_flags & GENERATOR_FLAGS:
                 continue
         elif not is_generator(function):
             continue

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, get_origin
 
 from astrum._build._markers import NO_DEFAULT, Each, From
 from astrum._build._methods import EMPTY, VARIADIC, Param, Registered
-from astrum._build._plan import Mode, is_generator
+from astrum._build._plan import GENERATOR_FLAGS, Mode, is_generator
 from astrum._build._typecheck import (
     Annotations,
     compatible,
@@ -48,7 +48,6 @@ logger = logging.getLogger("astrum")
 
 Locator = str | int | None
 SKIP_HINT = "or pass AstrumConfig(skip_type_check=True) to skip type checks"
-_GENERATORS = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
 # Parameterized types, which compare equal when written alike (``list[Doc]`` twice);
 # equal types are compatible. Their ``==`` is the standard library's own.
 _GENERICS = (
@@ -250,7 +249,7 @@ class TypeChecker:
                 return
         each = mode is not None and mode.each
         if type(producer) is FunctionType:  # the common case, without a call
-            streams = source in self.mapped or bool(producer.__code__.co_flags & _GENERATORS)
+            streams = source in self.mapped or bool(producer.__code__.co_flags & GENERATOR_FLAGS)
         else:
             streams = source in self.mapped or is_generator(producer)
         if streams:

@@ -22,6 +22,7 @@ from astrum._build._markers import NO_DEFAULT
 __all__ = [
     "ASYNC_PRODUCER",
     "DEFAULT_OPTIONS",
+    "GENERATOR_FLAGS",
     "MAPPED",
     "PLAIN",
     "SYNC_PRODUCER",
@@ -32,6 +33,7 @@ __all__ = [
     "TaskOptions",
     "TaskSpec",
     "from_fields",
+    "instance_spec",
     "is_async_callable",
     "is_generator",
 ]
@@ -266,13 +268,14 @@ def is_async_callable(function: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(type(function).__call__)
 
 
-_GENERATOR_FLAGS = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
+GENERATOR_FLAGS = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
+"""The code flags of a generator function, sync or async."""
 
 
 def is_generator(function: Callable[..., Any]) -> bool:
     """True for generator functions, sync or async: tasks whose items stream to ``Each``."""
     if type(function) is FunctionType:
-        return bool(function.__code__.co_flags & _GENERATOR_FLAGS)
+        return bool(function.__code__.co_flags & GENERATOR_FLAGS)
     inner = getattr(function, "func", function)  # functools.partial
     inner = getattr(inner, "__func__", inner)  # a bound method
     return inspect.isasyncgenfunction(inner) or inspect.isgeneratorfunction(inner)

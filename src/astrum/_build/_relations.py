@@ -19,6 +19,7 @@ from astrum._build._declared import ANNOTATED, bare, foreign, run_input_edges
 from astrum._build._edges import Edge, input_edge, marker_mode, output_edge
 from astrum._build._elsewhere import registries_holding
 from astrum._build._methods import plain_function
+from astrum._build._plan import GENERATOR_FLAGS
 from astrum._build._typecheck import Annotations, Unresolved, strip
 from astrum._errors import TaskRegistrationError, closest
 from astrum.config import AstrumConfig
@@ -40,7 +41,6 @@ logger = logging.getLogger("astrum")
 
 Locator = str | int | None
 _MARKERS = (From, To)
-_GENERATORS = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
 _NONE = type(None)
 
 
@@ -171,7 +171,7 @@ class _AnnotationReader:
         if (
             returns is not None
             and returns is not _NONE  # "-> None": a task whose value nothing takes, usually
-            and not function.__code__.co_flags & _GENERATORS
+            and not function.__code__.co_flags & GENERATOR_FLAGS
         ):
             # Kept for the type checker, which compares it with what each consumer expects.
             self.returns[task_id] = returns
