@@ -33,6 +33,7 @@ __all__ = [
     "TaskOptions",
     "TaskSpec",
     "from_fields",
+    "instance_name",
     "instance_spec",
     "is_async_callable",
     "is_generator",
@@ -170,8 +171,14 @@ def instance_spec(spec: TaskSpec, index: int) -> TaskSpec:
     Made when needed (an instance starting, a report row), not kept for every instance.
     """
     return TaskSpec(
-        f"{spec.task_id}[{index}]", spec.function, spec.is_async, spec.retry, spec.options
+        instance_name(spec.task_id, index), spec.function, spec.is_async, spec.retry, spec.options
     )
+
+
+def instance_name(task_id: str, index: int) -> str:
+    """The name of instance ``index`` of the mapped task ``task_id``: ``task_id[index]``, in
+    the report, events, logs and the name of its asyncio task."""
+    return f"{task_id}[{index}]"
 
 
 # The kinds of node in a plan with maps or generators (see astrum._build._dynamic).

@@ -17,7 +17,7 @@ from functools import partial
 from itertools import repeat
 from typing import Any
 
-from astrum._build._plan import Binding, TaskSpec, instance_spec
+from astrum._build._plan import Binding, TaskSpec, instance_name, instance_spec
 from astrum._errors import Skip
 from astrum._run._arguments import located
 from astrum._run._mapstate import DynamicState, MapError, MapState
@@ -176,7 +176,7 @@ def instance(run: DynamicState, state: MapState, index: int) -> None:
     if run._halted:
         return
     slot = run._new_slot(state, index)
-    name = f"{state.spec.task_id}[{index}]"
+    name = instance_name(state.spec.task_id, index)
     run._enqueue(slot, partial(run._run_instance, state, index, slot), name)
 
 
@@ -202,7 +202,8 @@ def instances_of(run: DynamicState, state: MapState, items: list[Any]) -> None:
     run._instances.extend(zip(repeat(node, count), range(count), strict=True))
     if count:
         rest = _Rest(run, state, first, count, copy_context())
-        run._ready.append((first, rest.context, rest, f"astrum:{state.spec.task_id}[0]"))
+        name = f"astrum:{instance_name(state.spec.task_id, 0)}"
+        run._ready.append((first, rest.context, rest, name))
         if not run._active and not run._stopping:
             run._spawn()  # (when a worker runs this, it takes the queue itself)
 
@@ -226,7 +227,9 @@ class _Rest:
         self.next = 0  # the element whose instance starts next
         self.count = count
         self.context = context  # the one they were all made ready in
-        self.prefix = f"astrum:{state.spec.task_id}["  # of each instance's asyncio task name
+        # Each instance's asyncio task name, astrum:<instance_name(...)>, is this prefix,
+        # its index and "]": made without a call per instance, the hot path of a large map.
+        self.prefix = f"astrum:{state.spec.task_id}["
         self.queue = run._ready
         self.start = run._run_instance
 
@@ -407,7 +410,7 @@ def withhold(run: DynamicState, node: int, index: int, name: str) -> None:
         if len(state.slots) > index and state.slots[index] != -1:
             continue  # already withheld through another source
         spec = state.spec
-        instance = f"{spec.task_id}[{index}]"
+        instance = instance_name(spec.task_id, index)
         slot = run._new_slot(state, index)
         run._start[slot] = run._now()
         run._skip_reason[slot] = f"Skipped because upstream instance '{name}' has no value."

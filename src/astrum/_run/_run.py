@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, 
 from contextvars import Context, copy_context
 from typing import TYPE_CHECKING, Any, Protocol
 
-from astrum._build._plan import Plan
+from astrum._build._plan import Plan, instance_name
 from astrum._errors import Skip
 from astrum._run import _arguments as arguing
 from astrum._run import _attempt as attempting
@@ -481,7 +481,7 @@ class Run:
         if node < len(ids):
             return ids[node]
         owner, index = self._instances[node - len(ids)]
-        return f"{ids[owner]}[{index}]"
+        return instance_name(ids[owner], index)
 
     # -- events ------------------------------------------------------------------
 
