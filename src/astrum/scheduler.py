@@ -160,19 +160,14 @@ class DynamicScheduler:
         _check_pools(config.pools, specs)
         tail_ids = list(config.ignore_tail_task if ignore_tail_task is None else ignore_tail_task)
         tails = frozenset(_check_tail(task_id, graph.index, graph.succs) for task_id in tail_ids)
-        dynamic = dynamic_of(graph, specs, tails, unusual)
-        if unusual is not None:
-            specs_to_check: Sequence[TaskSpec] = [specs[node] for node in unusual]
-            uses = _input_uses(specs, unusual)
-        else:
-            specs_to_check = specs
-            uses = _input_uses(specs, range(len(specs)))
+        nodes = range(len(specs)) if unusual is None else unusual  # those to look at
+        dynamic = dynamic_of(graph, specs, tails, nodes)
         self._plan = Plan(
             graph=graph,
             specs=tuple(specs),
             tails=tails,
             planning_duration=time.perf_counter() - began,
-            inputs=uses,
+            inputs=_input_uses(specs, nodes),
             dynamic=dynamic,
         )
         # The run machinery is imported by the first scheduler, not by ``import astrum``
@@ -185,7 +180,7 @@ class DynamicScheduler:
 
             self._run_class = DynamicRun
         store = config.store
-        if store is None and any(spec.options.cache is not None for spec in specs_to_check):
+        if store is None and any(specs[node].options.cache is not None for node in nodes):
             store = default_store()
         listeners = config.on_event
         if listeners is None:

@@ -40,17 +40,17 @@ def dynamic_of(
     graph: Graph,
     specs: Sequence[TaskSpec],
     tails: Collection[int],
-    nodes: Iterable[int] | None = None,
+    nodes: Iterable[int],
 ) -> Dynamic | None:
     """The dynamic side of a plan, checked; None when it has no map, generator or default.
 
-    ``nodes`` are the only tasks that may be mapped, generators or take defaults, when
-    the caller knows (None: any task may).
+    ``nodes`` are the tasks that may be mapped, generators or take defaults: all of them,
+    unless the caller knows the others cannot.
     """
     # Plain loops, no generator expressions: this runs for every task of every build.
     kinds = [PLAIN] * len(specs)
     special = False
-    for node in range(len(specs)) if nodes is None else nodes:
+    for node in nodes:
         _, function, _, _, _, bindings = specs[node]
         for binding in bindings:
             mode = binding.mode
