@@ -154,7 +154,7 @@ class Run:
             self._call = self._traced_call  # type: ignore[method-assign]
         # Whether the successor loop of _task may queue tasks as Run._make_ready does,
         # itself: not when a subclass (DynamicRun) starts some kinds of task its own way.
-        self._launch_inline = type(self)._make_ready is Run._make_ready
+        self._queue_inline = type(self)._make_ready is Run._make_ready
         # Which tasks' first attempts are awaited as they are, without ``_call``: those
         # with ``plan.direct`` set when the run has nothing to acquire or trace (set when the
         # run starts), else none.
@@ -451,13 +451,16 @@ class Run:
             self._emit("task_completed" if outcome is COMPLETED else "task_cached", spec.task_id)
         if not self._stopping:
             waiting = self._waiting
+            context = None  # this task's, copied once for all it makes ready (see _work)
             for succ in self._succs[node]:
                 waiting[succ] -= 1
                 if not waiting[succ] and status[succ] is None:
-                    if self._launch_inline and succ not in self._tail_nodes:
+                    if self._queue_inline and succ not in self._tail_nodes:
                         # _make_ready(succ), inlined: this runs in a worker, which will
                         # take it from the queue.
-                        self._ready.append((succ, copy_context(), None, None))
+                        if context is None:
+                            context = copy_context()
+                        self._ready.append((succ, context, None, None))
                     else:  # a tail task, or a subclass's kind of task
                         self._make_ready(succ)
         return value
