@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import types
 import typing
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 import astrum
 from _support import register_data_task
 from astrum import AstrumConfig, F, Ref, SchedulerRegistry, TaskRegistrationError
-from astrum._build import _edges
+from astrum._build import _edges, _relations
 from astrum._build._bindings import _bind, _bind_plain, _bindings
 from astrum._build._declared import declared
 from astrum._build._edges import Edge
@@ -398,8 +399,8 @@ def test_bare_tasks_run_whatever_their_return_annotation(returns: Any) -> None:
     assert registry.run_sync().execution_state == "completed"
 
 
-# A bare task defined at the top of a module gets its spec in the build's first pass, without
-# resolve_functions and bind_relations; any other task takes that general path.
+# A bare or fed task defined at the top of a module gets its spec in the build's first pass,
+# without resolve_functions and bind_relations; any other task takes that general path.
 
 
 def _made_in_a_factory() -> Any:
@@ -453,7 +454,153 @@ def test_first_pass_specs_agree_with_the_general_path(
     build._general_specs(planned.graph, general, range(len(general)))
     assert general == list(planned.specs)
     # The pass itself, whether or not this build took it (it does for mostly bare tasks).
-    made, _, _ = build._bare_specs(planned.graph)
+    made, _, _ = build._simple_specs(planned.graph)
     assert [spec for spec in made if spec is not None] == [
         spec for spec, mine in zip(general, made, strict=True) if mine is not None
     ]
+
+
+# A task each of whose parameters takes a plain Ref[T, F("task")] is "fed": the build takes
+# its edges without reading the function in full and binds them in its first pass. These
+# pin down that the shortcut gives what the general path gives, problems included.
+
+
+async def _fed_one(p0: Any) -> Any:
+    return p0
+
+
+def _fed_two(p0: Any, p1: Any) -> Any:
+    return (p0, p1)
+
+
+async def _fed_default(p0: Any, p1: Any = 0) -> Any:
+    return p0
+
+
+class _FedHolder:
+    @staticmethod
+    async def fed(p0: Any) -> Any:
+        return p0
+
+
+_FED_TEMPLATES = {
+    "one": _fed_one,
+    "two": _fed_two,
+    "default": _fed_default,
+    "static": _FedHolder.fed,
+}
+_HINTS = [int, list[int], Sequence[int], Any, object, str]
+_RETURNS = [int, list[int], Any, None, "int", str]
+
+
+@st.composite
+def _fed_workflows(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Tasks ``t0``... of every kind: bare, fed from earlier tasks with types that agree or
+    not, with locators, and tasks whose ``T(...)`` sends data into another task."""
+    tasks: list[dict[str, Any]] = []
+    for i in range(draw(st.integers(min_value=1, max_value=7))):
+        kind = draw(st.sampled_from(["bare", "sender", *_FED_TEMPLATES]) if i else st.just("bare"))
+        task: dict[str, Any] = {
+            "kind": kind,
+            "returns": draw(st.sampled_from(_RETURNS)),
+            "options": draw(st.booleans()),
+            "depends": draw(st.booleans()) and i > 0,
+        }
+        if kind == "sender":
+            task["to"] = draw(st.integers(min_value=0, max_value=7))
+        elif kind != "bare":
+            task["params"] = [
+                (
+                    draw(st.integers(min_value=0, max_value=i - 1)),
+                    draw(st.sampled_from(_HINTS)),
+                    draw(st.sampled_from([None, None, 0])),
+                )
+                for _ in range(2 if kind == "two" else 1)
+            ]
+            # Annotations written in another order than the parameters (a dict set by hand).
+            task["reversed"] = draw(st.booleans())
+        tasks.append(task)
+    return tasks
+
+
+def _fed_registry(tasks: list[dict[str, Any]]) -> SchedulerRegistry:
+    registry = SchedulerRegistry(f"fed-{uuid.uuid4().hex}")
+    for i, task in enumerate(tasks):
+        kind = task["kind"]
+        template = _FED_TEMPLATES.get(kind, _coroutine_function)
+        function = types.FunctionType(template.__code__, globals(), f"t{i}", template.__defaults__)
+        annotations: dict[str, Any] = {}
+        for n, (source, hint, locator) in enumerate(task.get("params", [])):
+            annotations[f"p{n}"] = Ref[hint, F(f"t{source}", locator)]
+        if task.get("reversed"):
+            annotations = dict(reversed(annotations.items()))
+        returns = task["returns"]
+        if kind == "sender":
+            returns = Ref[int, astrum.T(f"t{task['to']}", target="p0")]
+        if returns is not None:
+            annotations["return"] = returns
+        function.__annotations__ = annotations
+        options: dict[str, Any] = {"retry": 1, "timeout": 5.0} if task["options"] else {}
+        depends_on = [f"t{i - 1}"] if task["depends"] else []
+        registry.task(f"t{i}", depends_on=depends_on, **options)(function)
+    return registry
+
+
+def _outcome(registry: SchedulerRegistry, config: AstrumConfig) -> Any:
+    try:
+        return list(registry.build_scheduler(config=config).plan.specs)
+    except Exception as error:  # a cycle, a missing task, a mismatch: compared as said
+        return f"{type(error).__name__}: {error}"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    tasks=_fed_workflows(),
+    skip_type_check=st.booleans(),
+    auto_sync=st.sampled_from([True, True, False]),
+)
+def test_fed_tasks_build_as_the_general_path_builds_them(
+    tasks: list[dict[str, Any]], skip_type_check: bool, auto_sync: bool
+) -> None:
+    """A build with the fed shortcut makes the same specs, or reports the same problems, as
+    one that reads every task in full."""
+    config = AstrumConfig(skip_type_check=skip_type_check, auto_sync_dependencies=auto_sync)
+    with_shortcut = _outcome(_fed_registry(tasks), config)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_relations, "fed_inputs", lambda task_id, function: None)
+        without = _outcome(_fed_registry(tasks), config)
+    # Functions are made anew for each registry: compare everything else.
+    if isinstance(with_shortcut, list) and isinstance(without, list):
+        with_shortcut = [spec._replace(function=spec.function.__code__) for spec in with_shortcut]
+        without = [spec._replace(function=spec.function.__code__) for spec in without]
+    assert with_shortcut == without
+
+
+def test_a_value_chain_takes_the_first_pass() -> None:
+    """Tasks fed by plain F(...) whose types agree get their specs in the build's first pass;
+    one whose producer returns another type takes the general path, which reports it."""
+    registry = SchedulerRegistry(f"fed-chain-{uuid.uuid4().hex}")
+
+    async def first() -> int:
+        return 1
+
+    async def add(x: Ref[int, F("first")], y: Ref[int, F("first")]) -> int:
+        return x + y
+
+    async def twice(x: Ref[int, F("add")]) -> int:
+        return 2 * x
+
+    first.__annotations__ = {"return": int}
+    add.__annotations__ = {"x": Ref[int, F("first")], "y": Ref[int, F("first")], "return": int}
+    twice.__annotations__ = {"x": Ref[int, F("add")], "return": int}
+    for function in (first, add, twice):
+        registry.task()(function)
+    build = registry._build(None, AstrumConfig())
+    made, others, _ = build._simple_specs(build.graph())
+    assert others == []
+    assert all(spec is not None for spec in made)
+    assert registry.run_sync().task_return_set["twice"] == 4
+
+    twice.__annotations__ = {"x": Ref[str, F("add")], "return": int}
+    with pytest.raises(TaskRegistrationError, match="expects str"):
+        registry.build_scheduler()

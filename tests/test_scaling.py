@@ -36,22 +36,25 @@ PACKAGE = str(Path(astrum.__file__).parent)
 BUILD_BUDGET = 540  # 341-448, the plan's derived fields (roots, counts, task names) included
 # Registering a task writes a record down (221 steps with depends_on, 203 with a Ref
 # annotation: the record is filled by astrum's own code, where the dataclass __init__ it
-# replaced ran uncounted, in more time). A first build reads what each function declares
-# into its record (935 steps a task for a value chain; later builds take it from there:
-# 684); a function of no parameters that declares nothing is not read at all, and its spec
-# is made in one pass, without resolving or binding it (376 steps, first build or not;
-# 420 before that pass, 697 and 458 before it was not read).
+# replaced ran uncounted, in more time). A function of no parameters that declares nothing
+# is not read at all, and its spec is made in one pass, without resolving or binding it
+# (376 steps, first build or not; 420 before that pass, 697 and 458 before it was not
+# read). A function whose parameters all take a plain F(...) has its edges read straight
+# from its annotations and is bound in that pass too (669 steps a task for a value chain,
+# first build or not; before, 935 for a first build, which read what each function
+# declares into its record, and 684 for later ones).
 REGISTRATION_BUDGET = 250
 REGISTRY_FIRST_BUILD_BUDGET = 490
-REGISTRY_VALUE_FIRST_BUILD_BUDGET = 1_140
+REGISTRY_VALUE_FIRST_BUILD_BUDGET = 800
 REGISTRY_BUILD_BUDGET = 490
-REGISTRY_VALUE_BUILD_BUDGET = 810
+REGISTRY_VALUE_BUILD_BUDGET = 800
 # Objects the garbage collector tracks, left per task: registering keeps the record alone;
-# a build adds what each function declares and the task's spec (a value chain: also its
-# relation and its binding, each in a tuple).
+# a build adds the task's spec and its share of the graph (a value chain: also its binding,
+# in a tuple; 6 objects before its build stopped keeping what each function declares in
+# the record, with the relation and its tuple).
 REGISTRATION_OBJECTS = 1
 BUILD_OBJECTS = 2
-VALUE_BUILD_OBJECTS = 6
+VALUE_BUILD_OBJECTS = 3
 # 242-284 with the worker's share (185-215 before workers, which added these steps and
 # took away an asyncio task, a call_soon and a turn of the loop per task: ~700 calls);
 # passing a value along a chain: 318.

@@ -21,12 +21,13 @@ from inspect import CO_COROUTINE
 from types import FunctionType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar, Unpack, overload
 
-from astrum._build._bindings import bind_relations
+from astrum._build._bindings import bind_relations, plain_bindings
 from astrum._build._elsewhere import remember
 from astrum._build._graph import Graph, make_graph
 from astrum._build._methods import outside_class, resolve_functions
 from astrum._build._plan import (
     DEFAULT_OPTIONS,
+    Binding,
     TaskOptions,
     TaskSpec,
     from_fields,
@@ -521,9 +522,10 @@ class _Build:
         Registration checked each entry's options and retry count already.
         """
         graph = self.graph()
-        if len(self.relations.bare) * 2 >= len(graph):  # mostly bare tasks: see _bare_specs
-            specs, others, unusual = self._bare_specs(graph)
-        else:  # mostly annotated tasks (a value chain): all take the general path at once
+        relations = self.relations
+        if (len(relations.bare) + len(relations.fed)) * 2 >= len(graph):  # see _simple_specs
+            specs, others, unusual = self._simple_specs(graph)
+        else:  # mostly other tasks: all take the general path at once
             specs, others = [None] * len(graph), list(range(len(graph)))
             unusual = others
         if others:
@@ -541,36 +543,45 @@ class _Build:
             unusual,
         )
 
-    def _bare_specs(self, graph: Graph) -> tuple[list[TaskSpec | None], list[int], list[int]]:
-        """The specs of the bare tasks defined outside a class, to which nothing is sent
-        (None for the other tasks); the other nodes; the bare ones with options.
+    def _simple_specs(self, graph: Graph) -> tuple[list[TaskSpec | None], list[int], list[int]]:
+        """The specs of the simple tasks defined outside a class (None for the other tasks);
+        the other nodes; the simple ones with options.
 
-        Most tasks of a depends_on workflow are such: no instance to bind them to, no
-        parameter, nothing to bind, so resolve_functions and bind_relations would give
-        the function itself and no bindings after two more passes over every task. One
-        pass makes their specs instead; the general path agrees (tests/test_fast_paths.py).
+        Most tasks are simple: bare (no parameter, nothing to bind) or fed (every
+        parameter takes a plain ``F(...)`` whose types agree at a glance), with no
+        instance to bind them to and nothing else sending them data. For them
+        resolve_functions would give the function itself and bind_relations the
+        bindings of :func:`plain_bindings`, after two more passes over every task.
+        One pass makes their specs instead; the general path agrees
+        (tests/test_fast_paths.py).
         """
-        tasks, relations = self.tasks, self.relations
-        bare, edges, inputs = relations.bare, relations.edges, relations.inputs
+        tasks, relations, index = self.tasks, self.relations, graph.index
+        bare, fed, edges, inputs = relations.bare, relations.fed, relations.edges, relations.inputs
+        check_types = not self.config.skip_type_check
         specs: list[TaskSpec | None] = []
         others: list[int] = []
         with_options = []
         for node, task_id in enumerate(graph.ids):
+            bindings: tuple[Binding, ...] | None = None
             if task_id in bare:
+                if task_id not in edges and task_id not in inputs:
+                    bindings = ()
+            else:
+                own = fed.get(task_id)
+                if own is not None and edges[task_id] is own:
+                    bindings = plain_bindings(own, relations, index, check_types)
+            if bindings is not None:
                 entry = tasks[task_id]
                 function = entry.function
-                if (
-                    outside_class(function.__qualname__)
-                    and task_id not in edges
-                    and task_id not in inputs
-                ):
+                if outside_class(function.__qualname__):
                     options = entry.options
                     if options is not DEFAULT_OPTIONS:
                         with_options.append(node)
                     is_async = bool(function.__code__.co_flags & CO_COROUTINE) or is_async_callable(
                         function
                     )
-                    specs.append(_spec((task_id, function, is_async, entry.retry, options, ())))
+                    spec = _spec((task_id, function, is_async, entry.retry, options, bindings))
+                    specs.append(spec)
                     continue
             others.append(node)
             specs.append(None)

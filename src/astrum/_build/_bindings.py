@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from astrum._build._edges import Edge, TypeChecker, input_edge, output_edge, path
+from astrum._build._edges import Edge, TypeChecker, agrees, input_edge, output_edge, path
 from astrum._build._graph import Graph
 from astrum._build._markers import TaskData
 from astrum._build._methods import (
@@ -26,14 +26,14 @@ from astrum._build._methods import (
 )
 from astrum._build._plan import Binding, from_fields
 from astrum._build._relations import Relations, input_edges, summary
-from astrum._build._typecheck import Annotations
+from astrum._build._typecheck import Annotations, strip
 from astrum._errors import TaskDependencyError, TaskNotFoundError, TaskRegistrationError
 from astrum.config import AstrumConfig
 
 if TYPE_CHECKING:
     from astrum._build._task import RegisteredTask
 
-__all__ = ["bind_relations", "bindings_from_task_data", "describe_relations"]
+__all__ = ["bind_relations", "bindings_from_task_data", "describe_relations", "plain_bindings"]
 
 
 def bind_relations(
@@ -102,6 +102,34 @@ def bind_relations(
     if problems:
         raise TaskRegistrationError(summary(problems))
     return result
+
+
+def plain_bindings(
+    edges: tuple[Edge, ...], relations: Relations, index: Mapping[str, int], check_types: bool
+) -> tuple[Binding, ...] | None:
+    """The bindings of a task whose parameters are all fed by plain ``F(...)``, from the
+    ``edges`` :func:`fed_inputs` read (one per parameter, in order), numbered by ``index``.
+
+    What :func:`bind_relations` would make of them, without matching relations to
+    parameters (that is settled) and with the type checker's quick answer alone:
+    None means "take the general path", which compares the types in full.
+    """
+    if check_types:
+        returns, mapped = relations.returns, relations.mapped
+        for edge in edges:
+            source, expected = edge.source, edge.expected
+            if type(expected) is not type:
+                expected = strip(expected)
+            if (
+                edge.locator is not None
+                or source in mapped
+                or not agrees(returns.get(source), expected)  # type: ignore[arg-type]  # F names one
+            ):
+                return None
+    if len(edges) == 1:
+        edge = edges[0]
+        return (_binding(edge.target, edge, index, False),)  # type: ignore[arg-type]  # a name
+    return tuple([_binding(edge.target, edge, index, False) for edge in edges])  # type: ignore[arg-type]
 
 
 def _bind_plain(

@@ -27,7 +27,7 @@ from astrum._build._plan import GENERATOR_FLAGS, from_fields, is_async_callable
 from astrum._build._typecheck import evaluate_now
 from astrum._build._markers import NO_DEFAULT, From, Input, To
 
-__all__ = ["ANNOTATED", "Declared", "bare", "declared", "foreign", "run_input_edges"]
+__all__ = ["ANNOTATED", "Declared", "bare", "declared", "fed_inputs", "foreign", "run_input_edges"]
 
 ANNOTATED: type[Any] = type(Annotated[int, 0])  # what Ref[...] makes
 _LOCATORS = (str, int)
@@ -208,6 +208,66 @@ def bare(function: Callable[..., Any]) -> bool:
         getattr(function, "__wrapped__", _ABSENT) is _ABSENT
         and getattr(function, "__signature__", _ABSENT) is _ABSENT
     )
+
+
+def fed_inputs(task_id: str, function: Callable[..., Any]) -> tuple[Edge, ...] | None:
+    """The edges of a function each of whose parameters is fed by a plain
+    ``Ref[T, F("task")]``, in parameter order, when that is all it declares; None
+    for any other function (a bare one included).
+
+    Value chains and joins are made of such functions. Their relations are
+    certain from the annotations alone, so a build takes these edges (the very
+    ones :func:`declared` would make) without reading the rest, and binds them
+    without the general matching of relations to parameters. The return
+    annotation may be any type written as an object, not as a string.
+    """
+    if type(function) is not FunctionType:
+        return None
+    code = function.__code__
+    count = code.co_argcount
+    if (
+        not count
+        or code.co_kwonlyargcount
+        or code.co_posonlyargcount
+        or code.co_flags & _NOT_BARE
+        or function.__defaults__
+    ):
+        return None
+    names = code.co_varnames  # (a new tuple on every read: read once)
+    inputs: tuple[Edge, ...] = ()
+    for name, written in function.__annotations__.items():
+        if name == "return":
+            if type(written) is str or isinstance(written, ANNOTATED):
+                return None  # postponed, or T(...) markers: read in full
+            continue
+        fed = len(inputs)
+        # One relation per parameter, in the parameters' order: then the bindings are too.
+        if fed == count or name != names[fed] or type(written) is not ANNOTATED:
+            return None
+        metadata = written.__metadata__
+        marker = metadata[0]
+        if len(metadata) != 1 or type(marker) is not From:
+            return None
+        source, locator = marker.task, marker.locator
+        if (
+            marker.default is not NO_DEFAULT
+            or marker.partial
+            or type(source) is not str
+            or source == task_id
+            or not (locator is None or type(locator) in _LOCATORS)
+        ):
+            return None
+        edge = _edge((task_id, name, source, None, locator, written.__origin__, None, None, None))
+        inputs += (edge,)
+    if len(inputs) != count:
+        return None  # a parameter without a relation: the build says what is missing
+    # What inspect.signature would follow instead of the code: the general path reads it.
+    if (
+        getattr(function, "__wrapped__", _ABSENT) is not _ABSENT
+        or getattr(function, "__signature__", _ABSENT) is not _ABSENT
+    ):
+        return None
+    return inputs
 
 
 def _named(function: FunctionType, written: str) -> Any:

@@ -58,6 +58,16 @@ _GENERICS = (
 )
 
 
+def agrees(returned: Any, expected: Any) -> bool:
+    """Whether a task that returns ``returned`` (its return annotation, as registration read
+    it) surely fits a parameter that expects ``expected`` through a plain ``F("task")``:
+    the very type, or an equal generic (a ``list[Doc]`` written at both ends is equal, not
+    identical). False means "compare them in full"."""
+    return returned is expected or (
+        type(returned) in _GENERICS and type(expected) is type(returned) and returned == expected
+    )
+
+
 class Edge(NamedTuple):
     """One relation, whichever way it was declared: a value for one parameter.
 
@@ -209,12 +219,7 @@ class TypeChecker:
             # both ends is equal, not identical) and is not mapped, the types agree: settled
             # here, without the general comparison.
             returned = self.returns.get(source)  # type: ignore[arg-type]  # F names a task
-            same = returned is expected or (
-                type(returned) in _GENERICS
-                and type(expected) is type(returned)
-                and returned == expected
-            )
-            if same and source not in self.mapped:
+            if source not in self.mapped and agrees(returned, expected):
                 return
         self._edge(task_id, param, edge, expected)
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from types import FunctionType, MappingProxyType
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
-from astrum._build._declared import ANNOTATED, bare, foreign, run_input_edges
+from astrum._build._declared import ANNOTATED, bare, fed_inputs, foreign, run_input_edges
 from astrum._build._edges import Edge, input_edge, marker_mode, output_edge
 from astrum._build._elsewhere import registries_holding
 from astrum._build._methods import plain_function
@@ -69,6 +69,10 @@ class Relations(NamedTuple):
     about the others."""
     bare: Collection[str] = frozenset()
     """The tasks whose function is :func:`bare`: nothing to read, nothing to bind."""
+    fed: Mapping[str, tuple[Edge, ...]] = MappingProxyType({})
+    """The tasks whose parameters are all fed by plain ``F(...)`` (see :func:`fed_inputs`),
+    with their edges: while ``edges`` holds this very tuple for such a task, nothing else
+    sends it data, and the build may bind it at once (``plain_bindings``)."""
 
 
 def relations_for(
@@ -87,20 +91,37 @@ def relations_for(
     reader = _AnnotationReader(tasks, config, annotations)
     bare_tasks = set()
     returns = reader.returns
+    # Without auto_sync_dependencies an edge must be checked against depends_on: the
+    # general path does that.
+    feeding = config.auto_sync_dependencies
     for task_id, entry in tasks.items():
-        if entry.data is None and bare(entry.function):
-            bare_tasks.add(task_id)
-            # A bare function's return annotation is no marker: unless a string (which the
-            # type checker evaluates), what read_declared would keep for the type checker.
-            returned = entry.function.__annotations__.get("return")
-            if returned is not None and returned is not _NONE and type(returned) is not str:
-                returns[task_id] = returned
-        elif not reader.read_declared(task_id, entry):
+        if entry.data is None:
+            function = entry.function
+            if bare(function):
+                bare_tasks.add(task_id)
+                # A bare function's return annotation is no marker: unless a string (which
+                # the type checker evaluates), what read_declared would keep for the type
+                # checker.
+                returned = function.__annotations__.get("return")
+                if returned is not None and returned is not _NONE and type(returned) is not str:
+                    returns[task_id] = returned
+                continue
+            if feeding:
+                fed = fed_inputs(task_id, function)
+                if fed is not None and reader.take_fed(task_id, fed, function):
+                    continue
+        if not reader.read_declared(task_id, entry):
             reader.read(task_id, entry.function, entry.data)
     if reader.problems:
         raise TaskRegistrationError(summary(reader.problems))
     return Relations(
-        reader.edges, reader.inputs, reader.sources, reader.mapped, reader.returns, bare_tasks
+        reader.edges,
+        reader.inputs,
+        reader.sources,
+        reader.mapped,
+        reader.returns,
+        bare_tasks,
+        reader.fed,
     )
 
 
@@ -152,6 +173,7 @@ class _AnnotationReader:
         self.mapped: set[str] = set()
         self.returns: dict[str, Any] = {}
         self._owners: dict[int, list[str]] | None = None
+        self.fed: dict[str, tuple[Edge, ...]] = {}
 
     def read_declared(self, task_id: str, entry: RegisteredTask) -> bool:
         """Take the task's relations from what registration read, if it read them all.
@@ -197,6 +219,28 @@ class _AnnotationReader:
             self.inputs[task_id] = run_inputs
         for edge in outputs:
             self._add(edge)
+        return True
+
+    def take_fed(
+        self, task_id: str, inputs: tuple[Edge, ...], function: Callable[..., Any]
+    ) -> bool:
+        """Take the edges :func:`fed_inputs` found, as :meth:`read_declared` would take the
+        same edges from registration's reading; False: read the task that way instead (a
+        task it names is missing, or a task read before sends it data)."""
+        if task_id in self.edges:
+            return False
+        tasks = self.tasks
+        for edge in inputs:
+            if edge.source not in tasks:
+                return False
+        self.edges[task_id] = self.fed[task_id] = inputs
+        if len(inputs) == 1:
+            self.sources[task_id] = (inputs[0].source,)  # type: ignore[assignment]  # F names one
+        else:
+            self.sources[task_id] = tuple(dict.fromkeys([edge.source for edge in inputs]))  # type: ignore[misc]
+        returned = function.__annotations__.get("return")
+        if returned is not None and returned is not _NONE:
+            self.returns[task_id] = returned  # for the type checker, as read_declared keeps it
         return True
 
     def read(self, task_id: str, function: Callable[..., Any], data: TaskData | None) -> None:
