@@ -546,9 +546,10 @@ def _fed_registry(tasks: list[dict[str, Any]]) -> SchedulerRegistry:
     return registry
 
 
-def _outcome(registry: SchedulerRegistry, config: AstrumConfig) -> Any:
+def _outcome(registry: SchedulerRegistry, config: AstrumConfig, target: str | None) -> Any:
     try:
-        return list(registry.build_scheduler(config=config).plan.specs)
+        targets = None if target is None else [target]
+        return list(registry.build_scheduler(targets, config=config).plan.specs)
     except Exception as error:  # a cycle, a missing task, a mismatch: compared as said
         return f"{type(error).__name__}: {error}"
 
@@ -558,17 +559,19 @@ def _outcome(registry: SchedulerRegistry, config: AstrumConfig) -> Any:
     tasks=_fed_workflows(),
     skip_type_check=st.booleans(),
     auto_sync=st.sampled_from([True, True, False]),
+    target=st.none() | st.integers(min_value=0, max_value=6),
 )
 def test_fed_tasks_build_as_the_general_path_builds_them(
-    tasks: list[dict[str, Any]], skip_type_check: bool, auto_sync: bool
+    tasks: list[dict[str, Any]], skip_type_check: bool, auto_sync: bool, target: int | None
 ) -> None:
     """A build with the fed shortcut makes the same specs, or reports the same problems, as
-    one that reads every task in full."""
+    one that reads every task in full, for the whole registry or one target."""
     config = AstrumConfig(skip_type_check=skip_type_check, auto_sync_dependencies=auto_sync)
-    with_shortcut = _outcome(_fed_registry(tasks), config)
+    target_id = None if target is None else f"t{min(target, len(tasks) - 1)}"
+    with_shortcut = _outcome(_fed_registry(tasks), config, target_id)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_relations, "fed_inputs", lambda task_id, function: None)
-        without = _outcome(_fed_registry(tasks), config)
+        without = _outcome(_fed_registry(tasks), config, target_id)
     # Functions are made anew for each registry: compare everything else.
     if isinstance(with_shortcut, list) and isinstance(without, list):
         with_shortcut = [spec._replace(function=spec.function.__code__) for spec in with_shortcut]
