@@ -82,9 +82,7 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
         not flags & _UNUSUAL_PARAMETERS
         and not code.co_kwonlyargcount
         and not code.co_posonlyargcount
-        # Looked up, not read from ``function.__dict__``, which would make one per function.
-        and getattr(function, "__wrapped__", _ABSENT) is _ABSENT
-        and getattr(function, "__signature__", _ABSENT) is _ABSENT
+        and _signature_is_code(function)
     ):
         # Only plain named parameters, read straight from the code: most tasks.
         count = code.co_argcount
@@ -203,11 +201,7 @@ def bare(function: Callable[..., Any]) -> bool:
             returns = _named(function, returns)
         if returns is _ABSENT or isinstance(returns, ANNOTATED | str):
             return False
-    # What inspect.signature would follow instead of the code: the general path reads it.
-    return (
-        getattr(function, "__wrapped__", _ABSENT) is _ABSENT
-        and getattr(function, "__signature__", _ABSENT) is _ABSENT
-    )
+    return _signature_is_code(function)
 
 
 def fed_inputs(task_id: str, function: Callable[..., Any]) -> tuple[Edge, ...] | None:
@@ -261,13 +255,17 @@ def fed_inputs(task_id: str, function: Callable[..., Any]) -> tuple[Edge, ...] |
         inputs += (edge,)
     if len(inputs) != count:
         return None  # a parameter without a relation: the build says what is missing
-    # What inspect.signature would follow instead of the code: the general path reads it.
-    if (
-        getattr(function, "__wrapped__", _ABSENT) is not _ABSENT
-        or getattr(function, "__signature__", _ABSENT) is not _ABSENT
-    ):
-        return None
-    return inputs
+    return inputs if _signature_is_code(function) else None
+
+
+def _signature_is_code(function: FunctionType) -> bool:
+    """Whether ``inspect.signature`` would read ``function``'s own code: it follows a
+    ``__wrapped__`` or a ``__signature__`` instead, which the general path reads."""
+    # Looked up, not read from ``function.__dict__``, which would make one per function.
+    return (
+        getattr(function, "__wrapped__", _ABSENT) is _ABSENT
+        and getattr(function, "__signature__", _ABSENT) is _ABSENT
+    )
 
 
 def _named(function: FunctionType, written: str) -> Any:
