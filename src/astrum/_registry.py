@@ -27,7 +27,6 @@ from astrum._build._graph import Graph, make_graph
 from astrum._build._methods import outside_class, resolve_functions
 from astrum._build._plan import (
     DEFAULT_OPTIONS,
-    Binding,
     TaskOptions,
     TaskSpec,
     from_fields,
@@ -562,18 +561,17 @@ class _Build:
         others: list[int] = []
         with_options = []
         for node, task_id in enumerate(graph.ids):
-            bindings: tuple[Binding, ...] | None = None
             if task_id in bare:
-                if task_id not in edges and task_id not in inputs:
-                    bindings = ()
+                own = None
+                simple = task_id not in edges and task_id not in inputs
             else:
                 own = fed.get(task_id)
-                if own is not None and edges[task_id] is own:
-                    bindings = plain_bindings(own, relations, index, check_types)
-            if bindings is not None:
-                entry = tasks[task_id]
-                function = entry.function
-                if outside_class(function.__qualname__):
+                simple = own is not None and edges[task_id] is own
+            entry = tasks[task_id]
+            function = entry.function
+            if simple and outside_class(function.__qualname__):
+                bindings = () if own is None else plain_bindings(own, relations, index, check_types)
+                if bindings is not None:
                     options = entry.options
                     if options is not DEFAULT_OPTIONS:
                         with_options.append(node)
