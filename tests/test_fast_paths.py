@@ -9,7 +9,7 @@ import types
 import typing
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, Literal
+from typing import Any, Generic, Literal, Protocol
 
 import pytest
 from hypothesis import given, settings
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import astrum
 from _support import register_data_task
 from astrum import AstrumConfig, F, Ref, SchedulerRegistry, TaskRegistrationError
-from astrum._build import _edges, _relations
+from astrum._build import _declared, _edges, _relations, _typecheck
 from astrum._build._bindings import _bind, _bind_plain, _bindings
 from astrum._build._declared import declared
 from astrum._build._edges import Edge
@@ -490,7 +490,10 @@ _FED_TEMPLATES = {
     "static": _FedHolder.fed,
 }
 _HINTS = [int, list[int], Sequence[int], Any, object, str]
-_RETURNS = [int, list[int], Any, None, "int", str]
+_RETURNS = [int, list[int], Any, None, "int", str, "None", "list[int]", "Later", "Any", "_Sent"]
+# How each hint is written under postponed evaluation (from __future__ import annotations).
+_WRITTEN = {int: "int", list[int]: "list[int]", Sequence[int]: "Sequence[int]", Any: "Any"}
+_WRITTEN |= {object: "object", str: "str"}
 
 
 @st.composite
@@ -519,6 +522,7 @@ def _fed_workflows(draw: st.DrawFn) -> list[dict[str, Any]]:
             ]
             # Annotations written in another order than the parameters (a dict set by hand).
             task["reversed"] = draw(st.booleans())
+            task["strings"] = draw(st.booleans())  # as postponed evaluation writes them
         tasks.append(task)
     return tasks
 
@@ -531,7 +535,11 @@ def _fed_registry(tasks: list[dict[str, Any]]) -> SchedulerRegistry:
         function = types.FunctionType(template.__code__, globals(), f"t{i}", template.__defaults__)
         annotations: dict[str, Any] = {}
         for n, (source, hint, locator) in enumerate(task.get("params", [])):
-            annotations[f"p{n}"] = Ref[hint, F(f"t{source}", locator)]
+            if task["strings"]:
+                reference = f"F('t{source}')" if locator is None else f'F("t{source}", {locator})'
+                annotations[f"p{n}"] = f"Ref[{_WRITTEN[hint]}, {reference}]"
+            else:
+                annotations[f"p{n}"] = Ref[hint, F(f"t{source}", locator)]
         if task.get("reversed"):
             annotations = dict(reversed(annotations.items()))
         returns = task["returns"]
@@ -565,12 +573,16 @@ def test_fed_tasks_build_as_the_general_path_builds_them(
     tasks: list[dict[str, Any]], skip_type_check: bool, auto_sync: bool, target: int | None
 ) -> None:
     """A build with the fed shortcut makes the same specs, or reports the same problems, as
-    one that reads every task in full, for the whole registry or one target."""
+    one that reads every task in full and evaluates every string annotation, for the whole
+    registry or one target."""
     config = AstrumConfig(skip_type_check=skip_type_check, auto_sync_dependencies=auto_sync)
     target_id = None if target is None else f"t{min(target, len(tasks) - 1)}"
     with_shortcut = _outcome(_fed_registry(tasks), config, target_id)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_relations, "fed_inputs", lambda task_id, function: None)
+        # and every string annotation compiled and evaluated, none read by pattern
+        patch.setattr(_declared, "plain_globals", lambda function: None)
+        patch.setattr(_typecheck, "plain_globals", lambda function: None)
         without = _outcome(_fed_registry(tasks), config, target_id)
     # Functions are made anew for each registry: compare everything else.
     if isinstance(with_shortcut, list) and isinstance(without, list):
@@ -579,8 +591,10 @@ def test_fed_tasks_build_as_the_general_path_builds_them(
     assert with_shortcut == without
 
 
-def test_a_value_chain_takes_the_first_pass() -> None:
-    """Tasks fed by plain F(...) whose types agree get their specs in the build's first pass;
+@pytest.mark.parametrize("written_as", ["objects", "strings"])
+def test_a_value_chain_takes_the_first_pass(written_as: str) -> None:
+    """Tasks fed by plain F(...) whose types agree get their specs in the build's first pass,
+    whether their annotations are objects or strings (this module postpones evaluation);
     one whose producer returns another type takes the general path, which reports it."""
     registry = SchedulerRegistry(f"fed-chain-{uuid.uuid4().hex}")
 
@@ -593,9 +607,12 @@ def test_a_value_chain_takes_the_first_pass() -> None:
     async def twice(x: Ref[int, F("add")]) -> int:
         return 2 * x
 
-    first.__annotations__ = {"return": int}
-    add.__annotations__ = {"x": Ref[int, F("first")], "y": Ref[int, F("first")], "return": int}
-    twice.__annotations__ = {"x": Ref[int, F("add")], "return": int}
+    if written_as == "objects":
+        first.__annotations__ = {"return": int}
+        add.__annotations__ = {"x": Ref[int, F("first")], "y": Ref[int, F("first")], "return": int}
+        twice.__annotations__ = {"x": Ref[int, F("add")], "return": int}
+    else:
+        assert twice.__annotations__ == {"x": "Ref[int, F('add')]", "return": "int"}
     for function in (first, add, twice):
         registry.task()(function)
     build = registry._build(None, AstrumConfig())
@@ -607,3 +624,74 @@ def test_a_value_chain_takes_the_first_pass() -> None:
     twice.__annotations__ = {"x": Ref[str, F("add")], "return": int}
     with pytest.raises(TaskRegistrationError, match="expects str"):
         registry.build_scheduler()
+
+
+# Names the string annotations below may use, beside this module's imports: a marker alias
+# (a T(...) hides behind a name), a value that is no type; and "int" in full-width letters,
+# which eval reads as int.
+_Sent = Ref[int, astrum.T("t1", target="p0")]
+_five = 5
+_NAMES = ["int", "str", "list", "Any", "Sequence", "typing", "Generic", "Protocol", "None"]
+_NAMES += ["True", "__debug__", "Later", "print", "\uff49\uff4e\uff54", "_Sent", "_five"]
+_NAMES += ["Ref", "F"]
+
+
+def _annotated_here() -> None:
+    """A function of this module, whose annotations are evaluated in its globals."""
+
+
+def _as_eval_gives(annotation: str) -> Any:
+    """What evaluating ``annotation`` now gives (a value, or the type of the error)."""
+    try:
+        return _typecheck._evaluated(_annotated_here, annotation, None)
+    except Exception as error:  # compared with the shortcut's
+        return type(error)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    # Mostly the usual form, so that its variations are tried often.
+    ref=st.sampled_from(["Ref"] * 6 + ["Annotated", "F", "Later"]),
+    hint=st.sampled_from(["int"] * len(_NAMES) + _NAMES),
+    marker=st.sampled_from(["F"] * 6 + ["From", "T", "Ref", "Later"]),
+    quote=st.sampled_from(['"', "'"]),
+    task=st.sampled_from(["t1", "a b", "é", "", "a\x00", "a\nb", "\ud800", "a\\b"])
+    | st.text(max_size=4),
+    spaces=st.lists(st.sampled_from(["", "", " ", "\t", "\n", "\u3000"]), min_size=6, max_size=6),
+)
+def test_a_reference_written_as_a_string_reads_as_eval_reads_it(
+    ref: str, hint: str, marker: str, quote: str, task: str, spaces: list[str]
+) -> None:
+    """``Ref[T, F("task")]`` as a string is read without eval only when eval would give
+    ``Annotated[T, From("task")]`` for exactly that T and task."""
+    a, b, c, d, e, f = spaces
+    annotation = f"{ref}[{a}{hint}{b},{c}{marker}({d}{quote}{task}{quote}{e}){f}]"
+    read = _declared.written_reference(annotation, globals())
+    if read is not None:
+        evaluated = _as_eval_gives(annotation)
+        assert typing.get_origin(evaluated) is typing.Annotated
+        assert (evaluated.__origin__, evaluated.__metadata__) == (read[0], (F(read[1]),))
+        assert evaluated.__origin__ is read[0]
+
+
+@pytest.mark.parametrize("annotation", [*_NAMES, "list[int]", "int | None", "nothing here"])
+def test_a_name_written_as_a_string_is_looked_up_as_eval_would(annotation: str) -> None:
+    try:
+        looked_up = _typecheck.evaluate_now(_annotated_here, annotation)
+    except Exception as error:  # compared with eval's
+        looked_up = type(error)
+    assert looked_up == _as_eval_gives(annotation)
+
+
+def test_the_usual_references_are_read_without_eval() -> None:
+    def read(annotation: str) -> tuple[type, str] | None:
+        return _declared.written_reference(annotation, globals())
+
+    assert read('Ref[int, F("load")]') == (int, "load")
+    assert read("Ref[list, F('load users')]") == (list, "load users")
+    assert read("Ref[ Sequence ,F( 'x' ) ]") == (Sequence, "x")
+    assert read('Ref[int, F("load", "users")]') is None  # a locator: eval
+    # Classes Annotated refuses (as the names this module gives them): eval says why.
+    assert (Generic, Protocol) == (typing.Generic, typing.Protocol)
+    assert read('Ref[Generic, F("load")]') is None
+    assert read('Ref[Protocol, F("load")]') is None

@@ -15,19 +15,30 @@ reported.
 
 from __future__ import annotations
 
-import builtins
 import inspect
+import re
 from collections.abc import Callable, Mapping
 from types import FunctionType
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any, Generic, NamedTuple, Protocol
 
 from astrum._build._edges import Edge, marker_mode
 from astrum._build._methods import named_parameters
 from astrum._build._plan import GENERATOR_FLAGS, from_fields, is_async_callable
-from astrum._build._typecheck import evaluate_now
+from astrum._build._typecheck import evaluate_now, name_now, plain_globals
 from astrum._build._markers import NO_DEFAULT, From, Input, To
 
-__all__ = ["ANNOTATED", "Declared", "bare", "declared", "fed_inputs", "foreign", "run_input_edges"]
+__all__ = [
+    "ANNOTATED",
+    "NOT_READ",
+    "Declared",
+    "bare",
+    "declared",
+    "fed_inputs",
+    "foreign",
+    "return_type",
+    "run_input_edges",
+    "written_reference",
+]
 
 ANNOTATED: type[Any] = type(Annotated[int, 0])  # what Ref[...] makes
 _LOCATORS = (str, int)
@@ -37,6 +48,9 @@ _UNUSUAL_PARAMETERS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
 _COROUTINE = inspect.CO_COROUTINE
 _NOT_BARE = _UNUSUAL_PARAMETERS | GENERATOR_FLAGS
 _ABSENT: Any = object()
+NOT_READ: Any = object()
+"""What :func:`return_type` says of an annotation the build must read in full."""
+_NOT_TYPE_ARGUMENTS = (Generic, Protocol)  # classes, but Annotated[...] refuses them
 
 
 class Declared(NamedTuple):
@@ -124,6 +138,15 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
                         continue
         hint = written
         if isinstance(written, str):
+            globalns = plain_globals(function)
+            if name != "return" and globalns is not None:
+                # The usual relation under postponed evaluation, read without eval.
+                reference = written_reference(written, globalns)
+                if reference is not None and reference[1] != task_id:
+                    hint, source = reference
+                    plain = _edge((task_id, name, source, None, None, hint, None, None, None))
+                    inputs += (plain,)
+                    continue
             # Postponed evaluation: evaluate now what the module's names allow.
             try:
                 hint = evaluate_now(function, written)
@@ -197,23 +220,23 @@ def bare(function: Callable[..., Any]) -> bool:
         if len(raw) > 1:
             return False
         returns = raw.get("return", _ABSENT)
-        if type(returns) is str:  # postponed evaluation (from __future__ import annotations)
-            returns = _named(function, returns)
-        if returns is _ABSENT or isinstance(returns, ANNOTATED | str):
+        if returns is _ABSENT or return_type(function, returns) is NOT_READ:
             return False
     return _signature_is_code(function)
 
 
-def fed_inputs(task_id: str, function: Callable[..., Any]) -> tuple[Edge, ...] | None:
+def fed_inputs(task_id: str, function: Callable[..., Any]) -> tuple[tuple[Edge, ...], Any] | None:
     """The edges of a function each of whose parameters is fed by a plain
-    ``Ref[T, F("task")]``, in parameter order, when that is all it declares; None
-    for any other function (a bare one included).
+    ``Ref[T, F("task")]``, in parameter order, when that is all it declares, and its
+    return type (None: absent, or left for the type checker to look up); None for
+    any other function (a bare one included).
 
     Value chains and joins are made of such functions. Their relations are
     certain from the annotations alone, so a build takes these edges (the very
     ones :func:`declared` would make) without reading the rest, and binds them
-    without the general matching of relations to parameters. The return
-    annotation may be any type written as an object, not as a string.
+    without the general matching of relations to parameters. Annotations may be
+    written as objects or as strings (postponed evaluation); a string return
+    annotation must be a name (``"int"``), which is looked up at once.
     """
     if type(function) is not FunctionType:
         return None
@@ -225,37 +248,105 @@ def fed_inputs(task_id: str, function: Callable[..., Any]) -> tuple[Edge, ...] |
         or code.co_posonlyargcount
         or code.co_flags & _NOT_BARE
         or function.__defaults__
+        or not _signature_is_code(function)
     ):
         return None
     names = code.co_varnames  # (a new tuple on every read: read once)
     inputs: tuple[Edge, ...] = ()
+    returns = None
     for name, written in function.__annotations__.items():
         if name == "return":
-            if type(written) is str or isinstance(written, ANNOTATED):
-                return None  # postponed, or T(...) markers: read in full
+            if type(written) is str:
+                written = return_type(function, written)  # noqa: PLW2901 - a name, looked up
+            if written is NOT_READ or isinstance(written, ANNOTATED):
+                return None  # T(...) markers, or a string that is more than a name: read it all
+            returns = written
             continue
         fed = len(inputs)
         # One relation per parameter, in the parameters' order: then the bindings are too.
-        if fed == count or name != names[fed] or type(written) is not ANNOTATED:
+        if fed == count or name != names[fed]:
             return None
-        metadata = written.__metadata__
-        marker = metadata[0]
-        if len(metadata) != 1 or type(marker) is not From:
-            return None
-        source, locator = marker.task, marker.locator
-        if (
-            marker.default is not NO_DEFAULT
-            or marker.partial
-            or type(source) is not str
-            or source == task_id
-            or not (locator is None or type(locator) in _LOCATORS)
+        if type(written) is ANNOTATED:
+            metadata = written.__metadata__
+            marker = metadata[0]
+            if len(metadata) != 1 or type(marker) is not From:
+                return None
+            source, locator, hint = marker.task, marker.locator, written.__origin__
+            if (
+                marker.default is not NO_DEFAULT
+                or marker.partial
+                or type(source) is not str
+                or not (locator is None or type(locator) in _LOCATORS)
+            ):
+                return None
+        elif type(written) is str and (
+            # (evaluate_now would evaluate it in these globals: nothing wraps the function)
+            reference := written_reference(written, function.__globals__)
         ):
+            (hint, source), locator = reference, None
+        else:
             return None
-        edge = _edge((task_id, name, source, None, locator, written.__origin__, None, None, None))
-        inputs += (edge,)
+        if source == task_id:
+            return None
+        inputs += (_edge((task_id, name, source, None, locator, hint, None, None, None)),)
     if len(inputs) != count:
         return None  # a parameter without a relation: the build says what is missing
-    return inputs if _signature_is_code(function) else None
+    return inputs, returns
+
+
+def return_type(function: Callable[..., Any], written: Any) -> Any:
+    """The return annotation ``written`` of a plain ``function``, as :func:`declared` keeps
+    it for the type checker: a string that is a name is looked up (None if the module
+    lacks it: the type checker looks it up among the tasks too); ``NOT_READ`` when it
+    may hold markers or is any other string, for the build to read in full."""
+    if type(written) is str:
+        if not written.isidentifier():
+            return NOT_READ
+        try:
+            written = evaluate_now(function, written)  # a name: looked up, not compiled
+        except Exception:  # noqa: BLE001 - as declared() does: the type checker evaluates it
+            return None
+    return NOT_READ if isinstance(written, ANNOTATED) else written
+
+
+# Ref[T, F("task")] written as a string: an ASCII name (eval normalizes others), and a
+# task id in quotes that eval reads as written (no escape, control character or lone
+# surrogate); spaces and tabs only where eval allows them.
+_WRITTEN_REFERENCE = re.compile(
+    r"""Ref\[[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*,[ \t]*F\([ \t]*"""
+    r"""(?:"([^"\\\x00-\x1f\x7f\ud800-\udfff]*)"|'([^'\\\x00-\x1f\x7f\ud800-\udfff]*)')"""
+    r"""[ \t]*\)[ \t]*\]"""
+)
+
+
+def written_reference(annotation: str, globalns: Mapping[str, Any]) -> tuple[type, str] | None:
+    """The type and the task id of ``annotation`` when it is the string ``Ref[T, F("task")]``
+    and evaluating it now in ``globalns`` (see :func:`plain_globals`) would give
+    ``Annotated[T, From("task")]`` with ``T`` a class; None for any other string, which
+    :func:`evaluate_now` evaluates.
+
+    Under postponed evaluation (``from __future__ import annotations``) every
+    relation is such a string. Compiling each one costs about ten times what
+    the rest of its reading does, so the usual form is read by a pattern, its
+    names looked up as ``eval`` would look them up.
+
+    >>> written_reference('Ref[list, F("users")]', {"Ref": Ref, "F": F})  # doctest: +SKIP
+    (<class 'list'>, 'users')
+    """
+    match = _WRITTEN_REFERENCE.fullmatch(annotation)
+    if match is None:
+        return None
+    # (Neither Ref nor F is a builtin: eval finds them in the module or not at all.)
+    if globalns.get("Ref") is not Annotated or globalns.get("F") is not From:
+        return None  # other meanings of these names, or none: evaluate it
+    hint_name, double_quoted, single_quoted = match.groups()
+    try:
+        hint = name_now(globalns, hint_name)
+    except NameError:
+        return None  # evaluating it says which name is missing
+    if not isinstance(hint, type) or hint in _NOT_TYPE_ARGUMENTS:
+        return None  # not a class, or one Annotated refuses: evaluating it says so
+    return hint, double_quoted if double_quoted is not None else single_quoted
 
 
 def _signature_is_code(function: FunctionType) -> bool:
@@ -266,21 +357,6 @@ def _signature_is_code(function: FunctionType) -> bool:
         getattr(function, "__wrapped__", _ABSENT) is _ABSENT
         and getattr(function, "__signature__", _ABSENT) is _ABSENT
     )
-
-
-def _named(function: FunctionType, written: str) -> Any:
-    """What the return annotation ``written`` (a string) names, when it is a bare name
-    such as ``"None"`` or ``"int"`` found in the function's module or the builtins;
-    ``_ABSENT`` for anything else (``"list[int]"``, an unknown name), which
-    :func:`declared` evaluates."""
-    if written == "None":
-        return None
-    if not written.isidentifier():
-        return _ABSENT
-    found = function.__globals__.get(written, _ABSENT)
-    if found is _ABSENT:
-        found = getattr(builtins, written, _ABSENT)
-    return found
 
 
 def _unread(is_async: bool, names: tuple[str, ...] | None, required: int) -> Declared:

@@ -15,7 +15,14 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from types import FunctionType, MappingProxyType
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
-from astrum._build._declared import ANNOTATED, bare, fed_inputs, foreign, run_input_edges
+from astrum._build._declared import (
+    ANNOTATED,
+    bare,
+    fed_inputs,
+    foreign,
+    return_type,
+    run_input_edges,
+)
 from astrum._build._edges import Edge, input_edge, marker_mode, output_edge
 from astrum._build._elsewhere import registries_holding
 from astrum._build._methods import plain_function
@@ -99,16 +106,17 @@ def relations_for(
             function = entry.function
             if bare(function):
                 bare_tasks.add(task_id)
-                # A bare function's return annotation is no marker: unless a string (which
-                # the type checker evaluates), what read_declared would keep for the type
-                # checker.
+                # A bare function's return annotation is no marker: what read_declared
+                # would keep for the type checker.
                 returned = function.__annotations__.get("return")
-                if returned is not None and returned is not _NONE and type(returned) is not str:
-                    returns[task_id] = returned
+                if returned is not None:
+                    returned = return_type(function, returned)
+                    if returned is not None and returned is not _NONE:
+                        returns[task_id] = returned
                 continue
             if feeding:
                 fed = fed_inputs(task_id, function)
-                if fed is not None and reader.take_fed(task_id, fed, function):
+                if fed is not None and reader.take_fed(task_id, *fed):
                     continue
         if not reader.read_declared(task_id, entry):
             reader.read(task_id, entry.function, entry.data)
@@ -221,12 +229,10 @@ class _AnnotationReader:
             self._add(edge)
         return True
 
-    def take_fed(
-        self, task_id: str, inputs: tuple[Edge, ...], function: Callable[..., Any]
-    ) -> bool:
-        """Take the edges :func:`fed_inputs` found, as :meth:`read_declared` would take the
-        same edges from registration's reading; False: read the task that way instead (a
-        task it names is missing, or a task read before sends it data)."""
+    def take_fed(self, task_id: str, inputs: tuple[Edge, ...], returns: Any) -> bool:
+        """Take the edges and return type :func:`fed_inputs` found, as :meth:`read_declared`
+        would take the same from registration's reading; False: read the task that way
+        instead (a task it names is missing, or a task read before sends it data)."""
         if task_id in self.edges:
             return False
         tasks = self.tasks
@@ -238,9 +244,8 @@ class _AnnotationReader:
             self.sources[task_id] = (inputs[0].source,)  # type: ignore[assignment]  # F names one
         else:
             self.sources[task_id] = tuple(dict.fromkeys([edge.source for edge in inputs]))  # type: ignore[misc]
-        returned = function.__annotations__.get("return")
-        if returned is not None and returned is not _NONE:
-            self.returns[task_id] = returned  # for the type checker, as read_declared keeps it
+        if returns is not None and returns is not _NONE:
+            self.returns[task_id] = returns  # for the type checker, as read_declared keeps it
         return True
 
     def read(self, task_id: str, function: Callable[..., Any], data: TaskData | None) -> None:

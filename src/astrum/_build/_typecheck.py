@@ -19,6 +19,7 @@ import textwrap
 import types
 import typing
 from collections.abc import Callable, Mapping
+from keyword import iskeyword
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "element",
     "evaluate_now",
     "located",
+    "name_now",
+    "plain_globals",
     "return_type",
     "strip",
     "type_hints",
@@ -98,12 +101,10 @@ class _Names(dict[str, Any]):
         self._names = names
 
     def __missing__(self, key: str) -> Any:
+        if self._names is None:
+            return name_now(self._globalns, key)
         if key in self._globalns:
             return self._globalns[key]
-        if self._names is None:
-            if key in _ANNOTATION_BUILTINS:
-                return vars(builtins)[key]
-            raise NameError(key)
         # A task named like a builtin (filter, sum) shadows it, as a local would,
         # except the builtin types annotations are made of (list, dict, str).
         if key in self._names and key not in _ANNOTATION_BUILTINS:
@@ -117,7 +118,38 @@ def evaluate_now(function: Callable[..., Any], annotation: str) -> Any:
     Raises (NameError or whatever the expression raises) when that is not
     enough; the build then evaluates it with the registry's names at hand.
     """
+    if annotation == "None":
+        return _NONE  # what eval gives, as below
+    globalns = plain_globals(function)
+    if (
+        globalns is not None
+        and annotation.isidentifier()
+        and annotation.isascii()  # eval would normalize other names (NFKC)
+        and not iskeyword(annotation)
+        and annotation != "__debug__"  # a constant to eval, not a name
+    ):
+        # A bare name, "int" say: looked up as eval would, without compiling it.
+        value = name_now(globalns, annotation)
+        return _NONE if value is None else value
     return _evaluated(function, annotation, None)
+
+
+def plain_globals(function: Callable[..., Any]) -> dict[str, Any] | None:
+    """The globals ``evaluate_now`` would evaluate ``function``'s annotations in, for a
+    plain function; None for one that wraps another (read through :func:`_target`)."""
+    if type(function) is not types.FunctionType or hasattr(function, "__wrapped__"):
+        return None
+    return function.__globals__
+
+
+def name_now(globalns: Mapping[str, Any], key: str) -> Any:
+    """What the name ``key`` means in an annotation evaluated now: the module's name, else
+    a builtin type; NameError for any other name (see :class:`_Names`)."""
+    if key in globalns:
+        return globalns[key]
+    if key in _ANNOTATION_BUILTINS:
+        return vars(builtins)[key]
+    raise NameError(key)
 
 
 def _evaluated(
