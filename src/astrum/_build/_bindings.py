@@ -128,8 +128,8 @@ def plain_bindings(
                 return None
     if len(edges) == 1:
         edge = edges[0]
-        return (_binding(edge.target, edge, index, False),)  # type: ignore[arg-type]  # a name
-    return tuple([_binding(edge.target, edge, index, False) for edge in edges])  # type: ignore[arg-type]
+        return (_binding(edge.target, edge, index),)  # type: ignore[arg-type]  # a name
+    return tuple([_binding(edge.target, edge, index) for edge in edges])  # type: ignore[arg-type]
 
 
 def _bind_plain(
@@ -161,7 +161,7 @@ def _bind_plain(
         if types is not None:
             types.check_edge(task_id, function, name, edge)
         if position < required:  # no default to look up
-            return (_binding(name, edge, index, False),)
+            return (_binding(name, edge, index),)
         return (_plain_binding(function, names, required, position, edge, index),)
     fed: dict[int, Edge] = {}
     for edge in edges:
@@ -201,16 +201,17 @@ def _plain_binding(
     index: Mapping[str, int],
 ) -> Binding:
     if position < required:
-        return _binding(names[position], edge, index, False)
+        return _binding(names[position], edge, index)
     default = (getattr(function, "__defaults__", None) or ())[position - required]
-    return _binding(names[position], edge, index, False, default)
+    return _binding(names[position], edge, index, default=default)
 
 
 def _binding(
     param: str,
     edge: Edge,
     index: Mapping[str, int],
-    positional: bool,
+    *,
+    positional: bool = False,
     default: Any = EMPTY,
 ) -> Binding:
     """The binding of ``param`` to what ``edge`` brings, its source numbered by ``index``;

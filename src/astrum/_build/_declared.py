@@ -22,10 +22,10 @@ from types import FunctionType
 from typing import Annotated, Any, Generic, NamedTuple, Protocol
 
 from astrum._build._edges import Edge, marker_mode
+from astrum._build._markers import NO_DEFAULT, From, Input, To
 from astrum._build._methods import named_parameters
 from astrum._build._plan import GENERATOR_FLAGS, from_fields, is_async_callable
 from astrum._build._typecheck import evaluate_now, name_now, plain_globals
-from astrum._build._markers import NO_DEFAULT, From, Input, To
 
 __all__ = [
     "ANNOTATED",

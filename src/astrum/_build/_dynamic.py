@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
 from types import FunctionType
 
-from astrum._errors import TaskRegistrationError
 from astrum._build._graph import Graph
 from astrum._build._plan import (
     ASYNC_PRODUCER,
@@ -31,9 +29,9 @@ from astrum._build._plan import (
     is_generator,
 )
 from astrum._build._relations import summary
+from astrum._errors import TaskRegistrationError
 
 __all__ = ["dynamic_of"]
-
 
 
 def dynamic_of(

@@ -8,7 +8,6 @@ its source returns, at build time.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import typing
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -54,7 +53,7 @@ _GENERICS = (
     GenericAlias,
     UnionType,
     type(typing.List[int]),  # noqa: UP006 - the class of typing's aliases
-    type(typing.Optional[int]),  # noqa: UP007 - the class of typing's unions
+    type(typing.Optional[int]),  # noqa: UP045 - the class of typing's unions
 )
 
 
@@ -118,9 +117,7 @@ def input_edge(task_id: str, item: DataItem) -> Edge | None:
         # As in astrum 0.1.2, the function's whole result: a key or index does not select in it.
         return Edge(task_id, target, None, source.from_function, None, None, model)
     mode = Mode(each=True) if source.each else None
-    return Edge(
-        task_id, target, source.related_task, None, source.locator, None, model, None, mode
-    )
+    return Edge(task_id, target, source.related_task, None, source.locator, None, model, None, mode)
 
 
 def marker_mode(marker: From) -> Mode | None:

@@ -48,7 +48,7 @@ def make_graph(ids: Sequence[str], deps: Sequence[Collection[str]]) -> Graph:
     Ties keep the given order, so the numbering is deterministic.
     """
     n = len(ids)
-    positions = dict(zip(ids, range(n)))
+    positions = dict(zip(ids, range(n), strict=True))
     position_of = positions.__getitem__
     preds: list[tuple[int, ...]] = []
     # Successors only for tasks that have some (none at all in a wide graph), and a list
@@ -114,7 +114,7 @@ def make_graph(ids: Sequence[str], deps: Sequence[Collection[str]]) -> Graph:
                 level = levels[pred] + 1
         levels.append(level)
     new_ids = tuple(ids[node] for node in order)
-    return _graph(new_ids, new_preds, new_succs, levels, dict(zip(new_ids, range(n))))
+    return _graph(new_ids, new_preds, new_succs, levels, dict(zip(new_ids, range(n), strict=True)))
 
 
 def _graph(

@@ -74,10 +74,9 @@ def resolve_functions(
     local_classes = _LocalClasses()
     for task_id, entry in tasks.items():
         function = entry.function
-        if type(function) is types.FunctionType:
-            if outside_class(function.__qualname__):
-                result[task_id] = function
-                continue
+        if type(function) is types.FunctionType and outside_class(function.__qualname__):
+            result[task_id] = function
+            continue
         scope = _class_scope(function)
         if scope is None:
             result[task_id] = function

@@ -12,12 +12,12 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import FunctionType
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from astrum._build._graph import Graph
+from astrum._build._markers import NO_DEFAULT
 from astrum.cache import CachePolicy
 from astrum.config import ExecutorChoice, _check_executor, _check_timeout
-from astrum._build._markers import NO_DEFAULT
 
 __all__ = [
     "ASYNC_PRODUCER",
@@ -114,7 +114,10 @@ def _is_finite_number(value: object) -> bool:
 
 
 class Mode(NamedTuple):
-    """How a binding that is not a plain ``F(...)`` takes its value (see :mod:`astrum._build._dynamic`)."""
+    """How a binding that is not a plain ``F(...)`` takes its value.
+
+    See :mod:`astrum._build._dynamic`.
+    """
 
     each: bool = False
     """One element per instance: the receiving task is mapped."""

@@ -9,7 +9,6 @@ thousands of annotated tasks goes straight from annotations to edges.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from types import FunctionType, MappingProxyType
@@ -25,12 +24,12 @@ from astrum._build._declared import (
 )
 from astrum._build._edges import Edge, input_edge, marker_mode, output_edge
 from astrum._build._elsewhere import registries_holding
+from astrum._build._markers import DataItem, Each, F, From, Input, Ref, T, TaskData, To
 from astrum._build._methods import plain_function
 from astrum._build._plan import GENERATOR_FLAGS
 from astrum._build._typecheck import Annotations, Unresolved, strip
 from astrum._errors import TaskRegistrationError, closest
 from astrum.config import AstrumConfig
-from astrum._build._markers import DataItem, Each, F, From, Input, Ref, T, TaskData, To
 
 if TYPE_CHECKING:
     from astrum._build._task import RegisteredTask
