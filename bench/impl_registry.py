@@ -6,7 +6,8 @@ Preparation (untimed) only makes the functions: each task gets a function of
 its own, as in a real workflow (its declarations are read once, by the first
 build), with its own ``__qualname__`` (which 0.1.2 requires). No-op and sleeping
 tasks name their dependencies in ``depends_on``; in a value chain each task's
-parameter is annotated ``Ref[int, F("t<previous>")]``, which is what orders them.
+parameter is annotated ``Ref[int, F("t<previous>")]``, which is what orders them (written
+as a string in ``value_chain_strings``, as under ``from __future__ import annotations``).
 The same module runs the public 0.1.2 in its own environment (the API is the same).
 """
 
@@ -48,7 +49,9 @@ def prepare(workload: Workload) -> Prepared:
             tasks.append((task_id, renamed(body(workload, task_id), f"body_{task_id}"), deps))
             continue
         function = renamed(_next if deps else _first, f"body_{task_id}")
-        if deps:
+        if deps and workload.name == "value_chain_strings":  # postponed evaluation
+            function.__annotations__ = {"x": f"Ref[int, F({deps[0]!r})]", "return": "int"}
+        elif deps:
             function.__annotations__ = {"x": Ref[int, F(deps[0])], "return": int}
         tasks.append((task_id, function, []))
     return tasks

@@ -534,6 +534,14 @@ def plan(bench: Bench, quick: bool) -> list[tuple[str, Callable[[], None]]]:
     ]
     steps.append(
         compare(
+            "value chain, annotations as strings",
+            "value_chain_strings",
+            1_000,
+            {"baseline": "baseline", "astrum": "registry", "dagather": "dagather"},
+        )
+    )
+    steps.append(
+        compare(
             "value chain, DynamicScheduler(bindings=)",
             "value_chain",
             10_000,
