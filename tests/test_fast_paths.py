@@ -572,14 +572,15 @@ def _outcome(registry: SchedulerRegistry, config: AstrumConfig, target: str | No
 def test_fed_tasks_build_as_the_general_path_builds_them(
     tasks: list[dict[str, Any]], skip_type_check: bool, auto_sync: bool, target: int | None
 ) -> None:
-    """A build with the fed shortcut makes the same specs, or reports the same problems, as
-    one that reads every task in full and evaluates every string annotation, for the whole
-    registry or one target."""
+    """A build with the bare and fed shortcuts makes the same specs, or reports the same
+    problems, as one that reads every task in full and evaluates every string annotation,
+    for the whole registry or one target."""
     config = AstrumConfig(skip_type_check=skip_type_check, auto_sync_dependencies=auto_sync)
     target_id = None if target is None else f"t{min(target, len(tasks) - 1)}"
     with_shortcut = _outcome(_fed_registry(tasks), config, target_id)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_relations, "fed_inputs", lambda task_id, function: None)
+        patch.setattr(_relations, "bare_returns", lambda function: _declared.NOT_READ)
         # and every string annotation compiled and evaluated, none read by pattern
         patch.setattr(_declared, "plain_globals", lambda function: None)
         patch.setattr(_typecheck, "plain_globals", lambda function: None)

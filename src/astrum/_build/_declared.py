@@ -31,7 +31,7 @@ __all__ = [
     "ANNOTATED",
     "NOT_READ",
     "Declared",
-    "bare",
+    "bare_returns",
     "declared",
     "fed_inputs",
     "foreign",
@@ -202,27 +202,30 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
     )
 
 
-def bare(function: Callable[..., Any]) -> bool:
-    """Whether ``function`` is a plain function, not a generator, that takes no parameters
-    and whose annotations (a return type at most) declare no relation.
+def bare_returns(function: Callable[..., Any]) -> Any:
+    """The return type of a plain function, not a generator, that takes no parameters and
+    whose annotations (a return type at most) declare no relation, as :func:`return_type`
+    gives it (None: nothing to keep); ``NOT_READ`` for any other function.
 
-    Most tasks of a ``depends_on`` workflow are such functions. A build needs
-    nothing of them but whether they are coroutine functions, so it skips
-    reading them (:func:`declared`), binding them and looking for maps in them.
+    Most tasks of a ``depends_on`` workflow are such *bare* functions. A build
+    needs nothing else of them but whether they are coroutine functions, so it
+    skips reading them (:func:`declared`), binding them and looking for maps in
+    them.
     """
     if type(function) is not FunctionType:
-        return False
+        return NOT_READ
     code = function.__code__
     if code.co_argcount or code.co_kwonlyargcount or code.co_flags & _NOT_BARE:
-        return False
+        return NOT_READ
     raw = function.__annotations__
+    returns = None
     if raw:
         if len(raw) > 1:
-            return False
-        returns = raw.get("return", _ABSENT)
-        if returns is _ABSENT or return_type(function, returns) is NOT_READ:
-            return False
-    return _signature_is_code(function)
+            return NOT_READ
+        returns = raw.get("return", NOT_READ)
+        if returns is not NOT_READ:
+            returns = return_type(function, returns)
+    return returns if _signature_is_code(function) else NOT_READ
 
 
 def fed_inputs(task_id: str, function: Callable[..., Any]) -> tuple[tuple[Edge, ...], Any] | None:
@@ -296,10 +299,13 @@ def fed_inputs(task_id: str, function: Callable[..., Any]) -> tuple[tuple[Edge, 
 
 def return_type(function: Callable[..., Any], written: Any) -> Any:
     """The return annotation ``written`` of a plain ``function``, as :func:`declared` keeps
-    it for the type checker: a string that is a name is looked up (None if the module
-    lacks it: the type checker looks it up among the tasks too); ``NOT_READ`` when it
-    may hold markers or is any other string, for the build to read in full."""
+    it for the type checker, a string that is a name looked up; None when there is nothing
+    to keep (``None``, or a name the module lacks, which the type checker looks up among
+    the tasks too); ``NOT_READ`` when it may hold markers or is any other string, for the
+    build to read in full."""
     if type(written) is str:
+        if written == "None":
+            return None  # "-> None", the commonest: nothing to keep
         if not written.isidentifier():
             return NOT_READ
         try:

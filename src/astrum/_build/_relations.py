@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 from astrum._build._declared import (
     ANNOTATED,
-    bare,
+    NOT_READ,
+    bare_returns,
     fed_inputs,
     foreign,
-    return_type,
     run_input_edges,
 )
 from astrum._build._edges import Edge, input_edge, marker_mode, output_edge
@@ -74,7 +74,7 @@ class Relations(NamedTuple):
     since), for the tasks whose functions are not generators; the type checker asks
     about the others."""
     bare: Collection[str] = frozenset()
-    """The tasks whose function is :func:`bare`: nothing to read, nothing to bind."""
+    """The tasks whose function is bare (see :func:`bare_returns`): nothing to read or bind."""
     fed: Mapping[str, tuple[Edge, ...]] = MappingProxyType({})
     """The tasks whose parameters are all fed by plain ``F(...)`` (see :func:`fed_inputs`),
     with their edges: while ``edges`` holds this very tuple for such a task, nothing else
@@ -103,15 +103,11 @@ def relations_for(
     for task_id, entry in tasks.items():
         if entry.data is None:
             function = entry.function
-            if bare(function):
+            returned = bare_returns(function)
+            if returned is not NOT_READ:
                 bare_tasks.add(task_id)
-                # A bare function's return annotation is no marker: what read_declared
-                # would keep for the type checker.
-                returned = function.__annotations__.get("return")
-                if returned is not None:
-                    returned = return_type(function, returned)
-                    if returned is not None and returned is not _NONE:
-                        returns[task_id] = returned
+                if returned is not None and returned is not _NONE:
+                    returns[task_id] = returned  # for the type checker, as read_declared keeps it
                 continue
             if feeding:
                 fed = fed_inputs(task_id, function)
