@@ -25,12 +25,14 @@ def supports(workload: Workload) -> bool:
 
 
 def renamed(function: Callable[..., Any], name: str) -> Callable[..., Any]:
-    """A copy of ``function`` whose ``__name__`` and ``__qualname__`` are ``name``."""
+    """A copy of ``function`` whose ``__name__`` and ``__qualname__`` are ``name``, with the
+    same annotations (as written: strings, since this module postpones evaluation)."""
     assert isinstance(function, types.FunctionType)
     copy = types.FunctionType(
         function.__code__, function.__globals__, name, function.__defaults__, function.__closure__
     )
     copy.__qualname__ = name
+    copy.__annotations__ = dict(function.__annotations__)
     return copy
 
 
