@@ -528,7 +528,9 @@ def plan(bench: Bench, quick: bool) -> list[tuple[str, Callable[[], None]]]:
             values,
             caps={"astrum012": VALUE_PEER_TASKS},
             run_target=1.0,
-            total_target=2.0,
+            # The target is set for 1,000 and 10,000 tasks (issue 19); the 100-task row is
+            # there to compare with 0.1.2, which cannot run more, and carries no ratio target.
+            total_target=None if size == VALUE_PEER_TASKS else 2.0,
         )
         for size in (VALUE_PEER_TASKS, 1_000, 10_000)
     ]
