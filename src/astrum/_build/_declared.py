@@ -36,6 +36,7 @@ __all__ = [
     "fed_inputs",
     "foreign",
     "run_input_edges",
+    "sources_of",
     "written_reference",
     "written_return",
 ]
@@ -183,10 +184,6 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
                     maps = True
         if marks_input and name != "return":
             run_inputs += tuple(run_input_edges(task_id, name, hint))
-    if len(inputs) == 1:
-        sources: tuple[str, ...] = (inputs[0].source,)  # type: ignore[assignment]  # F(...) names one
-    else:
-        sources = tuple(dict.fromkeys([edge.source for edge in inputs]))  # type: ignore[misc]
     return _declared(
         (
             is_async,
@@ -194,13 +191,20 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
             required,
             raw,
             inputs,
-            sources,
+            sources_of(inputs),
             outputs,
             run_inputs,
             returns,
             maps,
         )
     )
+
+
+def sources_of(inputs: tuple[Edge, ...]) -> tuple[str, ...]:
+    """The distinct tasks that ``inputs``, edges of ``F("task")`` markers, come from, in order."""
+    if len(inputs) == 1:
+        return (inputs[0].source,)  # type: ignore[return-value]  # F(...) names one
+    return tuple(dict.fromkeys([edge.source for edge in inputs]))  # type: ignore[misc]
 
 
 def bare_returns(function: Callable[..., Any]) -> Any:

@@ -21,6 +21,7 @@ from astrum._build._declared import (
     fed_inputs,
     foreign,
     run_input_edges,
+    sources_of,
 )
 from astrum._build._edges import Edge, input_edge, marker_mode, output_edge
 from astrum._build._elsewhere import registries_holding
@@ -235,10 +236,7 @@ class _AnnotationReader:
             if edge.source not in tasks:
                 return False
         self.edges[task_id] = self.fed[task_id] = inputs
-        if len(inputs) == 1:
-            self.sources[task_id] = (inputs[0].source,)  # type: ignore[assignment]  # F names one
-        else:
-            self.sources[task_id] = tuple(dict.fromkeys([edge.source for edge in inputs]))  # type: ignore[misc]
+        self.sources[task_id] = sources_of(inputs)
         if returns is not None and returns is not _NONE:
             self.returns[task_id] = returns  # for the type checker, as read_declared keeps it
         return True
