@@ -106,9 +106,8 @@ def _task_options(keywords: TaskKeywords) -> tuple[TaskOptions, int]:
         raise TypeError(
             f"@task got an unexpected keyword argument '{name}'{did_you_mean(name, _KEYWORDS)}"
         )
+    # Known names, not all plain (see above): some are options.
     options_given = names & _OPTION_NAMES
-    if not options_given:
-        return DEFAULT_OPTIONS, keywords.get("retry", 0)  # most tasks: no object to build
     given: dict[str, Any] = {name: keywords[name] for name in options_given}  # type: ignore[literal-required]  # names checked above
     if "retry_on" in given and not isinstance(given["retry_on"], tuple):
         given["retry_on"] = (given["retry_on"],)
