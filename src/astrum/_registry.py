@@ -602,16 +602,10 @@ class _Build:
         for node in nodes:
             task_id = ids[node]
             function, entry = functions[task_id], tasks[task_id]
-            if task_id in bare and function is entry.function:  # never read: no need
-                is_async = bool(function.__code__.co_flags & CO_COROUTINE) or is_async_callable(
-                    function
-                )
+            if function is entry.function and task_id not in bare:  # a bare one is never read
+                is_async = entry.declared.is_async
             else:
-                is_async = (
-                    entry.declared.is_async
-                    if function is entry.function
-                    else is_async_callable(function)
-                )
+                is_async = is_async_callable(function)
             specs[node] = _spec(
                 (task_id, function, is_async, entry.retry, entry.options, binding_of(task_id, ()))
             )
