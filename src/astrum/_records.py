@@ -247,7 +247,14 @@ def _deferrable(*names: str) -> Callable[[_C], _C]:
     return install
 
 
-@_deferrable("stage_statistics", "task_statistics", "original_tasks", "edge_labels")
+@_deferrable(
+    "total_stages",
+    "max_parallelism",
+    "stage_statistics",
+    "task_statistics",
+    "original_tasks",
+    "edge_labels",
+)
 @dataclass(frozen=True, repr=False)
 class ReportData:
     """The data of one run's report; :class:`astrum.models.ExecutionReport` adds its views.

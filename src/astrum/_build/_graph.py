@@ -15,29 +15,69 @@ from astrum._errors import TaskOrderLoopError, TaskOrderNoExitError
 __all__ = ["Graph", "closure_upstream", "find_cycle", "make_graph"]
 
 
+class _Memo:
+    """The slot where a graph keeps its levels once they are first read.
+
+    Most runs never read them (only the plan's views and a report's stage
+    statistics do), and working them out costs a step per edge. They depend on
+    the edges alone and are the same whenever computed, so keeping them does
+    not change the graph; two threads that compute them at once store equal
+    values.
+    """
+
+    __slots__ = ("_levels",)
+    _levels: tuple[int, ...] | None
+
+
 @dataclass(frozen=True, slots=True)
-class Graph:
+class Graph(_Memo):
     """Tasks numbered 0..n-1 in a topological order, with edges both ways."""
 
     ids: tuple[str, ...]
     index: Mapping[str, int]
     preds: tuple[tuple[int, ...], ...]
     succs: tuple[tuple[int, ...], ...]
-    levels: tuple[int, ...]
-    """Length of the longest path from a root to each task."""
-    depth: int = 0
-    """How many levels there are."""
-    width: int = 0
-    """How many tasks the widest level holds."""
+
+    def __post_init__(self) -> None:
+        _set_levels(self, None)  # not computed yet
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def levels(self) -> tuple[int, ...]:
+        """Length of the longest path from a root to each task."""
+        found = self._levels
+        if found is None:
+            levels: list[int] = []
+            for node_preds in self.preds:  # numbered topologically: predecessors are known
+                level = 0
+                for pred in node_preds:
+                    if levels[pred] >= level:
+                        level = levels[pred] + 1
+                levels.append(level)
+            found = tuple(levels)
+            _set_levels(self, found)  # frozen: written past __setattr__, once
+        return found
+
+    @property
+    def depth(self) -> int:
+        """How many levels there are."""
+        return max(self.levels, default=-1) + 1  # levels run from 0 without a gap
+
+    @property
+    def width(self) -> int:
+        """How many tasks the widest level holds."""
+        return max(Counter(self.levels).values(), default=0)
 
     def level_groups(self) -> list[list[int]]:
         groups: list[list[int]] = [[] for _ in range(self.depth)]
         for node, level in enumerate(self.levels):
             groups[level].append(node)
         return groups
+
+
+_set_levels = _Memo.__dict__["_levels"].__set__
 
 
 def make_graph(ids: Sequence[str], deps: Sequence[Collection[str]]) -> Graph:
@@ -54,20 +94,18 @@ def make_graph(ids: Sequence[str], deps: Sequence[Collection[str]]) -> Graph:
     # Successors only for tasks that have some (none at all in a wide graph), and a list
     # only for those with more than one.
     later: list[tuple[int] | list[int] | None] = [None] * n
-    levels: list[int] = []
     in_order = True
     for node, node_deps in enumerate(deps):
         if not node_deps:
             preds.append(())
-            levels.append(0)
             continue
         if len(node_deps) == 1:  # the usual case, without a map object
             (dep,) = node_deps
             node_preds: tuple[int, ...] = (position_of(dep),)
         else:  # ascending; a task listed twice is rare, so found below rather than by a set
             node_preds = tuple(sorted(map(position_of, node_deps)))
-        # The level of each task, while every task comes after what it waits for.
-        level = 0
+        if node_preds[-1] >= node:  # the last is the greatest
+            in_order = False  # the tasks must be numbered anew, below
         for pred in node_preds:
             found = later[pred]
             if found is None:
@@ -78,17 +116,10 @@ def make_graph(ids: Sequence[str], deps: Sequence[Collection[str]]) -> Graph:
                 found.append(node)
             else:
                 later[pred] = [*found, node]
-            if not in_order:
-                continue
-            if pred >= node:
-                in_order = False  # the tasks must be numbered anew, below
-            elif levels[pred] >= level:
-                level = levels[pred] + 1
         preds.append(node_preds)
-        levels.append(level)
     succs = [() if found is None else tuple(found) for found in later]  # a tuple stays itself
     if in_order:  # usual for registries: registration follows the dependencies
-        return _graph(tuple(ids), tuple(preds), tuple(succs), levels, positions)
+        return Graph(tuple(ids), positions, tuple(preds), tuple(succs))
     waiting = list(map(len, preds))
     order = [node for node in range(n) if not waiting[node]]
     for node in order:  # the list grows while we walk it: Kahn's algorithm
@@ -106,34 +137,8 @@ def make_graph(ids: Sequence[str], deps: Sequence[Collection[str]]) -> Graph:
         rank[node] = position_in_order
     new_preds = tuple(_renumbered(preds[node], rank) for node in order)
     new_succs = tuple(_renumbered(succs[node], rank) for node in order)
-    levels = []
-    for node_preds in new_preds:  # predecessors come first, so their levels are known
-        level = 0
-        for pred in node_preds:
-            if levels[pred] >= level:
-                level = levels[pred] + 1
-        levels.append(level)
     new_ids = tuple(ids[node] for node in order)
-    return _graph(new_ids, new_preds, new_succs, levels, dict(zip(new_ids, range(n), strict=True)))
-
-
-def _graph(
-    ids: tuple[str, ...],
-    preds: tuple[tuple[int, ...], ...],
-    succs: tuple[tuple[int, ...], ...],
-    levels: list[int],
-    index: dict[str, int],
-) -> Graph:
-    per_level = Counter(levels)  # tasks per level, for the plan's depth and width
-    return Graph(
-        ids=ids,
-        index=index,
-        preds=preds,
-        succs=succs,
-        levels=tuple(levels),
-        depth=len(per_level),  # levels run from 0 without a gap
-        width=max(per_level.values(), default=0),
-    )
+    return Graph(new_ids, dict(zip(new_ids, range(n), strict=True)), new_preds, new_succs)
 
 
 def _renumbered(nodes: Sequence[int], rank: Sequence[int]) -> tuple[int, ...]:

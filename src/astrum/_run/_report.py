@@ -64,6 +64,12 @@ class RunRecord(_Deferred):
         compute: Callable[[], Any] = getattr(self, name)
         return compute()
 
+    def total_stages(self) -> int:
+        return self.plan.graph.depth
+
+    def max_parallelism(self) -> int:
+        return self.plan.graph.width
+
     def settled(self) -> list[int]:
         """Nodes that finished (in any way) before the report, in plan order; each map's
         instances follow its own entry, in input order."""
