@@ -405,7 +405,7 @@ def _load_workflow(path: Path, namespace: str | None) -> SchedulerRegistry:
             candidates.setdefault(id(value), value)
     for registry in decorators._HUB.registries():
         candidates.setdefault(id(registry), registry)
-    found = [registry for registry in candidates.values() if registry.get_all_tasks()]
+    found = [registry for registry in candidates.values() if registry._tasks]
     names = ", ".join(sorted(f"'{registry.name}'" for registry in found))
     if namespace is not None:
         named = [registry for registry in found if registry.name == namespace]

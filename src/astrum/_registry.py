@@ -33,7 +33,7 @@ from astrum._build._plan import (
     is_async_callable,
 )
 from astrum._build._relations import Relations, annotations_for, relations_for
-from astrum._build._task import RegisteredTask, record
+from astrum._build._task import Entry, RegisteredTask
 from astrum._errors import TaskNotFoundError, TaskRegistrationError, did_you_mean
 from astrum.cache import CachePolicy, _policy_of
 from astrum.config import AstrumConfig, ExecutorChoice
@@ -163,7 +163,7 @@ class SchedulerRegistry:
 
     def __init__(self, name: str = DEFAULT_NAMESPACE) -> None:
         self.name = name
-        self._tasks: dict[str, RegisteredTask] = {}
+        self._tasks: dict[str, Entry] = {}
         self._lock = threading.Lock()
         remember(self)
         self._plans: dict[Hashable, DynamicScheduler] = {}
@@ -242,7 +242,7 @@ class SchedulerRegistry:
             )
         if options is not DEFAULT_OPTIONS:  # the defaults are valid
             options.validate(name)
-        entry = record(name, function, depends_on, retry, data, options)
+        entry = Entry(name, function, depends_on, retry, data, options)
         # setdefault is one atomic step, so concurrent registrations need no lock unless the
         # id is taken; the version tells a build running meanwhile that its plan is stale.
         known = self._tasks.setdefault(name, entry)
@@ -253,7 +253,7 @@ class SchedulerRegistry:
             self._plans = {}
         return obj
 
-    def _replace(self, entry: RegisteredTask, known: RegisteredTask) -> None:
+    def _replace(self, entry: Entry, known: Entry) -> None:
         """Put ``entry`` in place of ``known``, the task registered with its id before, if it is
         the same function defined again; two different functions under one id are an error."""
         name = entry.task_id
@@ -272,8 +272,9 @@ class SchedulerRegistry:
             self.name,
         )
 
-    def _swap(self, entry: RegisteredTask) -> None:
-        """Put ``entry`` in place of the task with its id (for ``astrum.testing.patch``)."""
+    def _swap(self, task: RegisteredTask) -> None:
+        """Put ``task`` in place of the task with its id (for ``astrum.testing.patch``)."""
+        entry = Entry.of(task)
         with self._lock:
             self._tasks[entry.task_id] = entry
             self._version = next(self._changes)
@@ -281,7 +282,7 @@ class SchedulerRegistry:
 
     def get_task(self, task_id: str) -> RegisteredTask:
         try:
-            return self._tasks[task_id]
+            return self._tasks[task_id].public()
         except KeyError:
             raise TaskRegistrationError(
                 f"Task '{task_id}' is not registered in namespace '{self.name}'"
@@ -290,7 +291,8 @@ class SchedulerRegistry:
 
     def get_all_tasks(self) -> dict[str, RegisteredTask]:
         """A copy of the registered tasks, by id."""
-        return dict(self._tasks)
+        tasks = dict(self._tasks)  # a snapshot: registration may go on in other threads
+        return {task_id: entry.public() for task_id, entry in tasks.items()}
 
     def clear(self) -> None:
         with self._lock:
@@ -445,7 +447,7 @@ class SchedulerRegistry:
                 deps.append(_dependencies(depends_on, sources) if sources else depends_on)
         return _Build(self, tasks, ids, deps, config, annotations, relations, began)
 
-    def _check_dependencies(self, tasks: Mapping[str, RegisteredTask]) -> None:
+    def _check_dependencies(self, tasks: Mapping[str, Entry]) -> None:
         """Raise for the first ``depends_on`` that names no task of ``tasks``."""
         for entry in tasks.values():
             for dep in entry.depends_on:
@@ -457,7 +459,7 @@ class SchedulerRegistry:
 
     def _select(
         self,
-        tasks: Mapping[str, RegisteredTask],
+        tasks: Mapping[str, Entry],
         target_tasks: Sequence[str] | None,
         data_deps: Mapping[str, Collection[str]],
     ) -> list[str]:
@@ -488,7 +490,7 @@ class _Build:
     """
 
     registry: SchedulerRegistry
-    tasks: Mapping[str, RegisteredTask]
+    tasks: Mapping[str, Entry]
     ids: list[str]
     deps: list[Collection[str]]
     config: AstrumConfig

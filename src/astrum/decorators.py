@@ -83,8 +83,8 @@ class _Hub:
         name = self.active.get() if namespace is None else namespace
         with self._lock:
             registry = self._registries.get(name)
-            known = sorted(ns for ns, found in self._registries.items() if found.get_all_tasks())
-        if registry is not None and registry.get_all_tasks():
+            known = sorted(ns for ns, found in self._registries.items() if found._tasks)
+        if registry is not None and registry._tasks:
             return registry
         listed = ", ".join(f"'{ns}'" for ns in known) or "none"
         raise TaskNotFoundError(

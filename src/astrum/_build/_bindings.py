@@ -31,7 +31,7 @@ from astrum._errors import TaskDependencyError, TaskNotFoundError, TaskRegistrat
 from astrum.config import AstrumConfig
 
 if TYPE_CHECKING:
-    from astrum._build._task import RegisteredTask
+    from astrum._build._task import Entry
 
 __all__ = ["bind_relations", "bindings_from_task_data", "describe_relations", "plain_bindings"]
 
@@ -39,7 +39,7 @@ __all__ = ["bind_relations", "bindings_from_task_data", "describe_relations", "p
 def bind_relations(
     relations: Relations,
     functions: Mapping[str, Callable[..., Any]],
-    tasks: Mapping[str, RegisteredTask],
+    tasks: Mapping[str, Entry],
     config: AstrumConfig,
     annotations: Annotations,
     index: Mapping[str, int],
@@ -238,7 +238,7 @@ def _binding(
 _new_binding = from_fields(Binding)
 
 
-def _declared_upstream(tasks: Mapping[str, RegisteredTask], receiver: str, source: str) -> bool:
+def _declared_upstream(tasks: Mapping[str, Entry], receiver: str, source: str) -> bool:
     seen = {receiver}
     stack = [receiver]
     while stack:

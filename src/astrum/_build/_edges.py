@@ -150,7 +150,8 @@ class _ReadAtRegistration(Protocol):
 
 
 class Producer(Registered, Protocol):
-    """What the type checker reads of a producing task (:class:`RegisteredTask` has it)."""
+    """What the type checker reads of a producing task (a registry's
+    :class:`~astrum._build._task.Entry` has it)."""
 
     @property
     def declared(self) -> _ReadAtRegistration: ...

@@ -33,7 +33,7 @@ from astrum._errors import TaskRegistrationError, closest
 from astrum.config import AstrumConfig
 
 if TYPE_CHECKING:
-    from astrum._build._task import RegisteredTask
+    from astrum._build._task import Entry
 
 __all__ = [
     "Relations",
@@ -83,7 +83,7 @@ class Relations(NamedTuple):
 
 
 def relations_for(
-    tasks: Mapping[str, RegisteredTask],
+    tasks: Mapping[str, Entry],
     config: AstrumConfig,
     annotations: Annotations | None = None,
 ) -> Relations:
@@ -141,12 +141,12 @@ def input_edges(task_id: str, function: Callable[..., Any], annotations: Annotat
     ]
 
 
-def annotations_for(tasks: Mapping[str, RegisteredTask]) -> Annotations:
+def annotations_for(tasks: Mapping[str, Entry]) -> Annotations:
     """One build's reader of annotations, which may name the ``tasks`` by id or function."""
     return Annotations(lambda: reference_names(tasks))
 
 
-def reference_names(tasks: Mapping[str, RegisteredTask]) -> dict[str, Any]:
+def reference_names(tasks: Mapping[str, Entry]) -> dict[str, Any]:
     """Names an annotation may use for a task: its id, and its function's name if unique."""
     by_name: dict[str, list[Any]] = {}
     for entry in tasks.values():
@@ -164,7 +164,7 @@ class _AnnotationReader:
     """Turns each task's markers and TaskData into edges, noting every mistake."""
 
     def __init__(
-        self, tasks: Mapping[str, RegisteredTask], config: AstrumConfig, annotations: Annotations
+        self, tasks: Mapping[str, Entry], config: AstrumConfig, annotations: Annotations
     ) -> None:
         self.tasks = tasks
         self.config = config
@@ -179,7 +179,7 @@ class _AnnotationReader:
         self._owners: dict[int, list[str]] | None = None
         self.fed: dict[str, tuple[Edge, ...]] = {}
 
-    def read_declared(self, task_id: str, entry: RegisteredTask) -> bool:
+    def read_declared(self, task_id: str, entry: Entry) -> bool:
         """Take the task's relations from what registration read, if it read them all.
 
         False means "read them": there is explicit TaskData, an annotation
@@ -473,7 +473,7 @@ class _ExplicitItems:
     def __init__(
         self,
         task_id: str,
-        tasks: Mapping[str, RegisteredTask],
+        tasks: Mapping[str, Entry],
         config: AstrumConfig,
         problems: list[str],
     ) -> None:
