@@ -719,10 +719,14 @@ def _task_ids(value: Sequence[str] | None, what: str) -> tuple[str, ...]:
         raise TypeError(
             f"{what} must be a list of task ids, got {type(value).__name__}: {value!r}."
         ) from None
-    for task_id in ids:
-        if not isinstance(task_id, str):
-            raise TypeError(
-                f"{what} must contain task ids (strings), got "
-                f"{type(task_id).__name__}: {task_id!r}."
-            )
+    try:
+        "".join(ids)  # fails unless each is a string: the check, without a loop in Python
+    except TypeError:
+        for task_id in ids:
+            if not isinstance(task_id, str):
+                raise TypeError(
+                    f"{what} must contain task ids (strings), got "
+                    f"{type(task_id).__name__}: {task_id!r}."
+                ) from None
+        raise
     return ids
