@@ -11,6 +11,8 @@ import inspect
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import attrgetter, not_
 from types import FunctionType
 from typing import Any, NamedTuple, TypeVar
 
@@ -228,19 +230,19 @@ class Plan:
     """The specs of the tasks with a plain (sync) function."""
 
     def __post_init__(self) -> None:
+        # In C, by map and compress: these run once per task of every build.
+        specs = self.specs
         waiting = tuple(map(len, self.graph.preds))
-        direct = []
-        sync_specs = []
-        for spec in self.specs:
-            direct.append(spec.is_async and spec.options.timeout is None)
-            if not spec.is_async:
-                sync_specs.append(spec)
+        is_async = list(map(_IS_ASYNC, specs))
+        direct = is_async
+        if set(map(_TIMEOUT, specs)) - {None}:  # a timeout needs the general call, to apply it
+            direct = [spec.is_async and spec.options.timeout is None for spec in specs]
         set_ = object.__setattr__  # frozen: each derived field is set once, as __init__ does
         set_(self, "waiting", waiting)
-        set_(self, "roots", tuple([node for node, count in enumerate(waiting) if not count]))
-        set_(self, "names", tuple([f"astrum:{task_id}" for task_id in self.graph.ids]))
+        set_(self, "roots", tuple(compress(range(len(waiting)), map(not_, waiting))))
+        set_(self, "names", tuple(map("astrum:".__add__, self.graph.ids)))
         set_(self, "direct", tuple(direct))
-        set_(self, "sync_specs", tuple(sync_specs))
+        set_(self, "sync_specs", tuple(compress(specs, map(not_, is_async))))
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -254,6 +256,10 @@ class Plan:
             task_id: [ids[pred] for pred in preds]
             for task_id, preds in zip(ids, self.graph.preds, strict=True)
         }
+
+
+_IS_ASYNC = attrgetter("is_async")
+_TIMEOUT = attrgetter("options.timeout")
 
 
 def from_fields(cls: type[_Tuple]) -> Callable[[tuple[Any, ...]], _Tuple]:
