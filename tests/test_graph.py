@@ -74,6 +74,9 @@ def test_graph_keeps_every_task_and_edge(dag: Dag) -> None:
     assert edges == dag.edges()
     reverse = {(graph.ids[n], graph.ids[s]) for n, succs in enumerate(graph.succs) for s in succs}
     assert reverse == edges
+    # Each list ascending, with no task twice; the counts a run starts from agree with them.
+    assert all(list(nodes) == sorted(set(nodes)) for nodes in (*graph.preds, *graph.succs))
+    assert graph.waiting == tuple(map(len, graph.preds))
 
 
 @settings(max_examples=80)
@@ -115,6 +118,7 @@ def test_repeated_dependency_counts_once() -> None:
     graph = make_graph(["a", "b"], [[], ["a", "a"]])
     assert graph.preds == ((), (0,))
     assert graph.succs == ((1,), ())
+    assert graph.waiting == (0, 1)
 
 
 @settings(max_examples=80)

@@ -71,7 +71,7 @@ def dynamic_of(
     problems: list[str] = []
     eaches: list[tuple[tuple[int, int, bool], ...]] = []
     streams: list[list[tuple[int, int]]] = [[] for _ in specs]
-    waiting = [len(preds) for preds in graph.preds]
+    waiting = list(graph.waiting)
     for node, spec in enumerate(specs):
         found = []
         if kinds[node] == MAPPED:

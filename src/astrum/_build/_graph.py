@@ -16,17 +16,20 @@ __all__ = ["Graph", "closure_upstream", "find_cycle", "make_graph"]
 
 
 class _Memo:
-    """The slot where a graph keeps its levels once they are first read.
+    """The slots where a graph keeps what it works out when first asked.
 
-    Most runs never read them (only the plan's views and a report's stage
-    statistics do), and working them out costs a step per edge. They depend on
-    the edges alone and are the same whenever computed, so keeping them does
-    not change the graph; two threads that compute them at once store equal
-    values.
+    A run needs each task's successors and how many tasks it waits for; the
+    lists of what each task waits for, and the levels, are read only by the
+    plan's views, reports, caches and target selection. Working them out costs
+    a tuple per task and a step per edge, so they are made on first read. They
+    depend on the edges alone and are the same whenever computed, so keeping
+    them does not change the graph; two threads that compute them at once
+    store equal values.
     """
 
-    __slots__ = ("_levels",)
+    __slots__ = ("_levels", "_preds")
     _levels: tuple[int, ...] | None
+    _preds: tuple[tuple[int, ...], ...] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,14 +38,26 @@ class Graph(_Memo):
 
     ids: tuple[str, ...]
     index: Mapping[str, int]
-    preds: tuple[tuple[int, ...], ...]
     succs: tuple[tuple[int, ...], ...]
+    """The tasks that wait for each task, ascending."""
+    waiting: tuple[int, ...]
+    """How many tasks each task waits for."""
 
     def __post_init__(self) -> None:
         _set_levels(self, None)  # not computed yet
+        _set_preds(self, None)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def preds(self) -> tuple[tuple[int, ...], ...]:
+        """The tasks each task waits for, ascending."""
+        found = self._preds
+        if found is None:
+            found = _transposed(self.succs)
+            _set_preds(self, found)  # frozen: written past __setattr__, once
+        return found
 
     @property
     def levels(self) -> tuple[int, ...]:
@@ -57,7 +72,7 @@ class Graph(_Memo):
                         level = levels[pred] + 1
                 levels.append(level)
             found = tuple(levels)
-            _set_levels(self, found)  # frozen: written past __setattr__, once
+            _set_levels(self, found)
         return found
 
     @property
@@ -78,6 +93,7 @@ class Graph(_Memo):
 
 
 _set_levels = _Memo.__dict__["_levels"].__set__
+_set_preds = _Memo.__dict__["_preds"].__set__
 
 
 def make_graph(ids: Sequence[str], deps: Sequence[Collection[str]]) -> Graph:
@@ -85,60 +101,61 @@ def make_graph(ids: Sequence[str], deps: Sequence[Collection[str]]) -> Graph:
 
     Callers check ids are unique and every dependency is known; this raises
     :class:`TaskOrderLoopError` (with the cycle) when the graph is not acyclic.
-    Ties keep the given order, so the numbering is deterministic.
+    Ties keep the given order, so the numbering is deterministic. A dependency
+    listed twice counts once.
     """
     n = len(ids)
     positions = dict(zip(ids, range(n), strict=True))
     position_of = positions.__getitem__
-    preds: list[tuple[int, ...]] = []
-    # Successors only for tasks that have some (none at all in a wide graph), and a list
-    # only for those with more than one.
-    later: list[tuple[int] | list[int] | None] = [None] * n
+    # One step per edge, as a hand-written program would take: successors are appended in
+    # task order, so each list comes out ascending, and a list is made only for a task that
+    # has successors (none in a wide graph).
+    later: list[list[int] | tuple[()]] = [()] * n
+    waiting = list(map(len, deps))
     in_order = True
     for node, node_deps in enumerate(deps):
-        if not node_deps:
-            preds.append(())
-            continue
-        if len(node_deps) == 1:  # the usual case, without a map object
-            (dep,) = node_deps
-            node_preds: tuple[int, ...] = (position_of(dep),)
-        else:  # ascending; a task listed twice is rare, so found below rather than by a set
-            node_preds = tuple(sorted(map(position_of, node_deps)))
-        if node_preds[-1] >= node:  # the last is the greatest
-            in_order = False  # the tasks must be numbered anew, below
-        for pred in node_preds:
+        for dep in node_deps:
+            pred = position_of(dep)
+            if pred >= node:
+                in_order = False  # the tasks must be numbered anew, below
             found = later[pred]
-            if found is None:
-                later[pred] = (node,)
-            elif found[-1] == node:  # listed twice (a TaskOrder may): keep each once
-                node_preds = tuple(sorted(set(node_preds)))
-            elif type(found) is list:
+            if not found:
+                later[pred] = [node]
+            elif found[-1] != node:
                 found.append(node)
-            else:
-                later[pred] = [*found, node]
-        preds.append(node_preds)
-    succs = [() if found is None else tuple(found) for found in later]  # a tuple stays itself
+            else:  # listed twice (a TaskOrder may): counted once
+                waiting[node] -= 1
+    succs = tuple(map(tuple, later))
     if in_order:  # usual for registries: registration follows the dependencies
-        return Graph(tuple(ids), positions, tuple(preds), tuple(succs))
-    waiting = list(map(len, preds))
-    order = [node for node in range(n) if not waiting[node]]
+        return Graph(tuple(ids), positions, succs, tuple(waiting))
+    left = waiting.copy()
+    order = [node for node in range(n) if not left[node]]
     for node in order:  # the list grows while we walk it: Kahn's algorithm
         for succ in succs[node]:
-            waiting[succ] -= 1
-            if not waiting[succ]:
+            left[succ] -= 1
+            if not left[succ]:
                 order.append(succ)
     if len(order) < n:
-        stuck = [node for node in range(n) if waiting[node]]
-        cycle = [ids[node] for node in find_cycle(stuck, preds)]
-        error = TaskOrderNoExitError if not any(not p for p in preds) else TaskOrderLoopError
+        stuck = [node for node in range(n) if left[node]]
+        cycle = [ids[node] for node in find_cycle(stuck, _transposed(succs))]
+        error = TaskOrderNoExitError if all(waiting) else TaskOrderLoopError
         raise error(cycle)
     rank = [0] * n
     for position_in_order, node in enumerate(order):
         rank[node] = position_in_order
-    new_preds = tuple(_renumbered(preds[node], rank) for node in order)
     new_succs = tuple(_renumbered(succs[node], rank) for node in order)
+    new_waiting = tuple(waiting[node] for node in order)
     new_ids = tuple(ids[node] for node in order)
-    return Graph(new_ids, dict(zip(new_ids, range(n), strict=True)), new_preds, new_succs)
+    return Graph(new_ids, dict(zip(new_ids, range(n), strict=True)), new_succs, new_waiting)
+
+
+def _transposed(succs: Sequence[Sequence[int]]) -> tuple[tuple[int, ...], ...]:
+    """The predecessors of each node, ascending, from the successors of each."""
+    preds: list[list[int]] = [[] for _ in succs]
+    for node, node_succs in enumerate(succs):
+        for succ in node_succs:
+            preds[succ].append(node)  # nodes in ascending order: each list comes out sorted
+    return tuple(map(tuple, preds))
 
 
 def _renumbered(nodes: Sequence[int], rank: Sequence[int]) -> tuple[int, ...]:

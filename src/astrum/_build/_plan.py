@@ -232,7 +232,7 @@ class Plan:
     def __post_init__(self) -> None:
         # In C, by map and compress: these run once per task of every build.
         specs = self.specs
-        waiting = tuple(map(len, self.graph.preds))
+        waiting = self.graph.waiting
         is_async = list(map(_IS_ASYNC, specs))
         direct = is_async
         if set(map(_TIMEOUT, specs)) - {None}:  # a timeout needs the general call, to apply it

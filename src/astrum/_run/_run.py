@@ -256,11 +256,11 @@ class Run:
         if needed is None:
             roots: Sequence[int] = self.plan.roots
         else:
-            preds = self.plan.graph.preds
+            waiting = self.plan.graph.waiting
             roots = [
                 node
-                for node in range(len(preds))
-                if needed[node] and (not preds[node] or node in self._overrides)
+                for node in range(len(waiting))
+                if needed[node] and (not waiting[node] or node in self._overrides)
             ]
         ready, tails, context = self._ready, self._tail_nodes, copy_context()
         for node in roots:
