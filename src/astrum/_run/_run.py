@@ -322,23 +322,24 @@ class Run:
         ready, running, names = self._ready, self._running, self.plan.names
         me = running[slot]  # this worker: _spawn put it there
         in_a_row = 1
+        driver = _driver()
+        start = driver.send
+        start(None)  # to its first yield
         try:
             while True:
                 context = parent.copy()  # what an asyncio task of its own would have had
                 task = self._task(slot) if make is None else make()
                 try:
-                    waits_for = context.run(task.send, None)
-                except StopIteration:
-                    pass  # done without waiting: most tasks
+                    waits_for = context.run(start, task)
                 except BaseException as exc:  # a task records what its body raises: a bug
                     self._stop_on(exc)
                     raise
-                else:
+                if waits_for is not _DONE:  # it waits; most tasks are done at once
                     self._active -= 1
                     if ready and not self._active and not self._stopping:
                         self._spawn()  # the queue must not wait for this body
                     try:
-                        await _go_on(task, context, waits_for)
+                        await _go_on(driver, context, waits_for)
                     finally:
                         self._active += 1
                 if not ready or self._stopping:
@@ -583,33 +584,52 @@ def _created_by_loop(
     return loop.create_task(coro, name=name)
 
 
+_DONE = object()
+"""What :func:`_driver` yields when the coroutine it was given has returned."""
+
+
+@types.coroutine
+def _driver() -> Generator[Any, Any, None]:
+    """Run each coroutine sent in to its end, passing up what it yields (the futures it
+    waits for) and throws; yield ``_DONE`` when it has returned.
+
+    A worker drives its tasks' coroutines through one such generator instead of
+    calling each one's ``send`` itself. A coroutine that returns to a ``send``
+    called from Python raises ``StopIteration``, which costs as much as a no-op
+    task's body; one awaited here returns without an exception. Each ``send``
+    runs in the context the worker passes to ``Context.run``, so tasks stay as
+    separate as before.
+    """
+    coro = yield None
+    while True:
+        yield from coro
+        coro = yield _DONE
+
+
 @types.coroutine
 def _go_on(
-    coro: Coroutine[Any, Any, Any], context: Context, waits_for: Any
-) -> Generator[Any, None, Any]:
-    """Await ``coro``, whose first step ran already and yielded ``waits_for``, running each
-    later step in ``context`` (what the event loop would do for an asyncio task of its own).
+    driver: Generator[Any, Any, None], context: Context, waits_for: Any
+) -> Generator[Any, None, None]:
+    """Await the coroutine ``driver`` runs, whose first step ran already and yielded
+    ``waits_for``, running each later step in ``context`` (what the event loop would do
+    for an asyncio task of its own); return when ``driver`` yields ``_DONE``.
 
-    The asyncio task awaiting this sees what ``coro`` yields, and throws into it what it
-    would throw into ``coro`` (a cancellation).
+    The asyncio task awaiting this sees what the coroutine yields, and throws into it
+    what it would throw into the coroutine (a cancellation).
     """
-    send, throw = coro.send, coro.throw
+    send, throw = driver.send, driver.throw
     while True:
         try:
             yield waits_for
         except GeneratorExit:
-            coro.close()
+            driver.close()  # and with it the coroutine
             raise
         except BaseException as exc:  # noqa: BLE001 - passed on to the coroutine
-            try:
-                waits_for = context.run(throw, exc)
-            except StopIteration as done:
-                return done.value
+            waits_for = context.run(throw, exc)
         else:
-            try:
-                waits_for = context.run(send, None)
-            except StopIteration as done:
-                return done.value
+            waits_for = context.run(send, None)
+        if waits_for is _DONE:
+            return
 
 
 async def _guarded(result: Awaitable[Any], listener: Listener) -> None:
