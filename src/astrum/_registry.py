@@ -91,34 +91,29 @@ class TaskKeywords(TypedDict, total=False):
 
 
 _KEYWORDS = frozenset(TaskKeywords.__annotations__)
-_PLAIN_KEYWORDS = frozenset({"depends_on", "data", "retry"})
-_OPTION_NAMES = _KEYWORDS - _PLAIN_KEYWORDS
+_OPTION_NAMES = _KEYWORDS - {"depends_on", "data", "retry"}
 
 
-def _task_options(keywords: TaskKeywords) -> tuple[TaskOptions, int]:
-    """The options and retry count that ``keywords`` ask for; unknown keywords are errors."""
-    names = keywords.keys()
-    if names <= _PLAIN_KEYWORDS:  # most tasks: no set to make, no object to build
-        return DEFAULT_OPTIONS, keywords.get("retry", 0)
-    unknown = names - _KEYWORDS
+def _task_options(given: Mapping[str, Any]) -> TaskOptions:
+    """The options that ``given``, the keywords besides ``depends_on``, ``data`` and
+    ``retry``, ask for; unknown keywords are errors."""
+    unknown = given.keys() - _OPTION_NAMES
     if unknown:
         name = min(unknown)
         raise TypeError(
             f"@task got an unexpected keyword argument '{name}'{did_you_mean(name, _KEYWORDS)}"
         )
-    # Known names, not all plain (see above): some are options.
-    options_given = names & _OPTION_NAMES
-    given: dict[str, Any] = {name: keywords[name] for name in options_given}  # type: ignore[literal-required]  # names checked above
-    if "retry_on" in given and not isinstance(given["retry_on"], tuple):
-        given["retry_on"] = (given["retry_on"],)
-    if "tags" in given:
-        given["tags"] = _tag_names(given["tags"])
-    if "cache" in given:
-        given["cache"] = _policy_of(given["cache"])
-    options = TaskOptions(**given)
+    values = dict(given)
+    if "retry_on" in values and not isinstance(values["retry_on"], tuple):
+        values["retry_on"] = (values["retry_on"],)
+    if "tags" in values:
+        values["tags"] = _tag_names(values["tags"])
+    if "cache" in values:
+        values["cache"] = _policy_of(values["cache"])
+    options = TaskOptions(**values)
     if options == DEFAULT_OPTIONS:
         options = DEFAULT_OPTIONS  # shared: a build then knows it is valid without checking
-    return options, keywords.get("retry", 0)
+    return options
 
 
 def _is_function(value: object) -> bool:
@@ -185,26 +180,33 @@ class SchedulerRegistry:
     ) -> Callable[[_F], _F]: ...
     @overload
     def task(self, task_id: _F, /) -> _F: ...
-    def task(self, task_id: Any = None, **options: Unpack[TaskKeywords]) -> Any:
+    def task(
+        self,
+        task_id: Any = None,
+        *,
+        depends_on: Sequence[str] | None = None,
+        data: TaskData | None = None,
+        retry: int = 0,
+        **options: Any,
+    ) -> Any:
         """Register a function as a task of this registry; the function is returned unchanged.
 
         Bare ``@registry.task`` works as well as ``@registry.task(...)``. The
         keywords are those of :class:`TaskKeywords`.
         """
+        # The usual keywords are parameters of their own, so that a call passing only those
+        # makes no dictionary of them to look through.
         if type(task_id) is not str and task_id is not None and _is_function(task_id):
-            return self.task(**options)(task_id)
-        if options.keys() <= _PLAIN_KEYWORDS:  # _task_options's usual answer, without a call
-            entry_options, retry = DEFAULT_OPTIONS, options.get("retry", 0)
-        else:
-            entry_options, retry = _task_options(options)
+            return self.task(depends_on=depends_on, data=data, retry=retry, **options)(task_id)
+        entry_options = _task_options(options) if options else DEFAULT_OPTIONS
         # A partial of the plain function, not a closure: one object to make rather than a
         # function, its cells and a bound method, for every task of a workflow.
         return functools.partial(
             _record,
             self,
             task_id,
-            _task_ids(options.get("depends_on"), "depends_on"),
-            options.get("data"),
+            _task_ids(depends_on, "depends_on"),
+            data,
             retry,
             entry_options,
         )

@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar, Unpack, overload
 
+from astrum._build._markers import TaskData
+from astrum._build._plan import DEFAULT_OPTIONS
 from astrum._build._task import RegisteredTask
 from astrum._errors import TaskNotFoundError, did_you_mean
 from astrum._registry import (
@@ -159,7 +161,13 @@ def task(
 @overload
 def task(task_id: _F, /) -> _F: ...
 def task(
-    task_id: Any = None, *, namespace: str | None = None, **options: Unpack[TaskKeywords]
+    task_id: Any = None,
+    *,
+    namespace: str | None = None,
+    depends_on: Sequence[str] | None = None,
+    data: TaskData | None = None,
+    retry: int = 0,
+    **options: Any,
 ) -> Any:
     """Register a function as a task; it is returned unchanged.
 
@@ -172,17 +180,16 @@ def task(
     ... async def send_report() -> None: ...
     """
     if _is_function(task_id):
-        return _HUB.get(namespace).task(**options)(task_id)
+        registry = _HUB.get(namespace)
+        return registry.task(depends_on=depends_on, data=data, retry=retry, **options)(task_id)
     # A wrong keyword is an error here, not when the decorator is applied.
-    entry_options, retry = _task_options(options)
+    entry_options = _task_options(options) if options else DEFAULT_OPTIONS
 
     def decorator(function: _F) -> _F:
         # The namespace is resolved here, when the decorator is applied.
         registry = _HUB.get(namespace)
-        dependencies = _task_ids(options.get("depends_on"), "depends_on")
-        return registry._register(
-            task_id, dependencies, options.get("data"), retry, entry_options, function
-        )
+        dependencies = _task_ids(depends_on, "depends_on")
+        return registry._register(task_id, dependencies, data, retry, entry_options, function)
 
     return decorator
 
