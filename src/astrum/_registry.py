@@ -563,27 +563,33 @@ class _Build:
         specs: list[TaskSpec | None] = []
         others: list[int] = []
         with_options = []
+        sent_nothing = not edges and not inputs  # a depends_on workflow
         for node, task_id in enumerate(graph.ids):
             if task_id in bare:
                 own = None
-                simple = task_id not in edges and task_id not in inputs
+                simple = sent_nothing or (task_id not in edges and task_id not in inputs)
             else:
                 own = fed.get(task_id)
                 simple = own is not None and edges[task_id] is own
-            entry = tasks[task_id]
-            function = entry.function
-            if simple and outside_class(function.__qualname__):
-                bindings = () if own is None else plain_bindings(own, relations, index, check_types)
-                if bindings is not None:
-                    options = entry.options
-                    if options is not DEFAULT_OPTIONS:
-                        with_options.append(node)
-                    is_async = bool(function.__code__.co_flags & CO_COROUTINE) or is_async_callable(
-                        function
+            if simple:
+                entry = tasks[task_id]
+                function = entry.function
+                qualname = function.__qualname__  # bare and fed functions are plain functions
+                if "." not in qualname or outside_class(qualname):  # (most: the first test)
+                    bindings = (
+                        () if own is None else plain_bindings(own, relations, index, check_types)
                     )
-                    spec = _spec((task_id, function, is_async, entry.retry, options, bindings))
-                    specs.append(spec)
-                    continue
+                    if bindings is not None:
+                        options = entry.options
+                        if options is not DEFAULT_OPTIONS:
+                            with_options.append(node)
+                        is_async = bool(
+                            function.__code__.co_flags & CO_COROUTINE
+                        ) or is_async_callable(function)
+                        specs.append(
+                            _spec((task_id, function, is_async, entry.retry, options, bindings))
+                        )
+                        continue
             others.append(node)
             specs.append(None)
         return specs, others, with_options
