@@ -228,7 +228,9 @@ def bare_returns(function: Callable[..., Any]) -> Any:
         if len(raw) > 1:
             return NOT_READ
         returns = raw.get("return", NOT_READ)
-        if returns is not NOT_READ:
+        if type(returns) is str and returns == "None":
+            returns = None  # what written_return says of the commonest, without a call
+        elif returns is not NOT_READ:
             returns = written_return(function, returns)
     return returns if _signature_is_code(function) else NOT_READ
 
