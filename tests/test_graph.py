@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 import itertools
+import pickle
 import random
 import sys
 from collections.abc import Iterator
@@ -301,3 +303,12 @@ def test_planner_rejects_non_task_order_entries() -> None:
     """The list itself must hold TaskOrder objects."""
     with pytest.raises(TypeError, match="TaskOrder objects"):
         ExecutionPlanner(["a"]).validate()  # type: ignore[list-item]
+
+
+def test_a_copied_or_unpickled_graph_works_out_what_it_did_not_keep() -> None:
+    """What a graph computes on first read is not part of its state: a copy computes it."""
+    graph = make_graph(["a", "b", "c"], [[], ["a"], ["a", "b"]])
+    for other in (copy.copy(graph), pickle.loads(pickle.dumps(graph))):
+        assert other == graph
+        assert other.preds == ((), (0,), (0, 1))
+        assert other.levels == (0, 1, 2)

@@ -53,7 +53,10 @@ class Graph(_Memo):
     @property
     def preds(self) -> tuple[tuple[int, ...], ...]:
         """The tasks each task waits for, ascending."""
-        found = self._preds
+        try:
+            found = self._preds
+        except AttributeError:  # a copy or an unpickled graph: the slot is empty
+            found = None
         if found is None:
             found = _transposed(self.succs)
             _set_preds(self, found)  # frozen: written past __setattr__, once
@@ -62,7 +65,10 @@ class Graph(_Memo):
     @property
     def levels(self) -> tuple[int, ...]:
         """Length of the longest path from a root to each task."""
-        found = self._levels
+        try:
+            found = self._levels
+        except AttributeError:  # as for preds
+            found = None
         if found is None:
             levels: list[int] = []
             for node_preds in self.preds:  # numbered topologically: predecessors are known
