@@ -33,22 +33,23 @@ PACKAGE = str(Path(astrum.__file__).parent)
 
 # Bytecode steps in astrum's own code per added task, with nothing optional configured:
 # about 30% above what Python 3.11 executes today (wide, chain and layered).
-BUILD_BUDGET = 540  # 341-448, the plan's derived fields (roots, counts, task names) included
-# Registering a task writes a record down (221 steps with depends_on, 203 with a Ref
-# annotation: the record is filled by astrum's own code, where the dataclass __init__ it
-# replaced ran uncounted, in more time). A function of no parameters that declares nothing
-# is not read at all, and its spec is made in one pass, without resolving or binding it
-# (376 steps, first build or not; 420 before that pass, 697 and 458 before it was not
-# read). A function whose parameters all take a plain F(...) has its edges read straight
-# from its annotations and is bound in that pass too (669 steps a task for a value chain,
-# first build or not; before, 935 for a first build, which read what each function
-# declares into its record, and 684 for later ones).
-REGISTRATION_BUDGET = 250
-REGISTRY_FIRST_BUILD_BUDGET = 490
+BUILD_BUDGET = 470  # 290-357, the plan's derived fields (roots, counts, task names) included
+# Registering a task writes a record down: 147 steps with depends_on or a Ref annotation
+# (224 when the record was a frozen dataclass filled slot by slot, and depends_on, data
+# and retry came in through **options). A function of no parameters that declares nothing
+# is not read at all, and its spec is made in one pass, without resolving or binding it:
+# 271 steps, first build or not (376 when the build also made each task's predecessor
+# tuple and level, which are now worked out when first read; 420 before that pass, 697
+# and 458 before it was not read). A function whose parameters all take a plain F(...)
+# has its edges read straight from its annotations and is bound in that pass too (609
+# steps a task for a value chain, first build or not; before, 935 for a first build,
+# which read what each function declares into its record, and 684 for later ones).
+REGISTRATION_BUDGET = 200
+REGISTRY_FIRST_BUILD_BUDGET = 360
 REGISTRY_VALUE_FIRST_BUILD_BUDGET = 800
-REGISTRY_BUILD_BUDGET = 490
+REGISTRY_BUILD_BUDGET = 360
 REGISTRY_VALUE_BUILD_BUDGET = 800
-# The same chain with its annotations written as strings (postponed evaluation): 817 steps,
+# The same chain with its annotations written as strings (postponed evaluation): 766 steps,
 # the pattern that reads each Ref[...] and the lookup of each name included. Before, each
 # string was compiled and evaluated, in C, which these counts do not see: 4x the time.
 STRING_VALUE_BUILD_BUDGET = 900
@@ -59,17 +60,21 @@ STRING_VALUE_BUILD_BUDGET = 900
 REGISTRATION_OBJECTS = 1
 BUILD_OBJECTS = 2
 VALUE_BUILD_OBJECTS = 3
-# 242-284 with the worker's share (185-215 before workers, which added these steps and
-# took away an asyncio task, a call_soon and a turn of the loop per task: ~700 calls);
-# passing a value along a chain: 318.
-RUN_BUDGET = 340
+# 256-301 with the worker's share; passing a value along a chain: 336. A worker runs each
+# task's coroutine through a generator of its own (8 steps), which spares the
+# StopIteration a coroutine raises when it returns to a send() called from Python: more
+# steps here, about 190 ns less a task. Before workers: 185-215, plus an asyncio task, a
+# call_soon and a turn of the loop per task (~700 calls).
+RUN_BUDGET = 400
 # A whole registry.run() of one task, beyond the per-task steps: plan lookup, the run's
 # state, its start and wind-down, the report. 1,080 steps: 923 before workers (the
 # worker that runs the ready tasks adds ~60 steps and a context copy per run, and saves
 # an asyncio task per task); 1,350 before the report was made lazily and the per-run
 # work moved into the plan.
 RUN_FIXED_BUDGET = 1_120
-STATISTICS_BUDGET = 480  # 291-400
+# 345-480: the first read also works out each task's predecessors and level, which builds
+# no longer make (291-400 when they did).
+STATISTICS_BUDGET = 600
 
 
 @dataclass(frozen=True)
