@@ -34,14 +34,14 @@ PACKAGE = str(Path(astrum.__file__).parent)
 # Bytecode steps in astrum's own code per added task, with nothing optional configured:
 # about 30% above what Python 3.11 executes today (wide, chain and layered).
 BUILD_BUDGET = 470  # 290-357, the plan's derived fields (roots, counts, task names) included
-# Registering a task writes a record down: 147 steps with depends_on or a Ref annotation
+# Registering a task writes a record down: 137 steps with depends_on or a Ref annotation
 # (224 when the record was a frozen dataclass filled slot by slot, and depends_on, data
 # and retry came in through **options). A function of no parameters that declares nothing
-# is not read at all, and its spec is made in one pass, without resolving or binding it:
-# 271 steps, first build or not (376 when the build also made each task's predecessor
+# is not read at all, and its record is its spec: 253 steps, first build or not (271 when
+# a build made a spec of its own for it; 376 when it also made each task's predecessor
 # tuple and level, which are now worked out when first read; 420 before that pass, 697
 # and 458 before it was not read). A function whose parameters all take a plain F(...)
-# has its edges read straight from its annotations and is bound in that pass too (609
+# has its edges read straight from its annotations and is bound in that pass too (607
 # steps a task for a value chain, first build or not; before, 935 for a first build,
 # which read what each function declares into its record, and 684 for later ones).
 REGISTRATION_BUDGET = 200
@@ -49,16 +49,17 @@ REGISTRY_FIRST_BUILD_BUDGET = 360
 REGISTRY_VALUE_FIRST_BUILD_BUDGET = 800
 REGISTRY_BUILD_BUDGET = 360
 REGISTRY_VALUE_BUILD_BUDGET = 800
-# The same chain with its annotations written as strings (postponed evaluation): 766 steps,
+# The same chain with its annotations written as strings (postponed evaluation): 764 steps,
 # the pattern that reads each Ref[...] and the lookup of each name included. Before, each
 # string was compiled and evaluated, in C, which these counts do not see: 4x the time.
 STRING_VALUE_BUILD_BUDGET = 900
 # Objects the garbage collector tracks, left per task: registering keeps the record alone;
-# a build adds the task's spec and its share of the graph (a value chain: also its binding,
-# in a tuple; 6 objects before its build stopped keeping what each function declares in
-# the record, with the relation and its tuple).
+# a build adds its share of the graph, and no spec for a task that takes no data (its
+# record is its spec; 2 objects when each task had a spec of its own). A value chain's
+# build adds its spec and binding, in a tuple (6 objects before its build stopped keeping
+# what each function declares in the record, with the relation and its tuple).
 REGISTRATION_OBJECTS = 1
-BUILD_OBJECTS = 2
+BUILD_OBJECTS = 1
 VALUE_BUILD_OBJECTS = 3
 # 256-301 with the worker's share; passing a value along a chain: 336. A worker runs each
 # task's coroutine through a generator of its own (8 steps), which spares the

@@ -33,7 +33,7 @@ from astrum._build._plan import (
     is_async_callable,
 )
 from astrum._build._relations import Relations, annotations_for, relations_for
-from astrum._build._task import Entry, RegisteredTask
+from astrum._build._task import Facts, RegisteredTask, Tasks, public, record
 from astrum._errors import TaskNotFoundError, TaskRegistrationError, did_you_mean
 from astrum.cache import CachePolicy, _policy_of
 from astrum.config import AstrumConfig, ExecutorChoice
@@ -158,7 +158,9 @@ class SchedulerRegistry:
 
     def __init__(self, name: str = DEFAULT_NAMESPACE) -> None:
         self.name = name
-        self._tasks: dict[str, Entry] = {}
+        self._tasks: dict[str, TaskSpec] = {}
+        self._facts: Facts = {}
+        """What builds read of the tasks' functions (see :class:`Tasks`)."""
         self._lock = threading.Lock()
         remember(self)
         self._plans: dict[Hashable, DynamicScheduler] = {}
@@ -223,6 +225,9 @@ class SchedulerRegistry:
         """Record ``obj`` as a task (the decorator's work); ``obj`` is returned unchanged."""
         if type(obj) is FunctionType:  # most tasks: none of the checks below can fail
             function: Any = obj
+            is_async = bool(function.__code__.co_flags & CO_COROUTINE) or is_async_callable(
+                function
+            )
         else:
             function = obj.__func__ if isinstance(obj, staticmethod | classmethod) else obj
             if inspect.iscoroutine(function):
@@ -233,6 +238,7 @@ class SchedulerRegistry:
                 )
             if not callable(function):
                 raise TypeError(f"@task can only decorate functions, got {type(obj).__name__}.")
+            is_async = is_async_callable(function)
         name = task_id if task_id is not None else getattr(function, "__name__", None)
         if not isinstance(name, str) or not name:
             raise TaskRegistrationError(
@@ -244,7 +250,7 @@ class SchedulerRegistry:
             )
         if options is not DEFAULT_OPTIONS:  # the defaults are valid
             options.validate(name)
-        entry = Entry(name, function, depends_on, retry, data, options)
+        entry = record((name, function, is_async, retry, options, (), depends_on, data))
         # setdefault is one atomic step, so concurrent registrations need no lock unless the
         # id is taken; the version tells a build running meanwhile that its plan is stale.
         known = self._tasks.setdefault(name, entry)
@@ -255,7 +261,7 @@ class SchedulerRegistry:
             self._plans = {}
         return obj
 
-    def _replace(self, entry: Entry, known: Entry) -> None:
+    def _replace(self, entry: TaskSpec, known: TaskSpec) -> None:
         """Put ``entry`` in place of ``known``, the task registered with its id before, if it is
         the same function defined again; two different functions under one id are an error."""
         name = entry.task_id
@@ -276,7 +282,19 @@ class SchedulerRegistry:
 
     def _swap(self, task: RegisteredTask) -> None:
         """Put ``task`` in place of the task with its id (for ``astrum.testing.patch``)."""
-        entry = Entry.of(task)
+        function = task.function
+        entry = record(
+            (
+                task.task_id,
+                function,
+                is_async_callable(function),
+                task.retry,
+                task.options,
+                (),
+                task.depends_on,
+                task.data,
+            )
+        )
         with self._lock:
             self._tasks[entry.task_id] = entry
             self._version = next(self._changes)
@@ -284,7 +302,7 @@ class SchedulerRegistry:
 
     def get_task(self, task_id: str) -> RegisteredTask:
         try:
-            return self._tasks[task_id].public()
+            return public(self._tasks[task_id])
         except KeyError:
             raise TaskRegistrationError(
                 f"Task '{task_id}' is not registered in namespace '{self.name}'"
@@ -294,11 +312,12 @@ class SchedulerRegistry:
     def get_all_tasks(self) -> dict[str, RegisteredTask]:
         """A copy of the registered tasks, by id."""
         tasks = dict(self._tasks)  # a snapshot: registration may go on in other threads
-        return {task_id: entry.public() for task_id, entry in tasks.items()}
+        return {task_id: public(entry) for task_id, entry in tasks.items()}
 
     def clear(self) -> None:
         with self._lock:
             self._tasks.clear()
+            self._facts.clear()
             self._version = next(self._changes)
             self._plans = {}
 
@@ -430,7 +449,7 @@ class SchedulerRegistry:
 
     def _build(self, target_tasks: Sequence[str] | None, config: AstrumConfig) -> _Build:
         began = time.perf_counter()
-        tasks = dict(self._tasks)  # a snapshot: registration may go on in other threads
+        tasks = Tasks(self._tasks, self._facts)  # a snapshot: registration may go on
         annotations = annotations_for(tasks)  # one reader, so each function is read once
         relations = relations_for(tasks, config, annotations)
         data_deps = relations.sources if config.auto_sync_dependencies else {}
@@ -449,7 +468,7 @@ class SchedulerRegistry:
                 deps.append(_dependencies(depends_on, sources) if sources else depends_on)
         return _Build(self, tasks, ids, deps, config, annotations, relations, began)
 
-    def _check_dependencies(self, tasks: Mapping[str, Entry]) -> None:
+    def _check_dependencies(self, tasks: Mapping[str, TaskSpec]) -> None:
         """Raise for the first ``depends_on`` that names no task of ``tasks``."""
         for entry in tasks.values():
             for dep in entry.depends_on:
@@ -461,7 +480,7 @@ class SchedulerRegistry:
 
     def _select(
         self,
-        tasks: Mapping[str, Entry],
+        tasks: Mapping[str, TaskSpec],
         target_tasks: Sequence[str] | None,
         data_deps: Mapping[str, Collection[str]],
     ) -> list[str]:
@@ -492,7 +511,7 @@ class _Build:
     """
 
     registry: SchedulerRegistry
-    tasks: Mapping[str, Entry]
+    tasks: Tasks
     ids: list[str]
     deps: list[Collection[str]]
     config: AstrumConfig
@@ -510,7 +529,8 @@ class _Build:
 
     def functions(self) -> dict[str, Callable[..., Any]]:
         """The callables the selected tasks run, methods bound to their instances."""
-        tasks, ids = self.tasks, self.ids
+        tasks: Mapping[str, TaskSpec] = self.tasks
+        ids = self.ids
         if len(ids) < len(tasks):
             tasks = {task_id: tasks[task_id] for task_id in ids}
         return resolve_functions(tasks, self.config)
@@ -583,11 +603,22 @@ class _Build:
                         options = entry.options
                         if options is not DEFAULT_OPTIONS:
                             with_options.append(node)
-                        is_async = bool(
-                            function.__code__.co_flags & CO_COROUTINE
-                        ) or is_async_callable(function)
+                        # A bare task runs as registered: its record is its spec.
                         specs.append(
-                            _spec((task_id, function, is_async, entry.retry, options, bindings))
+                            _spec(
+                                (
+                                    task_id,
+                                    function,
+                                    entry.is_async,
+                                    entry.retry,
+                                    options,
+                                    bindings,
+                                    entry.depends_on,
+                                    entry.data,
+                                )
+                            )
+                            if bindings
+                            else entry
                         )
                         continue
             others.append(node)
@@ -608,16 +639,22 @@ class _Build:
         bindings = bind_relations(
             self.relations, functions, tasks, config, self.annotations, graph.index
         )
-        bare, binding_of = self.relations.bare, bindings.get
+        binding_of = bindings.get
         for node in nodes:
             task_id = ids[node]
             function, entry = functions[task_id], tasks[task_id]
-            if function is entry.function and task_id not in bare:  # a bare one is never read
-                is_async = entry.declared.is_async
-            else:
-                is_async = is_async_callable(function)
+            is_async = entry.is_async if function is entry.function else is_async_callable(function)
             specs[node] = _spec(
-                (task_id, function, is_async, entry.retry, entry.options, binding_of(task_id, ()))
+                (
+                    task_id,
+                    function,
+                    is_async,
+                    entry.retry,
+                    entry.options,
+                    binding_of(task_id, ()),
+                    entry.depends_on,
+                    entry.data,
+                )
             )
 
 

@@ -31,7 +31,8 @@ from astrum._errors import TaskDependencyError, TaskNotFoundError, TaskRegistrat
 from astrum.config import AstrumConfig
 
 if TYPE_CHECKING:
-    from astrum._build._task import Entry
+    from astrum._build._plan import TaskSpec
+    from astrum._build._task import Tasks
 
 __all__ = ["bind_relations", "bindings_from_task_data", "describe_relations", "plain_bindings"]
 
@@ -39,7 +40,7 @@ __all__ = ["bind_relations", "bindings_from_task_data", "describe_relations", "p
 def bind_relations(
     relations: Relations,
     functions: Mapping[str, Callable[..., Any]],
-    tasks: Mapping[str, Entry],
+    tasks: Tasks,
     config: AstrumConfig,
     annotations: Annotations,
     index: Mapping[str, int],
@@ -81,7 +82,7 @@ def bind_relations(
         elif not edges and task_id in bare_tasks:
             continue  # no parameter to feed, none fed: most tasks without data
         entry = tasks[task_id]
-        declared = entry.declared
+        declared = tasks.declared(task_id)
         plain = None
         if declared.names is not None and function is entry.function:
             if not edges and not declared.required:
@@ -238,7 +239,7 @@ def _binding(
 _new_binding = from_fields(Binding)
 
 
-def _declared_upstream(tasks: Mapping[str, Entry], receiver: str, source: str) -> bool:
+def _declared_upstream(tasks: Mapping[str, TaskSpec], receiver: str, source: str) -> bool:
     seen = {receiver}
     stack = [receiver]
     while stack:

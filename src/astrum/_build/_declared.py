@@ -3,7 +3,7 @@
 Its parameters, whether it is a coroutine function, its return type and the
 relations its ``F``/``T``/``Input`` markers declare depend on the function
 alone, not on the rest of the registry. The task's record keeps them
-(:attr:`Entry.declared`), so a registry that builds again does not
+(:meth:`~astrum._build._task.Tasks.declared`), so a registry that builds again does not
 read them again, and registering stays a matter of writing a record down.
 
 Only what is certain is kept: string annotations (postponed evaluation) that

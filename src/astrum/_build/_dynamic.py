@@ -49,7 +49,8 @@ def dynamic_of(
     kinds = [PLAIN] * len(specs)
     special = False
     for node in nodes:
-        _, function, _, _, _, bindings = specs[node]
+        spec = specs[node]
+        function, bindings = spec.function, spec.bindings
         for binding in bindings:
             mode = binding.mode
             if mode is not None:

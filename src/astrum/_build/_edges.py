@@ -35,7 +35,7 @@ __all__ = [
     "SKIP_HINT",
     "Edge",
     "Locator",
-    "Producer",
+    "Producers",
     "TypeChecker",
     "input_edge",
     "marker_mode",
@@ -149,12 +149,12 @@ class _ReadAtRegistration(Protocol):
     def returns(self) -> Any: ...
 
 
-class Producer(Registered, Protocol):
-    """What the type checker reads of a producing task (a registry's
-    :class:`~astrum._build._task.Entry` has it)."""
+class Producers(Protocol):
+    """What the type checker reads of the producing tasks (a build's
+    :class:`~astrum._build._task.Tasks` has it)."""
 
-    @property
-    def declared(self) -> _ReadAtRegistration: ...
+    def __getitem__(self, task_id: str, /) -> Registered: ...
+    def declared(self, task_id: str) -> _ReadAtRegistration: ...
 
 
 class TypeChecker:
@@ -162,7 +162,7 @@ class TypeChecker:
 
     def __init__(
         self,
-        tasks: Mapping[str, Producer],
+        tasks: Producers,
         config: AstrumConfig,
         problems: list[str],
         annotations: Annotations,
@@ -228,9 +228,8 @@ class TypeChecker:
         returned = None
         if producer is None:
             assert source is not None
-            entry = self.tasks[source]
-            producer = entry.function
-            declared = entry.declared
+            producer = self.tasks[source].function
+            declared = self.tasks.declared(source)
             if declared.annotations is getattr(producer, "__annotations__", 0):
                 returned = declared.returns  # read at registration, when it could be
         if returned is None:

@@ -33,7 +33,7 @@ __all__ = [
 
 
 class Registered(Protocol):
-    """What binding methods needs of a registered task (:class:`~astrum._build._task.Entry` has it).
+    """What binding methods needs of a registered task (a registry's record, a TaskSpec, has it).
 
     A protocol rather than the record itself, because the record's module reads
     functions with this one: the build's modules import downwards only.

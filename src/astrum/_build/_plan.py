@@ -17,7 +17,7 @@ from types import FunctionType
 from typing import Any, NamedTuple, TypeVar
 
 from astrum._build._graph import Graph
-from astrum._build._markers import NO_DEFAULT
+from astrum._build._markers import NO_DEFAULT, TaskData
 from astrum.cache import CachePolicy
 from astrum.config import ExecutorChoice, _check_executor, _check_timeout
 
@@ -156,10 +156,13 @@ class Binding(NamedTuple):
 
 
 class TaskSpec(NamedTuple):
-    """Everything a run needs to know about one task.
+    """Everything a run needs to know about one task, and what ``@task`` recorded of it.
 
-    A named tuple rather than a frozen dataclass: as immutable, and a build
-    makes one per task, which this way costs a third as much.
+    A registry records each task as a spec with no bindings, the function as
+    registered and its ``depends_on`` and ``data``; a plan runs that very
+    record for a task with nothing to bind (most tasks of a ``depends_on``
+    workflow) and a spec of its own for any other. A named tuple rather than a
+    frozen dataclass: as immutable, and one costs a third as much to make.
     """
 
     task_id: str
@@ -168,6 +171,8 @@ class TaskSpec(NamedTuple):
     retry: int = 0
     options: TaskOptions = DEFAULT_OPTIONS
     bindings: tuple[Binding, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    data: TaskData | None = None
 
 
 def instance_spec(spec: TaskSpec, index: int) -> TaskSpec:

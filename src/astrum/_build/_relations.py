@@ -33,7 +33,8 @@ from astrum._errors import TaskRegistrationError, closest
 from astrum.config import AstrumConfig
 
 if TYPE_CHECKING:
-    from astrum._build._task import Entry
+    from astrum._build._plan import TaskSpec
+    from astrum._build._task import Tasks
 
 __all__ = [
     "Relations",
@@ -83,7 +84,7 @@ class Relations(NamedTuple):
 
 
 def relations_for(
-    tasks: Mapping[str, Entry],
+    tasks: Tasks,
     config: AstrumConfig,
     annotations: Annotations | None = None,
 ) -> Relations:
@@ -141,12 +142,12 @@ def input_edges(task_id: str, function: Callable[..., Any], annotations: Annotat
     ]
 
 
-def annotations_for(tasks: Mapping[str, Entry]) -> Annotations:
+def annotations_for(tasks: Mapping[str, TaskSpec]) -> Annotations:
     """One build's reader of annotations, which may name the ``tasks`` by id or function."""
     return Annotations(lambda: reference_names(tasks))
 
 
-def reference_names(tasks: Mapping[str, Entry]) -> dict[str, Any]:
+def reference_names(tasks: Mapping[str, TaskSpec]) -> dict[str, Any]:
     """Names an annotation may use for a task: its id, and its function's name if unique."""
     by_name: dict[str, list[Any]] = {}
     for entry in tasks.values():
@@ -163,9 +164,7 @@ def reference_names(tasks: Mapping[str, Entry]) -> dict[str, Any]:
 class _AnnotationReader:
     """Turns each task's markers and TaskData into edges, noting every mistake."""
 
-    def __init__(
-        self, tasks: Mapping[str, Entry], config: AstrumConfig, annotations: Annotations
-    ) -> None:
+    def __init__(self, tasks: Tasks, config: AstrumConfig, annotations: Annotations) -> None:
         self.tasks = tasks
         self.config = config
         self.annotations = annotations
@@ -179,14 +178,16 @@ class _AnnotationReader:
         self._owners: dict[int, list[str]] | None = None
         self.fed: dict[str, tuple[Edge, ...]] = {}
 
-    def read_declared(self, task_id: str, entry: Entry) -> bool:
+    def read_declared(self, task_id: str, entry: TaskSpec) -> bool:
         """Take the task's relations from what registration read, if it read them all.
 
         False means "read them": there is explicit TaskData, an annotation
         registration could not judge, a task it names is missing, or the
         annotations were replaced since.
         """
-        _, _, _, raw, inputs, sources, outputs, run_inputs, returns, maps = entry.declared
+        _, _, _, raw, inputs, sources, outputs, run_inputs, returns, maps = self.tasks.declared(
+            task_id
+        )
         if raw is None or entry.data is not None:
             return False
         function = entry.function
@@ -473,7 +474,7 @@ class _ExplicitItems:
     def __init__(
         self,
         task_id: str,
-        tasks: Mapping[str, Entry],
+        tasks: Mapping[str, TaskSpec],
         config: AstrumConfig,
         problems: list[str],
     ) -> None:

@@ -1,33 +1,29 @@
 """The record of one registered task: what ``@task`` wrote down, and nothing more.
 
-It lives in the build package because every build step reads it; the
-registry (:mod:`astrum._registry`) makes these records (:class:`Entry`) and
-hands them to the build. Public as :class:`astrum.RegisteredTask`.
+It lives in the build package because every build step reads it. A registry
+(:mod:`astrum._registry`) keeps each task as a :class:`TaskSpec` (see
+:func:`record`) and hands a build a snapshot of them (:class:`Tasks`); it gives
+them out as :class:`RegisteredTask`, public as :class:`astrum.RegisteredTask`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from astrum._build._declared import Declared, declared
 from astrum._build._markers import TaskData
-from astrum._build._plan import DEFAULT_OPTIONS, TaskOptions
+from astrum._build._plan import DEFAULT_OPTIONS, TaskOptions, TaskSpec, from_fields
 
-__all__ = ["Entry", "RegisteredTask"]
+__all__ = ["Facts", "RegisteredTask", "Tasks", "public", "record"]
 
 
 class _Room:
-    """The slots a record has beyond its fields: what the first build read of its function.
+    """The slots a record has beyond its fields: what was read of its function.
 
-    The facts a function declares by itself are read by the first build that
-    needs them and kept here, so that registration stays cheap (a workflow of
-    thousands of tasks registers them all at import) and later builds take
-    them from the record. They depend on the function alone and are the same
-    whenever read, so keeping them does not change the record; a run never
-    reads or writes them. Slots, not an instance ``__dict__``: a record is one
-    object, which also keeps the garbage collector's work per task down.
+    Slots, not an instance ``__dict__``: a record is one object, which also
+    keeps the garbage collector's work per task down.
     """
 
     __slots__ = ("__weakref__", "_declared")
@@ -37,14 +33,14 @@ class _Room:
 
     @property
     def declared(self) -> Declared:
-        """What the function says by itself, read once; see :class:`_Room`."""
+        """What the function says by itself, read once."""
         try:
             found = self._declared
         except AttributeError:  # unpickled: the slot is empty
             found = None
         if found is None:
             found = declared(self.task_id, self.function)
-            _set_declared(self, found)  # a frozen record's is written past __setattr__, once
+            _set_declared(self, found)  # frozen: written past __setattr__, once
         return found
 
 
@@ -66,46 +62,48 @@ class RegisteredTask(_Room):
         _set_declared(self, None)  # not read yet
 
 
-class Entry(_Room):
-    """A registry's own record of a task: the fields of :class:`RegisteredTask`.
+record = from_fields(TaskSpec)
+"""A registry's record of a task, from all of its fields: ``(task_id, function, is_async,
+retry, options, (), depends_on, data)``. It is the task's spec with nothing bound, which a
+plan runs as it is when the task needs nothing bound."""
 
-    Not frozen, so that making one costs a third as much: registration makes one
-    per task, and the registry hands out a :class:`RegisteredTask` only when
-    asked (:meth:`public`). Nothing changes an entry once it is registered.
+
+def public(spec: TaskSpec) -> RegisteredTask:
+    """A registry's record of a task as the frozen :class:`RegisteredTask`."""
+    return RegisteredTask(
+        spec.task_id, spec.function, spec.depends_on, spec.retry, spec.data, spec.options
+    )
+
+
+Facts = dict[str, tuple[Callable[..., Any], Declared]]
+"""What builds read of each task's function (see :meth:`Tasks.declared`), by task id, with
+the function read: a registry's own, kept from build to build."""
+
+
+class Tasks(dict[str, TaskSpec]):
+    """One build's snapshot of a registry's records, by task id, with what builds read of
+    their functions.
+
+    The facts a function declares by itself are read by the first build that
+    needs them and kept in the registry's :data:`Facts`, so that registration
+    stays cheap (a workflow of thousands of tasks registers them all at import)
+    and later builds take them from there. They depend on the function alone
+    and are the same whenever read, so keeping them changes no record; a run
+    never reads or writes them.
     """
 
-    __slots__ = ("data", "depends_on", "function", "options", "retry", "task_id")
+    __slots__ = ("_facts",)
 
-    def __init__(
-        self,
-        task_id: str,
-        function: Callable[..., Any],
-        depends_on: tuple[str, ...],
-        retry: int,
-        data: TaskData | None,
-        options: TaskOptions,
-    ) -> None:
-        self.task_id = task_id
-        self.function = function
-        self.depends_on = depends_on
-        self.retry = retry
-        self.data = data
-        self.options = options
-        self._declared = None
+    def __init__(self, records: Mapping[str, TaskSpec], facts: Facts) -> None:
+        super().__init__(records)
+        self._facts = facts
 
-    def public(self) -> RegisteredTask:
-        """The entry as the frozen :class:`RegisteredTask`, with what a build read of it."""
-        task = RegisteredTask(
-            self.task_id, self.function, self.depends_on, self.retry, self.data, self.options
-        )
-        _set_declared(task, self._declared)
-        return task
-
-    @classmethod
-    def of(cls, task: RegisteredTask) -> Entry:
-        """The entry for ``task`` (``astrum.testing.patch`` puts one in a registry)."""
-        entry = cls(
-            task.task_id, task.function, task.depends_on, task.retry, task.data, task.options
-        )
-        entry._declared = getattr(task, "_declared", None)  # an unpickled task has none
-        return entry
+    def declared(self, task_id: str) -> Declared:
+        """What the function of task ``task_id`` says by itself, read once per function."""
+        function = self[task_id].function
+        found = self._facts.get(task_id)
+        if found is not None and found[0] is function:
+            return found[1]
+        facts = declared(task_id, function)
+        self._facts[task_id] = (function, facts)
+        return facts
