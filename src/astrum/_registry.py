@@ -164,12 +164,12 @@ class SchedulerRegistry:
         self._lock = threading.Lock()
         remember(self)
         self._plans: dict[Hashable, DynamicScheduler] = {}
+        """Schedulers ``run()`` built from the current tasks, by targets and config; emptied
+        by every change to the tasks. Build output only: a run never writes here."""
         self._changes = itertools.count()
         self._version = next(self._changes)
         """Changes with every change to the tasks; a plan is kept only if it did not change
         while the plan was built."""
-        """Schedulers ``run()`` built from the current tasks, by targets and config; emptied
-        by every change to the tasks. Build output only: a run never writes here."""
 
     def __repr__(self) -> str:
         return f"SchedulerRegistry({self.name!r}, tasks={len(self._tasks)})"
