@@ -766,3 +766,33 @@ async def test_building_and_running_never_change_the_registry(
     assert all(after[k].function is before[k].function for k in before)
     assert [r.task_return_set for r in reports] == [{"a": 1, "b": 2}] * 2
     assert vars(a) == {}  # nothing was attached to the function
+
+
+_USE_CELL = """
+@registry.task("use")
+async def use({name}: Ref[int, F("{source}")], scale: int = {scale}) -> int:
+    return {name} * scale
+"""
+
+
+def test_a_task_defined_again_is_read_anew_by_the_next_build(
+    registry: SchedulerRegistry,
+) -> None:
+    """What a build read of a task's function (kept for later builds) is not applied to the
+    function that replaces it, as re-running a notebook cell does."""
+
+    @registry.task()
+    async def one() -> int:
+        return 1
+
+    @registry.task()
+    async def two() -> int:
+        return 2
+
+    namespace: dict[str, Any] = {"__name__": "cells", "registry": registry, "Ref": Ref, "F": F}
+    exec(_USE_CELL.format(name="x", source="one", scale=1), namespace)  # a notebook cell
+    assert registry.build_scheduler().plan.dependencies["use"] == ["one"]
+    assert registry.run_sync().result("use") == 1
+    exec(_USE_CELL.format(name="y", source="two", scale=3), namespace)  # the cell run again
+    assert registry.build_scheduler().plan.dependencies["use"] == ["two"]
+    assert registry.run_sync().result("use") == 6
