@@ -113,10 +113,11 @@ def make_graph(ids: Sequence[str], deps: Sequence[Collection[str]]) -> Graph:
     n = len(ids)
     positions = dict(zip(ids, range(n), strict=True))
     position_of = positions.__getitem__
-    # One step per edge, as a hand-written program would take: successors are appended in
-    # task order, so each list comes out ascending, and a list is made only for a task that
-    # has successors (none in a wide graph).
-    later: list[list[int] | tuple[()]] = [()] * n
+    # One step per edge, as a hand-written program would take: successors are added in
+    # task order, so each task's come out ascending. Most tasks have one successor or none:
+    # a tuple of one, made once; a list only for those with more.
+    later: list[tuple[int, ...] | list[int]] = [()] * n
+    grown: list[int] = []  # the tasks whose successors are in a list
     waiting = list(map(len, deps))
     in_order = True
     for node, node_deps in enumerate(deps):
@@ -126,12 +127,17 @@ def make_graph(ids: Sequence[str], deps: Sequence[Collection[str]]) -> Graph:
                 in_order = False  # the tasks must be numbered anew, below
             found = later[pred]
             if not found:
-                later[pred] = [node]
-            elif found[-1] != node:
-                found.append(node)
-            else:  # listed twice (a TaskOrder may): counted once
+                later[pred] = (node,)
+            elif found[-1] == node:  # listed twice (a TaskOrder may): counted once
                 waiting[node] -= 1
-    succs = tuple(map(tuple, later))
+            elif type(found) is list:
+                found.append(node)
+            else:
+                later[pred] = [*found, node]
+                grown.append(pred)
+    for pred in grown:
+        later[pred] = tuple(later[pred])
+    succs: tuple[tuple[int, ...], ...] = tuple(later)  # type: ignore[arg-type]  # lists gone
     if in_order:  # usual for registries: registration follows the dependencies
         return Graph(tuple(ids), positions, succs, tuple(waiting))
     left = waiting.copy()
