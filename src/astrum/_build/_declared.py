@@ -117,38 +117,18 @@ def declared(task_id: str, function: Callable[..., Any]) -> Declared:
     outputs: tuple[Edge, ...] = ()
     run_inputs: tuple[Edge, ...] = ()
     maps = False
+    globalns = plain_globals(function)
     for name, written in raw.items():
-        if name != "return" and type(written) is ANNOTATED:
-            # The usual relation, a parameter's Ref[T, F("task")] (or F("task", locator)):
-            # its edge at once, without the general reading below, which a build of
-            # thousands of such tasks would pay for each.
-            metadata = written.__metadata__
-            if len(metadata) == 1:
-                marker = metadata[0]
-                if type(marker) is From and marker.default is NO_DEFAULT and not marker.partial:
-                    source, locator = marker.task, marker.locator
-                    if (
-                        type(source) is str
-                        and source != task_id
-                        and (locator is None or type(locator) in _LOCATORS)
-                    ):
-                        hint = written.__origin__
-                        plain = _edge(
-                            (task_id, name, source, None, locator, hint, None, None, None)
-                        )
-                        inputs += (plain,)
-                        continue
+        if name != "return":
+            # The usual relation, a parameter's Ref[T, F("task")]: its edge at once, without
+            # the general reading below (or eval), which a build of thousands of such tasks
+            # would pay for each.
+            plain = _plain_edge(task_id, name, written, globalns)
+            if plain is not None:
+                inputs += (plain,)
+                continue
         hint = written
         if isinstance(written, str):
-            globalns = plain_globals(function)
-            if name != "return" and globalns is not None:
-                # The usual relation under postponed evaluation, read without eval.
-                reference = written_reference(written, globalns)
-                if reference is not None and reference[1] != task_id:
-                    hint, source = reference
-                    plain = _edge((task_id, name, source, None, None, hint, None, None, None))
-                    inputs += (plain,)
-                    continue
             # Postponed evaluation: evaluate now what the module's names allow.
             try:
                 hint = evaluate_now(function, written)
@@ -276,32 +256,47 @@ def fed_inputs(task_id: str, function: Callable[..., Any]) -> tuple[tuple[Edge, 
         # One relation per parameter, in the parameters' order: then the bindings are too.
         if fed == count or name != names[fed]:
             return None
-        if type(written) is ANNOTATED:
-            metadata = written.__metadata__
-            marker = metadata[0]
-            if len(metadata) != 1 or type(marker) is not From:
-                return None
-            source, locator, hint = marker.task, marker.locator, written.__origin__
-            if (
-                marker.default is not NO_DEFAULT
-                or marker.partial
-                or type(source) is not str
-                or not (locator is None or type(locator) in _LOCATORS)
-            ):
-                return None
-        elif type(written) is str and (
-            # (evaluate_now would evaluate it in these globals: nothing wraps the function)
-            reference := written_reference(written, function.__globals__)
-        ):
-            (hint, source), locator = reference, None
-        else:
+        # (Strings are read in function.__globals__, where evaluate_now would evaluate them:
+        # nothing wraps the function.)
+        plain = _plain_edge(task_id, name, written, function.__globals__)
+        if plain is None:
             return None
-        if source == task_id:
-            return None
-        inputs += (_edge((task_id, name, source, None, locator, hint, None, None, None)),)
+        inputs += (plain,)
     if len(inputs) != count:
         return None  # a parameter without a relation: the build says what is missing
     return inputs, returns
+
+
+def _plain_edge(
+    task_id: str, name: str, written: Any, globalns: Mapping[str, Any] | None
+) -> Edge | None:
+    """The edge of parameter ``name`` when its annotation ``written`` is a plain
+    ``Ref[T, F("task")]`` (or ``F("task", locator)``) naming another task: an object, or a
+    string that :func:`written_reference` reads in ``globalns`` (None: strings are not
+    read); None for any other annotation, which takes the general reading."""
+    if type(written) is ANNOTATED:
+        metadata = written.__metadata__
+        marker = metadata[0]
+        if (
+            len(metadata) != 1
+            or type(marker) is not From
+            or marker.default is not NO_DEFAULT
+            or marker.partial
+        ):
+            return None
+        source, locator, hint = marker.task, marker.locator, written.__origin__
+        if type(source) is not str or not (locator is None or type(locator) in _LOCATORS):
+            return None
+    elif type(written) is str and globalns is not None:
+        reference = written_reference(written, globalns)
+        if reference is None:
+            return None
+        (hint, source), locator = reference, None
+    else:
+        return None
+    if source == task_id:
+        return None
+    return _edge((task_id, name, source, None, locator, hint, None, None, None))
 
 
 def written_return(function: Callable[..., Any], written: Any) -> Any:
