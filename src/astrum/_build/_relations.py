@@ -98,7 +98,6 @@ def relations_for(
         annotations = annotations_for(tasks)
     reader = _AnnotationReader(tasks, config, annotations)
     bare_tasks = set()
-    returns = reader.returns
     # Without auto_sync_dependencies an edge must be checked against depends_on: the
     # general path does that.
     feeding = config.auto_sync_dependencies
@@ -108,8 +107,8 @@ def relations_for(
             returned = bare_returns(function)
             if returned is not NOT_READ:
                 bare_tasks.add(task_id)
-                if returned is not None and returned is not _NONE:
-                    returns[task_id] = returned  # for the type checker, as read_declared keeps it
+                if returned is not None:  # (most bare tasks: no return type to keep)
+                    reader.keep_return(task_id, returned)
                 continue
             if feeding:
                 fed = fed_inputs(task_id, function)
@@ -195,13 +194,8 @@ class _AnnotationReader:
             return False
         if not raw:
             return True  # no annotations, so no relations
-        if (
-            returns is not None
-            and returns is not _NONE  # "-> None": a task whose value nothing takes, usually
-            and not function.__code__.co_flags & GENERATOR_FLAGS
-        ):
-            # Kept for the type checker, which compares it with what each consumer expects.
-            self.returns[task_id] = returns
+        if not function.__code__.co_flags & GENERATOR_FLAGS:
+            self.keep_return(task_id, returns)
         if not (inputs or outputs or run_inputs):
             return True  # a return annotation alone: no relations
         tasks = self.tasks
@@ -238,9 +232,15 @@ class _AnnotationReader:
                 return False
         self.edges[task_id] = self.fed[task_id] = inputs
         self.sources[task_id] = sources_of(inputs)
-        if returns is not None and returns is not _NONE:
-            self.returns[task_id] = returns  # for the type checker, as read_declared keeps it
+        self.keep_return(task_id, returns)
         return True
+
+    def keep_return(self, task_id: str, returns: Any) -> None:
+        """Keep what the task's function returns (as registration read its annotations) for
+        the type checker, which compares it with what each consumer expects; nothing for
+        None (unknown) or "-> None" (a task whose value nothing takes, usually)."""
+        if returns is not None and returns is not _NONE:
+            self.returns[task_id] = returns
 
     def read(self, task_id: str, function: Callable[..., Any], data: TaskData | None) -> None:
         """Note the edges of one task, in the order its merged TaskData used to list them."""
