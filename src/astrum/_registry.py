@@ -29,11 +29,10 @@ from astrum._build._plan import (
     DEFAULT_OPTIONS,
     TaskOptions,
     TaskSpec,
-    from_fields,
     is_async_callable,
 )
 from astrum._build._relations import Relations, annotations_for, relations_for
-from astrum._build._task import Facts, RegisteredTask, Tasks, public, record
+from astrum._build._task import Facts, RegisteredTask, Tasks, bound, public, record, recorded
 from astrum._errors import TaskNotFoundError, TaskRegistrationError, did_you_mean
 from astrum.cache import CachePolicy, _policy_of
 from astrum.config import AstrumConfig, ExecutorChoice
@@ -282,19 +281,7 @@ class SchedulerRegistry:
 
     def _swap(self, task: RegisteredTask) -> None:
         """Put ``task`` in place of the task with its id (for ``astrum.testing.patch``)."""
-        function = task.function
-        entry = record(
-            (
-                task.task_id,
-                function,
-                is_async_callable(function),
-                task.retry,
-                task.options,
-                (),
-                task.depends_on,
-                task.data,
-            )
-        )
+        entry = recorded(task)
         with self._lock:
             self._tasks[entry.task_id] = entry
             self._version = next(self._changes)
@@ -605,20 +592,7 @@ class _Build:
                             with_options.append(node)
                         # A bare task runs as registered: its record is its spec.
                         specs.append(
-                            _spec(
-                                (
-                                    task_id,
-                                    function,
-                                    entry.is_async,
-                                    entry.retry,
-                                    options,
-                                    bindings,
-                                    entry.depends_on,
-                                    entry.data,
-                                )
-                            )
-                            if bindings
-                            else entry
+                            bound(entry, function, entry.is_async, bindings) if bindings else entry
                         )
                         continue
             others.append(node)
@@ -644,21 +618,7 @@ class _Build:
             task_id = ids[node]
             function, entry = functions[task_id], tasks[task_id]
             is_async = entry.is_async if function is entry.function else is_async_callable(function)
-            specs[node] = _spec(
-                (
-                    task_id,
-                    function,
-                    is_async,
-                    entry.retry,
-                    entry.options,
-                    binding_of(task_id, ()),
-                    entry.depends_on,
-                    entry.data,
-                )
-            )
-
-
-_spec = from_fields(TaskSpec)
+            specs[node] = bound(entry, function, is_async, binding_of(task_id, ()))
 
 
 def _redefines(new: Callable[..., Any], old: Callable[..., Any]) -> bool:

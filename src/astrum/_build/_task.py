@@ -14,9 +14,16 @@ from typing import Any
 
 from astrum._build._declared import Declared, declared
 from astrum._build._markers import TaskData
-from astrum._build._plan import DEFAULT_OPTIONS, TaskOptions, TaskSpec, from_fields
+from astrum._build._plan import (
+    DEFAULT_OPTIONS,
+    Binding,
+    TaskOptions,
+    TaskSpec,
+    from_fields,
+    is_async_callable,
+)
 
-__all__ = ["Facts", "RegisteredTask", "Tasks", "public", "record"]
+__all__ = ["Facts", "RegisteredTask", "Tasks", "bound", "public", "record", "recorded"]
 
 
 class _Room:
@@ -28,8 +35,21 @@ class _Room:
 
     __slots__ = ("__weakref__", "_declared")
     _declared: Declared | None
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredTask(_Room):
+    """What ``@task`` recorded about one function."""
+
     task_id: str
     function: Callable[..., Any]
+    depends_on: tuple[str, ...]
+    retry: int
+    data: TaskData | None = None
+    options: TaskOptions = DEFAULT_OPTIONS
+
+    def __post_init__(self) -> None:
+        _set_declared(self, None)  # not read yet
 
     @property
     def declared(self) -> Declared:
@@ -47,21 +67,6 @@ class _Room:
 _set_declared = _Room.__dict__["_declared"].__set__
 
 
-@dataclass(frozen=True, slots=True)
-class RegisteredTask(_Room):
-    """What ``@task`` recorded about one function."""
-
-    task_id: str
-    function: Callable[..., Any]
-    depends_on: tuple[str, ...]
-    retry: int
-    data: TaskData | None = None
-    options: TaskOptions = DEFAULT_OPTIONS
-
-    def __post_init__(self) -> None:
-        _set_declared(self, None)  # not read yet
-
-
 record = from_fields(TaskSpec)
 """A registry's record of a task, from all of its fields: ``(task_id, function, is_async,
 retry, options, (), depends_on, data)``. It is the task's spec with nothing bound, which a
@@ -72,6 +77,47 @@ def public(spec: TaskSpec) -> RegisteredTask:
     """A registry's record of a task as the frozen :class:`RegisteredTask`."""
     return RegisteredTask(
         spec.task_id, spec.function, spec.depends_on, spec.retry, spec.data, spec.options
+    )
+
+
+def recorded(task: RegisteredTask) -> TaskSpec:
+    """The registry's record of ``task``, the other way round from :func:`public`
+    (``astrum.testing.patch`` puts one in a registry)."""
+    function = task.function
+    return record(
+        (
+            task.task_id,
+            function,
+            is_async_callable(function),
+            task.retry,
+            task.options,
+            (),
+            task.depends_on,
+            task.data,
+        )
+    )
+
+
+def bound(
+    entry: TaskSpec,
+    function: Callable[..., Any],
+    is_async: bool,
+    bindings: tuple[Binding, ...],
+) -> TaskSpec:
+    """The spec a plan runs for the registered task ``entry`` whose callable is ``function``
+    (a method bound to its instance, say, or the function itself) and whose arguments
+    ``bindings`` bring."""
+    return record(
+        (
+            entry.task_id,
+            function,
+            is_async,
+            entry.retry,
+            entry.options,
+            bindings,
+            entry.depends_on,
+            entry.data,
+        )
     )
 
 
