@@ -37,16 +37,13 @@ from astrum._run._executors import ASYNC_ONLY, BodyRunner
 from astrum._run._inputs import check_inputs, needed_with_overrides
 from astrum._run._report import Attempt
 from astrum._run._settings import Listener, RunSettings
-from astrum._run._state import CACHED, CANCELLED, COMPLETED, RUNNING
+from astrum._run._state import CACHED, CANCELLED, COMPLETED, RUNNING, Maker
 from astrum.events import Event, EventKind
 from astrum.executors import DaskExecutor
 from astrum.models import ExecutionReport
 
 if TYPE_CHECKING:
     from astrum._run._otel import RunTracing
-
-Maker = Callable[[], Coroutine[Any, Any, Any]]
-"""Makes the coroutine that runs a queued instance of a map (see Run._enqueue)."""
 
 # RunSettings is re-exported so a scheduler imports the run machinery in one statement.
 __all__ = ["Run", "RunSettings"]

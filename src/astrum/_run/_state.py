@@ -25,7 +25,19 @@ from astrum.events import EventKind
 if TYPE_CHECKING:
     from astrum._run._otel import RunTracing
 
-__all__ = ["CACHED", "CANCELLED", "COMPLETED", "FAILED", "RUNNING", "SKIPPED", "RunState"]
+__all__ = [
+    "CACHED",
+    "CANCELLED",
+    "COMPLETED",
+    "FAILED",
+    "RUNNING",
+    "SKIPPED",
+    "Maker",
+    "RunState",
+]
+
+Maker = Callable[[], Coroutine[Any, Any, Any]]
+"""Makes the coroutine that runs a queued instance of a map (see ``Run._enqueue``)."""
 
 # Shorthands of the statuses a run writes, one global load each.
 COMPLETED = StageStatus.COMPLETED
@@ -69,7 +81,7 @@ class RunState(Protocol):
     _loop: asyncio.AbstractEventLoop
     _new_task: Callable[..., asyncio.Task[Any]]
     """Makes a task's asyncio task (``coro, *, loop, name``); see ``Run``."""
-    _ready: deque[tuple[int, Context, Callable[[], Coroutine[Any, Any, Any]] | None, str | None]]
+    _ready: deque[tuple[int, Context, Maker | None, str | None]]
     """Tasks waiting for a worker; see ``Run._work``."""
     _active: int
     _direct_nodes: Sequence[bool]
@@ -97,9 +109,7 @@ class RunState(Protocol):
 
     def _spawn(self) -> None: ...
 
-    def _enqueue(
-        self, slot: int, make: Callable[[], Coroutine[Any, Any, Any]] | None, name: str | None
-    ) -> None: ...
+    def _enqueue(self, slot: int, make: Maker | None, name: str | None) -> None: ...
 
     def _name_of(self, node: int) -> str: ...
 
